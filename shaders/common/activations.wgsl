@@ -1,0 +1,48 @@
+// Activation functions shared by gemm.wgsl and gelu.wgsl (prepended by the Rust shader registry).
+//
+// ACT selects the function at pipeline-creation time:
+//   0 identity, 1 GELU erf form ("gelu"), 2 GELU tanh form ("gelu_new", "gelu_pytorch_tanh",
+//   "gelu_fast"), 3 tanh (the pooler), 4 ReLU.
+
+// erf(x) for f32: the rational approximation Eigen and XLA use for float (a few ulp on [-4, 4];
+// beyond that erf is ±1 to f32 precision). WGSL has no erf built-in.
+fn erf_f32(x_in: f32) -> f32 {
+    let x = clamp(x_in, -4.0, 4.0);
+    let x2 = x * x;
+    var p = x2 * -2.72614225801306e-10 + 2.77068142495902e-08;
+    p = x2 * p + -2.10102402082508e-06;
+    p = x2 * p + -5.69250639462346e-05;
+    p = x2 * p + -7.34990630326855e-04;
+    p = x2 * p + -2.95459980854025e-03;
+    p = x2 * p + -1.60960333262415e-02;
+    p = x * p;
+    var q = x2 * -1.45660718464996e-05 + -2.13374055278905e-04;
+    q = x2 * q + -1.68282697438203e-03;
+    q = x2 * q + -7.37332916720468e-03;
+    q = x2 * q + -1.42647390514189e-02;
+    return p / q;
+}
+
+// tanh that cannot overflow: |x| > 15 is ±1 in f32 anyway, and some drivers build tanh from
+// exp(2x), which is inf for large x.
+fn tanh_safe(x: f32) -> f32 {
+    return tanh(clamp(x, -15.0, 15.0));
+}
+
+fn gelu_erf(x: f32) -> f32 {
+    return 0.5 * x * (1.0 + erf_f32(x * 0.7071067811865476));
+}
+
+fn gelu_tanh(x: f32) -> f32 {
+    return 0.5 * x * (1.0 + tanh_safe(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+
+fn activate(x: f32, act: u32) -> f32 {
+    switch act {
+        case 1u: { return gelu_erf(x); }
+        case 2u: { return gelu_tanh(x); }
+        case 3u: { return tanh_safe(x); }
+        case 4u: { return max(x, 0.0); }
+        default: { return x; }
+    }
+}

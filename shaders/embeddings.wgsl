@@ -1,0 +1,58 @@
+// BERT embeddings: out[t] = LayerNorm(word[ids[t]] + position[t mod S] + token_type[types[t]]).
+//
+// Work split: one workgroup (WG = 64 invocations) per token row t of the [B·S, H] output; each
+// invocation owns columns lid, lid + 64, … and the mean/variance come from workgroup reductions
+// (two passes: mean first, then the centred sum of squares, as torch's LayerNorm).
+// ids and types are validated on the host (id < vocab_size, type < type_vocab_size); the
+// clamps below only keep a bad value from reading outside the tables.
+
+struct Params {
+    rows: u32,
+    seq: u32,
+    hidden: u32,
+    vocab: u32,
+    type_vocab: u32,
+    eps: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read> types: array<u32>;
+@group(0) @binding(3) var<storage, read> word: array<f32>;
+@group(0) @binding(4) var<storage, read> position: array<f32>;
+@group(0) @binding(5) var<storage, read> token_type: array<f32>;
+@group(0) @binding(6) var<storage, read> gamma: array<f32>;
+@group(0) @binding(7) var<storage, read> beta: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let row = wid.y * 65535u + wid.x;
+    if (row >= params.rows) {
+        return; // whole workgroup leaves together: row is uniform
+    }
+    let h = params.hidden;
+    let id = min(ids[row], params.vocab - 1u);
+    let tt = min(types[row], params.type_vocab - 1u);
+    let pos = row % params.seq;
+    let base = row * h;
+
+    var sum = 0.0;
+    for (var j = t; j < h; j = j + WG) {
+        let v = word[id * h + j] + position[pos * h + j] + token_type[tt * h + j];
+        out[base + j] = v;
+        sum = sum + v;
+    }
+    let mean = wg_sum(t, sum) / f32(h);
+    var sq = 0.0;
+    for (var j = t; j < h; j = j + WG) {
+        let d = out[base + j] - mean;
+        sq = sq + d * d;
+    }
+    let inv = 1.0 / sqrt(wg_sum(t, sq) / f32(h) + params.eps);
+    for (var j = t; j < h; j = j + WG) {
+        out[base + j] = (out[base + j] - mean) * inv * gamma[j] + beta[j];
+    }
+}

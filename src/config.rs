@@ -1,0 +1,199 @@
+//! Hugging Face `config.json` for BERT-family encoders.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The activation of the feed-forward block, from `hidden_act`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact GELU, `0.5·x·(1 + erf(x/√2))` (`"gelu"`, `"gelu_python"`).
+    GeluErf,
+    /// tanh-approximated GELU (`"gelu_new"`, `"gelu_pytorch_tanh"`, `"gelu_fast"`).
+    GeluTanh,
+    /// ReLU (`"relu"`).
+    Relu,
+}
+
+impl Activation {
+    /// Maps a Hugging Face `hidden_act` string; `None` for activations wgbert does not implement.
+    pub fn from_hf(name: &str) -> Option<Self> {
+        match name {
+            "gelu" | "gelu_python" => Some(Activation::GeluErf),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Activation::GeluTanh),
+            "relu" => Some(Activation::Relu),
+            _ => None,
+        }
+    }
+
+    /// The `ACT` override constant of the shaders (see `shaders/common/activations.wgsl`).
+    pub fn shader_code(self) -> u32 {
+        match self {
+            Activation::GeluErf => 1,
+            Activation::GeluTanh => 2,
+            Activation::Relu => 4,
+        }
+    }
+}
+
+fn default_max_pos() -> usize {
+    512
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_act() -> String {
+    "gelu".to_string()
+}
+
+/// The BERT fields of a Hugging Face `config.json`. Unknown fields are ignored; `Default` is
+/// bert-base-uncased.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BertConfig {
+    /// Rows of the word-embedding table.
+    pub vocab_size: usize,
+    /// Model width H.
+    pub hidden_size: usize,
+    /// Number of transformer layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads; `hidden_size` must be a multiple of it.
+    pub num_attention_heads: usize,
+    /// Width of the feed-forward block.
+    pub intermediate_size: usize,
+    /// Activation name as in the file (`"gelu"`, `"gelu_new"`, …).
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    /// Longest sequence the position table covers.
+    #[serde(default = "default_max_pos")]
+    pub max_position_embeddings: usize,
+    /// Rows of the token-type table (segments).
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    /// `"bert"` for BERT checkpoints.
+    #[serde(default)]
+    pub model_type: Option<String>,
+    /// Only `"absolute"` is supported.
+    #[serde(default)]
+    pub position_embedding_type: Option<String>,
+    /// Architectures named by the checkpoint (informational).
+    #[serde(default)]
+    pub architectures: Option<Vec<String>>,
+}
+
+impl Default for BertConfig {
+    fn default() -> Self {
+        BertConfig {
+            vocab_size: 30522,
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            hidden_act: default_act(),
+            max_position_embeddings: 512,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            model_type: Some("bert".into()),
+            position_embedding_type: Some("absolute".into()),
+            architectures: None,
+        }
+    }
+}
+
+impl BertConfig {
+    /// all-MiniLM-L6-v2's shape (6 layers, hidden 384, 12 heads, intermediate 1536).
+    pub fn minilm_l6() -> Self {
+        BertConfig {
+            hidden_size: 384,
+            num_hidden_layers: 6,
+            intermediate_size: 1536,
+            ..Default::default()
+        }
+    }
+
+    /// Reads and validates `config.json`.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let cfg: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("not a valid BERT config.json ({e})"),
+        })?;
+        cfg.validate().map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks that the config describes an encoder wgbert runs; the message says what is wrong.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(mt) = &self.model_type
+            && mt != "bert"
+        {
+            return Err(format!(
+                "model_type {mt:?} is not supported; wgbert runs BERT encoders (model_type \"bert\")"
+            ));
+        }
+        if let Some(p) = &self.position_embedding_type
+            && p != "absolute"
+        {
+            return Err(format!(
+                "position_embedding_type {p:?} is not supported; only \"absolute\" is"
+            ));
+        }
+        if Activation::from_hf(&self.hidden_act).is_none() {
+            return Err(format!(
+                "hidden_act {:?} is not supported; use one of gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_fast, relu",
+                self.hidden_act
+            ));
+        }
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("type_vocab_size", self.type_vocab_size),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(format!("{name} is 0; it must be positive"));
+            }
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.head_dim() > 256 {
+            return Err(format!(
+                "head size {} (hidden_size / num_attention_heads) is above the 256 the attention kernel supports",
+                self.head_dim()
+            ));
+        }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
+            return Err(format!(
+                "layer_norm_eps {} must be a positive number",
+                self.layer_norm_eps
+            ));
+        }
+        Ok(())
+    }
+
+    /// The feed-forward activation (validated).
+    pub fn activation(&self) -> Activation {
+        Activation::from_hf(&self.hidden_act).unwrap_or(Activation::GeluErf)
+    }
+
+    /// Per-head width D = H / heads.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads.max(1)
+    }
+}

@@ -1,0 +1,320 @@
+//! `Engine`: text in, BERT outputs out. Owns the GPU model, the tokenizer and the plan cache;
+//! shareable across threads (forward passes are serialised on one lock).
+
+use crate::config::BertConfig;
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuOptions};
+use crate::kernels::Kernels;
+use crate::model::{GpuModel, Plan, PlanKey, Pooling, Request};
+use crate::preprocess::{Input, Packed, Preprocessor};
+use crate::weights::BertWeights;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Default `seq_length` (TF-Hub's preprocessing default).
+pub const DEFAULT_SEQ_LENGTH: usize = 128;
+
+/// Options of an `Engine`.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Adapter choice.
+    pub gpu: GpuOptions,
+    /// Packed length of every input (default 128, at most `max_position_embeddings`).
+    pub seq_length: usize,
+    /// Most sequences per forward pass; larger inputs are split into batches.
+    pub max_batch: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            gpu: GpuOptions::default(),
+            seq_length: DEFAULT_SEQ_LENGTH,
+            max_batch: 32,
+        }
+    }
+}
+
+/// The outputs of one input, as the TF-Hub tutorial names them.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// Tokens and the three TF-Hub arrays.
+    pub packed: Packed,
+    /// Model width H.
+    pub hidden: usize,
+    /// tanh(dense([CLS])), [H].
+    pub pooled_output: Option<Vec<f32>>,
+    /// Last layer, [seq_length × H] row-major, padding positions included.
+    pub sequence_output: Option<Vec<f32>>,
+    /// Every layer, each [seq_length × H]; the last equals `sequence_output`.
+    pub encoder_outputs: Option<Vec<Vec<f32>>>,
+    /// Sentence embedding, [H].
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// Most plans kept alive at once; older shapes are dropped first.
+const MAX_PLANS: usize = 8;
+
+struct PlanCache {
+    plans: HashMap<PlanKey, (u64, Plan)>,
+    clock: u64,
+}
+
+/// A loaded model on a GPU, ready to preprocess and encode text.
+pub struct Engine {
+    model: GpuModel,
+    ctx: Arc<GpuContext>,
+    pre: Option<Preprocessor>,
+    opts: EngineOptions,
+    model_dir: Option<PathBuf>,
+    plans: Mutex<PlanCache>,
+}
+
+impl Engine {
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
+    pub fn from_dir(dir: &Path, opts: EngineOptions) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::ModelNotFound(format!(
+                "model folder {} does not exist; run scripts/fetch-model.sh to fetch the default model, or pass --model DIR / set WGBERT_MODEL",
+                dir.display()
+            )));
+        }
+        let config_path = dir.join("config.json");
+        if !config_path.exists() {
+            return Err(Error::ModelNotFound(format!(
+                "no config.json in {}; a model folder needs config.json, tokenizer.json and model.safetensors",
+                dir.display()
+            )));
+        }
+        let config = BertConfig::from_file(&config_path)?;
+        let pre = Preprocessor::from_file(&dir.join("tokenizer.json"))?;
+        let weights = BertWeights::load(dir, &config)?;
+        let ctx = Arc::new(GpuContext::new(&opts.gpu)?);
+        let mut e = Self::from_parts(ctx, config, &weights, Some(pre), opts)?;
+        e.model_dir = Some(dir.to_path_buf());
+        Ok(e)
+    }
+
+    /// Builds an engine from weights in memory (e.g. `BertWeights::random` for benchmarks).
+    /// Without a preprocessor only the `*_packed` calls work.
+    pub fn from_parts(
+        ctx: Arc<GpuContext>,
+        config: BertConfig,
+        weights: &BertWeights,
+        pre: Option<Preprocessor>,
+        opts: EngineOptions,
+    ) -> Result<Self> {
+        config.validate().map_err(|message| Error::Config {
+            path: PathBuf::from("<config>"),
+            message,
+        })?;
+        if opts.seq_length == 0 || opts.seq_length > config.max_position_embeddings {
+            return Err(Error::InvalidInput(format!(
+                "seq_length {} is out of range; it must be between 2 and max_position_embeddings ({})",
+                opts.seq_length, config.max_position_embeddings
+            )));
+        }
+        if opts.max_batch == 0 {
+            return Err(Error::InvalidInput("max_batch must be at least 1".into()));
+        }
+        let kernels = Arc::new(Kernels::new(ctx.clone()));
+        let model = GpuModel::new(kernels, config, weights)?;
+        Ok(Engine {
+            model,
+            ctx,
+            pre,
+            opts,
+            model_dir: None,
+            plans: Mutex::new(PlanCache {
+                plans: HashMap::new(),
+                clock: 0,
+            }),
+        })
+    }
+
+    /// The model config.
+    pub fn config(&self) -> &BertConfig {
+        self.model.config()
+    }
+
+    /// The GPU context (adapter info, features, limits).
+    pub fn gpu(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// The options the engine was built with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Where the model was loaded from, if from a folder.
+    pub fn model_dir(&self) -> Option<&Path> {
+        self.model_dir.as_deref()
+    }
+
+    /// Whether `pooled_output` is available (the checkpoint has a pooler).
+    pub fn has_pooler(&self) -> bool {
+        self.model.has_pooler()
+    }
+
+    fn preprocessor(&self) -> Result<&Preprocessor> {
+        self.pre
+            .as_ref()
+            .ok_or_else(|| Error::Unsupported("this engine has no tokenizer; use the *_packed calls".into()))
+    }
+
+    /// Tokenises and packs `inputs` to `seq_length` (the engine's unless given).
+    pub fn preprocess(&self, inputs: &[Input], seq_length: Option<usize>) -> Result<Vec<Packed>> {
+        let s = seq_length.unwrap_or(self.opts.seq_length);
+        let max = self.config().max_position_embeddings;
+        if s > max {
+            return Err(Error::InvalidInput(format!(
+                "seq_length {s} is above this model's max_position_embeddings ({max}); use a seq_length of at most {max}"
+            )));
+        }
+        let pre = self.preprocessor()?;
+        inputs.iter().map(|i| pre.pack(i, s)).collect()
+    }
+
+    /// Encodes `inputs`: packs them to `seq_length` and returns what `request` asks for.
+    pub fn encode(&self, inputs: &[Input], seq_length: Option<usize>, request: &Request) -> Result<Vec<Encoded>> {
+        let packed = self.preprocess(inputs, seq_length)?;
+        self.encode_packed(packed, request)
+    }
+
+    /// Sentence embeddings of `inputs` (pooled as `pooling`, L2-normalised when `normalize`).
+    pub fn embed(&self, inputs: &[Input], pooling: Pooling, normalize: bool) -> Result<Vec<Vec<f32>>> {
+        let request = Request {
+            pooled_output: false,
+            sequence_output: false,
+            encoder_outputs: false,
+            embedding: true,
+            pooling,
+            normalize,
+        };
+        let out = self.encode(inputs, None, &request)?;
+        Ok(out.into_iter().map(|e| e.embedding.unwrap_or_default()).collect())
+    }
+
+    fn check_ids(&self, p: &Packed) -> Result<()> {
+        let c = self.config();
+        if let Some(&id) = p.input_word_ids.iter().find(|&&id| id as usize >= c.vocab_size) {
+            return Err(Error::InvalidInput(format!(
+                "token id {id} is outside the embedding table (vocab_size {}); tokenizer.json and the weights do not belong together",
+                c.vocab_size
+            )));
+        }
+        if let Some(&t) = p.input_type_ids.iter().find(|&&t| t as usize >= c.type_vocab_size) {
+            return Err(Error::InvalidInput(format!(
+                "token type {t} needs type_vocab_size > {t}, but this model has {}; it cannot encode sentence pairs — pass single sentences",
+                c.type_vocab_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Encodes packed inputs (all of one length). Batches of `max_batch`; when neither
+    /// `sequence_output` nor `encoder_outputs` is asked for, each batch runs only as long as its
+    /// longest input (padding keys are masked out exactly, so the vectors are the same).
+    pub fn encode_packed(&self, packed: Vec<Packed>, request: &Request) -> Result<Vec<Encoded>> {
+        if request.pooled_output && !self.has_pooler() {
+            return Err(Error::Unsupported(
+                "this checkpoint has no pooler (pooler.dense.*), so pooled_output is unavailable; ask for sequence_output or the embedding".into(),
+            ));
+        }
+        let Some(first) = packed.first() else {
+            return Ok(Vec::new());
+        };
+        let seq = first.input_word_ids.len();
+        if packed.iter().any(|p| p.input_word_ids.len() != seq) {
+            return Err(Error::Shape("all packed inputs must have the same length".into()));
+        }
+        for p in &packed {
+            self.check_ids(p)?;
+        }
+        let h = self.config().hidden_size;
+        let full = request.sequence_output || request.encoder_outputs;
+        let mut out = Vec::with_capacity(packed.len());
+        let mut rest = packed.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<Packed> = rest.by_ref().take(self.opts.max_batch).collect();
+            let run_seq = if full {
+                seq
+            } else {
+                let longest = chunk.iter().map(|p| p.len()).max().unwrap_or(1);
+                // Round up to a multiple of 8 so that similar lengths share a plan.
+                longest.div_ceil(8).saturating_mul(8).clamp(1, seq)
+            };
+            let b = chunk.len();
+            let mut ids = Vec::with_capacity(b * run_seq);
+            let mut types = Vec::with_capacity(b * run_seq);
+            let mut mask = Vec::with_capacity(b * run_seq);
+            for p in &chunk {
+                ids.extend_from_slice(&p.input_word_ids[..run_seq]);
+                types.extend_from_slice(&p.input_type_ids[..run_seq]);
+                mask.extend_from_slice(&p.input_mask[..run_seq]);
+            }
+            let fwd = self.run(b, run_seq, &ids, &types, &mask, request)?;
+            for (i, p) in chunk.into_iter().enumerate() {
+                let row = |v: &Option<Vec<f32>>, width: usize| v.as_ref().map(|v| v[i * width..(i + 1) * width].to_vec());
+                out.push(Encoded {
+                    packed: p,
+                    hidden: h,
+                    pooled_output: row(&fwd.pooled_output, h),
+                    sequence_output: row(&fwd.sequence_output, run_seq * h),
+                    encoder_outputs: fwd
+                        .encoder_outputs
+                        .as_ref()
+                        .map(|ls| ls.iter().map(|l| l[i * run_seq * h..(i + 1) * run_seq * h].to_vec()).collect()),
+                    embedding: row(&fwd.embedding, h),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One forward pass of `b` packed sequences of `s` tokens, through the plan cache.
+    pub fn run(
+        &self,
+        b: usize,
+        s: usize,
+        ids: &[u32],
+        types: &[u32],
+        mask: &[u32],
+        request: &Request,
+    ) -> Result<crate::model::ForwardOutput> {
+        let key = PlanKey::new(b, s, request);
+        let mut cache = self.plans.lock().map_err(|_| Error::Device("plan cache poisoned by an earlier panic".into()))?;
+        cache.clock += 1;
+        let now = cache.clock;
+        if !cache.plans.contains_key(&key) {
+            if cache.plans.len() >= MAX_PLANS
+                && let Some(oldest) = cache.plans.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| *k)
+            {
+                cache.plans.remove(&oldest);
+            }
+            let plan = self.model.plan(b, s, request)?;
+            cache.plans.insert(key, (now, plan));
+        }
+        let (t, plan) = cache
+            .plans
+            .get_mut(&key)
+            .ok_or_else(|| Error::Device("plan vanished from the cache".into()))?;
+        *t = now;
+        plan.forward(&self.ctx, ids, types, mask, request)
+    }
+
+    /// Builds (or reuses) the plan for `b × s` and returns how many dispatches it records.
+    pub fn plan_dispatch_count(&self, b: usize, s: usize, request: &Request) -> Result<usize> {
+        let plan: Plan = self.model.plan(b, s, request)?;
+        Ok(plan.dispatches().len())
+    }
+}
+
+impl Encoded {
+    /// Row `s` of `sequence_output`, if it was requested.
+    pub fn sequence_row(&self, s: usize) -> Option<&[f32]> {
+        self.sequence_output.as_ref().map(|v| &v[s * self.hidden..(s + 1) * self.hidden])
+    }
+}

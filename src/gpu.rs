@@ -1,0 +1,279 @@
+//! The GPU context: adapter choice, device with the adapter's own limits, optional features,
+//! and the small buffer helpers every kernel uses.
+
+use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// How to pick the adapter. Environment variables fill what is left unset:
+/// `WGPU_BACKEND` (e.g. `vulkan`, `metal`, `dx12`) and `WGPU_ADAPTER_NAME` (a substring of the
+/// adapter name, case-insensitive).
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Substring of the adapter name to pick; overrides `WGPU_ADAPTER_NAME`.
+    pub adapter_name: Option<String>,
+    /// Backends to search; overrides `WGPU_BACKEND`.
+    pub backends: Option<wgpu::Backends>,
+}
+
+/// An adapter, its device and queue, and what it offers.
+pub struct GpuContext {
+    /// The device every buffer and pipeline lives on.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// Name, backend, driver of the adapter.
+    pub info: wgpu::AdapterInfo,
+    /// Features enabled on the device (the optional ones the adapter had).
+    pub features: wgpu::Features,
+    /// Limits of the device (the adapter's own).
+    pub limits: wgpu::Limits,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+/// Features used when present; the f32 path needs none of them.
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::TIMESTAMP_QUERY)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+    .union(wgpu::Features::PIPELINE_CACHE);
+
+fn device_type_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+impl GpuContext {
+    /// Picks an adapter as `opts` and the environment say and opens a device on it.
+    pub fn new(opts: &GpuOptions) -> Result<Self> {
+        pollster::block_on(Self::new_async(opts))
+    }
+
+    async fn new_async(opts: &GpuOptions) -> Result<Self> {
+        let backends = opts
+            .backends
+            .or_else(wgpu::Backends::from_env)
+            .unwrap_or(wgpu::Backends::PRIMARY);
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = backends;
+        desc.flags = wgpu::InstanceFlags::from_build_config().with_env();
+        let instance = wgpu::Instance::new(desc);
+        let mut adapters = instance.enumerate_adapters(backends).await;
+        // Compute needs no surface; a GL adapter lacks storage buffers in compute on many drivers.
+        adapters.retain(|a| a.get_info().backend != wgpu::Backend::Noop);
+        let names = || {
+            adapters
+                .iter()
+                .map(|a| {
+                    let i = a.get_info();
+                    format!("{} ({:?})", i.name, i.backend)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter {
+                detail: format!(" for backends {backends:?}"),
+            });
+        }
+        let wanted = opts
+            .adapter_name
+            .clone()
+            .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
+            .filter(|s| !s.is_empty());
+        let adapter = match &wanted {
+            Some(w) => {
+                let wl = w.to_lowercase();
+                let pos = adapters
+                    .iter()
+                    .position(|a| a.get_info().name.to_lowercase().contains(&wl))
+                    .ok_or_else(|| Error::AdapterNotFound {
+                        wanted: w.clone(),
+                        available: names(),
+                    })?;
+                adapters.swap_remove(pos)
+            }
+            None => {
+                adapters.sort_by_key(|a| device_type_rank(a.get_info().device_type));
+                adapters.swap_remove(0)
+            }
+        };
+        let info = adapter.get_info();
+        let features = adapter.features() & OPTIONAL_FEATURES;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgbert"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Device(format!("cannot open a device on {} ({e})", info.name)))?;
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        // Errors wgpu cannot return directly (validation, out-of-memory) are collected and
+        // turned into `Error::Device` by `check_errors` instead of aborting the process.
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            log::error!("wgpu: {e}");
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        log::info!(
+            "adapter: {} ({:?}, {:?}, driver {} {})",
+            info.name,
+            info.backend,
+            info.device_type,
+            info.driver,
+            info.driver_info
+        );
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            features,
+            limits,
+            errors,
+        })
+    }
+
+    /// Returns the first device error recorded since the last call, as an `Error`.
+    pub fn check_errors(&self) -> Result<()> {
+        let mut v = self
+            .errors
+            .lock()
+            .map_err(|_| Error::Device("error log poisoned".into()))?;
+        if v.is_empty() {
+            return Ok(());
+        }
+        let first = v.remove(0);
+        v.clear();
+        Err(Error::Device(first))
+    }
+
+    /// Whether `f` is enabled on the device.
+    pub fn has(&self, f: wgpu::Features) -> bool {
+        self.features.contains(f)
+    }
+
+    /// A storage buffer holding `data`.
+    pub fn storage_from<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Result<wgpu::Buffer> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        self.check_binding_size(label, bytes.len() as u64)?;
+        // wgpu rejects zero-sized bindings; keep at least 4 bytes.
+        let padded;
+        let contents = if bytes.is_empty() {
+            padded = [0u8; 4];
+            &padded[..]
+        } else {
+            bytes
+        };
+        Ok(self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        }))
+    }
+
+    /// An uninitialised storage buffer of `len` f32/u32 elements.
+    pub fn storage(&self, label: &str, len: usize) -> Result<wgpu::Buffer> {
+        let size = (len.max(1) * 4) as u64;
+        self.check_binding_size(label, size)?;
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }))
+    }
+
+    /// A uniform buffer holding `params`.
+    pub fn uniform<T: bytemuck::Pod>(&self, label: &str, params: &T) -> wgpu::Buffer {
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+    }
+
+    fn check_binding_size(&self, label: &str, size: u64) -> Result<()> {
+        let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        if size > max {
+            return Err(Error::Shape(format!(
+                "buffer {label} needs {size} bytes, above this adapter's storage binding limit of {max} bytes; \
+                 use a smaller batch or sequence length"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies `len` f32 values of each `(buffer, len)` back to the host in one submission.
+    pub fn read_f32(&self, sources: &[(&wgpu::Buffer, usize)]) -> Result<Vec<Vec<f32>>> {
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        let mut staging = Vec::with_capacity(sources.len());
+        for (i, (buf, len)) in sources.iter().enumerate() {
+            let size = (*len * 4) as u64;
+            let st = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("staging{i}")),
+                size: size.max(4),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            if size > 0 {
+                encoder.copy_buffer_to_buffer(buf, 0, &st, 0, size);
+            }
+            staging.push((st, *len));
+        }
+        let index = self.queue.submit(Some(encoder.finish()));
+        let refs: Vec<(&wgpu::Buffer, usize)> = staging.iter().map(|(b, l)| (b, *l)).collect();
+        self.wait(index, &refs)
+    }
+
+    /// Waits for `index`, maps every staging buffer and returns its first `len` f32 values.
+    pub fn wait(&self, index: wgpu::SubmissionIndex, staging: &[(&wgpu::Buffer, usize)]) -> Result<Vec<Vec<f32>>> {
+        let results: Arc<Mutex<Vec<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>> =
+            Arc::new(Mutex::new(vec![None; staging.len()]));
+        for (i, (st, _)) in staging.iter().enumerate() {
+            let r = results.clone();
+            st.slice(..).map_async(wgpu::MapMode::Read, move |res| {
+                if let Ok(mut v) = r.lock() {
+                    v[i] = Some(res);
+                }
+            });
+        }
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| Error::Device(format!("waiting for the GPU failed ({e})")))?;
+        self.check_errors()?;
+        let done = results.lock().map_err(|_| Error::Device("map state poisoned".into()))?;
+        let mut out = Vec::with_capacity(staging.len());
+        for ((st, len), r) in staging.iter().zip(done.iter()) {
+            match r {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Err(Error::Device(format!("reading results back failed ({e})"))),
+                None => return Err(Error::Device("the GPU did not finish the readback".into())),
+            }
+            let view = st
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Device(format!("mapping results failed ({e})")))?;
+            out.push(bytemuck::pod_collect_to_vec::<u8, f32>(&view[..*len * 4]));
+            drop(view);
+            st.unmap();
+        }
+        Ok(out)
+    }
+}

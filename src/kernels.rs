@@ -1,0 +1,405 @@
+//! The WGSL kernels: sources (one file each in `shaders/`), their parameter structs, bind-group
+//! layouts, a pipeline cache, and `Dispatch`, one recorded kernel call.
+
+use crate::error::Result;
+use crate::gpu::GpuContext;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Every compute kernel wgbert has. One name per thing: `Kernel::AddLayerNorm` ↔
+/// `shaders/add_layernorm.wgsl` ↔ `AddLayerNormParams`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Word + position + token-type gather, sum, LayerNorm.
+    Embeddings,
+    /// Tiled GEMM with bias and fused activation epilogue.
+    Gemm,
+    /// Fused multi-head attention with padding mask and online softmax.
+    Attention,
+    /// Residual add + LayerNorm.
+    AddLayerNorm,
+    /// Elementwise activation (GELU).
+    Gelu,
+    /// Dense + tanh on [CLS].
+    Pooler,
+    /// Mean / max / CLS pooling with optional L2 normalisation.
+    Pooling,
+}
+
+/// How a binding is used by a kernel (binding 0 is always the uniform `params`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `var<storage, read>`.
+    Read,
+    /// `var<storage, read_write>`.
+    ReadWrite,
+}
+
+use Access::{Read, ReadWrite};
+
+const ACTIVATIONS: &str = include_str!("../shaders/common/activations.wgsl");
+const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
+
+impl Kernel {
+    /// All kernels, for validation and warm-up.
+    pub const ALL: [Kernel; 7] = [
+        Kernel::Embeddings,
+        Kernel::Gemm,
+        Kernel::Attention,
+        Kernel::AddLayerNorm,
+        Kernel::Gelu,
+        Kernel::Pooler,
+        Kernel::Pooling,
+    ];
+
+    /// The shader file name (without `.wgsl`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Embeddings => "embeddings",
+            Kernel::Gemm => "gemm",
+            Kernel::Attention => "attention",
+            Kernel::AddLayerNorm => "add_layernorm",
+            Kernel::Gelu => "gelu",
+            Kernel::Pooler => "pooler",
+            Kernel::Pooling => "pooling",
+        }
+    }
+
+    fn file(self) -> &'static str {
+        match self {
+            Kernel::Embeddings => include_str!("../shaders/embeddings.wgsl"),
+            Kernel::Gemm => include_str!("../shaders/gemm.wgsl"),
+            Kernel::Attention => include_str!("../shaders/attention.wgsl"),
+            Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
+            Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
+            Kernel::Pooler => include_str!("../shaders/pooler.wgsl"),
+            Kernel::Pooling => include_str!("../shaders/pooling.wgsl"),
+        }
+    }
+
+    /// The full WGSL source: the shared snippets the kernel uses, then its own file.
+    pub fn source(self) -> String {
+        let prelude = match self {
+            Kernel::Gemm | Kernel::Gelu => ACTIVATIONS,
+            Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => REDUCE,
+            Kernel::Pooler => "",
+        };
+        format!("{prelude}\n{}", self.file())
+    }
+
+    /// Storage bindings 1.. in order.
+    pub fn bindings(self) -> &'static [Access] {
+        match self {
+            Kernel::Embeddings => &[Read, Read, Read, Read, Read, Read, Read, ReadWrite],
+            Kernel::Gemm => &[Read, Read, Read, ReadWrite],
+            Kernel::Attention => &[Read, Read, ReadWrite],
+            Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
+            Kernel::Gelu => &[ReadWrite],
+            Kernel::Pooler => &[Read, Read, Read, ReadWrite],
+            Kernel::Pooling => &[Read, Read, ReadWrite],
+        }
+    }
+
+    /// Name of the pipeline-overridable constant that selects a variant, if any.
+    pub fn variant_constant(self) -> Option<&'static str> {
+        match self {
+            Kernel::Gemm | Kernel::Gelu => Some("ACT"),
+            Kernel::Pooling => Some("MODE"),
+            _ => None,
+        }
+    }
+
+    /// Size in bytes of the kernel's `Params` struct.
+    pub fn params_size(self) -> usize {
+        match self {
+            Kernel::Embeddings => std::mem::size_of::<EmbeddingsParams>(),
+            Kernel::Gemm => std::mem::size_of::<GemmParams>(),
+            Kernel::Attention => std::mem::size_of::<AttentionParams>(),
+            Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
+            Kernel::Gelu => std::mem::size_of::<GeluParams>(),
+            Kernel::Pooler => std::mem::size_of::<PoolerParams>(),
+            Kernel::Pooling => std::mem::size_of::<PoolingParams>(),
+        }
+    }
+}
+
+/// `gemm.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GemmParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub _pad: u32,
+}
+
+/// `embeddings.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct EmbeddingsParams {
+    pub rows: u32,
+    pub seq: u32,
+    pub hidden: u32,
+    pub vocab: u32,
+    pub type_vocab: u32,
+    pub eps: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// `attention.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct AttentionParams {
+    pub batch: u32,
+    pub seq: u32,
+    pub heads: u32,
+    pub head_dim: u32,
+    pub hidden: u32,
+    pub scale: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// `add_layernorm.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct AddLayerNormParams {
+    pub rows: u32,
+    pub hidden: u32,
+    pub eps: f32,
+    pub _pad: u32,
+}
+
+/// `gelu.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GeluParams {
+    pub len: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// `pooler.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PoolerParams {
+    pub batch: u32,
+    pub seq: u32,
+    pub hidden: u32,
+    pub _pad: u32,
+}
+
+/// `pooling.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PoolingParams {
+    pub batch: u32,
+    pub seq: u32,
+    pub hidden: u32,
+    pub normalize: u32,
+}
+
+/// Most workgroups one dispatch dimension may have in WebGPU.
+pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+/// Splits `n` row-workgroups into an (x, y) grid that stays under the per-dimension limit;
+/// the row kernels compute `row = wid.y · 65535 + wid.x`.
+pub fn row_grid(n: u32) -> [u32; 3] {
+    if n <= MAX_GROUPS_PER_DIM {
+        [n.max(1), 1, 1]
+    } else {
+        [MAX_GROUPS_PER_DIM, n.div_ceil(MAX_GROUPS_PER_DIM), 1]
+    }
+}
+
+/// Pipelines and layouts, created once per (kernel, variant) and shared.
+pub struct Kernels {
+    ctx: Arc<GpuContext>,
+    layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    modules: Mutex<HashMap<Kernel, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<(Kernel, u32), Arc<wgpu::ComputePipeline>>>,
+}
+
+/// One recorded kernel call: pipeline, bindings and grid. A plan is a list of these.
+pub struct Dispatch {
+    /// The wgpu label, e.g. `layer3.attention.output.layernorm`.
+    pub label: String,
+    /// Which kernel.
+    pub kernel: Kernel,
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    /// Workgroups in x, y, z.
+    pub groups: [u32; 3],
+    _params: wgpu::Buffer,
+}
+
+impl Dispatch {
+    /// Records the call into a compute pass.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+}
+
+impl Kernels {
+    /// Creates the bind-group and pipeline layouts of every kernel.
+    pub fn new(ctx: Arc<GpuContext>) -> Self {
+        let mut layouts = HashMap::new();
+        for k in Kernel::ALL {
+            let mut entries = vec![wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }];
+            for (i, a) in k.bindings().iter().enumerate() {
+                entries.push(wgpu::BindGroupLayoutEntry {
+                    binding: i as u32 + 1,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage {
+                            read_only: *a == Access::Read,
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                });
+            }
+            let bgl = ctx.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(k.name()),
+                entries: &entries,
+            });
+            let pl = ctx.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(k.name()),
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            });
+            layouts.insert(k, (bgl, pl));
+        }
+        Kernels {
+            ctx,
+            layouts,
+            modules: Mutex::new(HashMap::new()),
+            pipelines: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The context the kernels run on.
+    pub fn ctx(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// The pipeline of `kernel` with variant constant `variant` (ACT or MODE), compiled on first use.
+    pub fn pipeline(&self, kernel: Kernel, variant: u32) -> Result<Arc<wgpu::ComputePipeline>> {
+        let mut pipes = self.pipelines.lock().map_err(|_| crate::Error::Device("pipeline cache poisoned".into()))?;
+        if let Some(p) = pipes.get(&(kernel, variant)) {
+            return Ok(p.clone());
+        }
+        let mut modules = self.modules.lock().map_err(|_| crate::Error::Device("module cache poisoned".into()))?;
+        let module = modules.entry(kernel).or_insert_with(|| {
+            self.ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.name()),
+                source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+            })
+        });
+        let constants: Vec<(&str, f64)> = kernel
+            .variant_constant()
+            .map(|c| vec![(c, variant as f64)])
+            .unwrap_or_default();
+        let (_, layout) = &self.layouts[&kernel];
+        let pipeline = self.ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(kernel.name()),
+            layout: Some(layout),
+            module,
+            entry_point: Some("main"),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        self.ctx.check_errors()?;
+        let p = Arc::new(pipeline);
+        pipes.insert((kernel, variant), p.clone());
+        Ok(p)
+    }
+
+    /// Builds one dispatch: `params` goes to binding 0, `buffers` to bindings 1.. in order.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        label: impl Into<String>,
+        kernel: Kernel,
+        variant: u32,
+        params: &P,
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Result<Dispatch> {
+        let label = label.into();
+        debug_assert_eq!(std::mem::size_of::<P>(), kernel.params_size());
+        if buffers.len() != kernel.bindings().len() {
+            return Err(crate::Error::Shape(format!(
+                "{label}: kernel {} takes {} buffers, got {}",
+                kernel.name(),
+                kernel.bindings().len(),
+                buffers.len()
+            )));
+        }
+        let max = self.ctx.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(crate::Error::Shape(format!(
+                "{label}: grid {groups:?} exceeds this adapter's {max} workgroups per dimension; use a smaller batch"
+            )));
+        }
+        let pipeline = self.pipeline(kernel, variant)?;
+        let ubuf = self.ctx.uniform(&label, params);
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: ubuf.as_entire_binding(),
+        }];
+        for (i, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&label),
+            layout: &self.layouts[&kernel].0,
+            entries: &entries,
+        });
+        Ok(Dispatch {
+            label,
+            kernel,
+            pipeline,
+            bind_group,
+            groups,
+            _params: ubuf,
+        })
+    }
+
+    /// Records `dispatches` into one compute pass of a new encoder and submits it.
+    pub fn run(&self, dispatches: &[Dispatch]) -> wgpu::SubmissionIndex {
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgbert") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("wgbert"),
+                timestamp_writes: None,
+            });
+            for d in dispatches {
+                d.record(&mut pass);
+            }
+        }
+        self.ctx.queue.submit(Some(encoder.finish()))
+    }
+}

@@ -1,0 +1,49 @@
+//! # wgbert — BERT inference on any GPU through wgpu
+//!
+//! Raw text in; the TF-Hub BERT outputs out (`pooled_output`, `sequence_output`,
+//! `encoder_outputs`) and sentence embeddings, computed by wgbert's own WGSL compute shaders
+//! (`shaders/`) on Vulkan, Metal or DX12.
+//!
+//! ```no_run
+//! use wgbert::{Engine, EngineOptions, Input, Pooling};
+//! let engine = Engine::from_dir("assets/models/all-MiniLM-L6-v2".as_ref(), EngineOptions::default())?;
+//! let v = engine.embed(&[Input::from("nice movie indeed")], Pooling::Mean, true)?;
+//! assert_eq!(v[0].len(), 384);
+//! # Ok::<(), wgbert::Error>(())
+//! ```
+//!
+//! Layers: [`preprocess`] (tokenizer + TF-Hub packing), [`weights`] + [`config`] (Hugging Face
+//! files), [`gpu`] (adapter/device), [`kernels`] (the WGSL kernels), [`model`] (weights on the
+//! GPU and per-shape plans), [`engine`] (the API), [`reference`] (CPU references of every kernel).
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod model;
+pub mod preprocess;
+pub mod reference;
+pub mod weights;
+
+pub use config::{Activation, BertConfig};
+pub use engine::{DEFAULT_SEQ_LENGTH, Encoded, Engine, EngineOptions};
+pub use error::{Error, Result};
+pub use gpu::{GpuContext, GpuOptions};
+pub use model::{Pooling, Request};
+pub use preprocess::{Input, Packed, Preprocessor};
+pub use weights::BertWeights;
+
+/// Where the default model lives, relative to the working directory.
+pub const DEFAULT_MODEL_DIR: &str = "assets/models/all-MiniLM-L6-v2";
+
+/// The model folder to use: `explicit`, else `WGBERT_MODEL`, else [`DEFAULT_MODEL_DIR`].
+pub fn resolve_model_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    match std::env::var_os("WGBERT_MODEL") {
+        Some(v) if !v.is_empty() => v.into(),
+        _ => DEFAULT_MODEL_DIR.into(),
+    }
+}

@@ -1,0 +1,286 @@
+//! The `wgbert` command line: `encode` (JSON Lines contract), `preprocess`, `info`.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use wgbert::{Engine, EngineOptions, GpuContext, GpuOptions, Input, Request};
+
+#[derive(Parser)]
+#[command(name = "wgbert", version, about = "BERT inference on any GPU through wgpu")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ModelArgs {
+    /// Model folder (config.json, tokenizer.json, model.safetensors). Default: $WGBERT_MODEL,
+    /// then assets/models/all-MiniLM-L6-v2.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Adapter to use: a substring of its name (overrides WGPU_ADAPTER_NAME).
+    #[arg(long, value_name = "NAME")]
+    adapter: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct InputArgs {
+    /// Read inputs from FILE, one per line (only \n separates; a trailing \r is dropped).
+    /// `A ||| B` is a sentence pair.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Inputs as arguments; `A ||| B` is a sentence pair.
+    #[arg(value_name = "TEXT")]
+    texts: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Encode inputs; one JSON object per input on stdout, in input order.
+    Encode {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Packed length (TF-Hub seq_length).
+        #[arg(long, default_value_t = wgbert::DEFAULT_SEQ_LENGTH, value_name = "N")]
+        seq_len: usize,
+        /// Also write encoder_outputs (every layer).
+        #[arg(long)]
+        all_layers: bool,
+    },
+    /// Show the tokens and the three TF-Hub arrays of each input.
+    Preprocess {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Packed length (TF-Hub seq_length).
+        #[arg(long, default_value_t = wgbert::DEFAULT_SEQ_LENGTH, value_name = "N")]
+        seq_len: usize,
+    },
+    /// Adapter, backend, driver, features and limits, and the model's config.
+    Info {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+}
+
+/// Reads one input per `\n`-terminated line; a trailing `\r` is dropped, nothing else.
+fn read_inputs(path: &Path) -> Result<Vec<String>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read input file {}", path.display()))?;
+    let mut lines = Vec::new();
+    let mut parts: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if parts.last().is_some_and(|l| l.is_empty()) {
+        parts.pop();
+    }
+    for (i, raw) in parts.into_iter().enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = std::str::from_utf8(raw).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: line {} is not valid UTF-8 (byte {}); save the file as UTF-8",
+                path.display(),
+                i + 1,
+                e.valid_up_to() + 1
+            )
+        })?;
+        lines.push(line.to_string());
+    }
+    Ok(lines)
+}
+
+fn gather_inputs(args: &InputArgs) -> Result<Vec<Input>> {
+    let mut lines = Vec::new();
+    if let Some(p) = &args.input {
+        lines.extend(read_inputs(p)?);
+    }
+    lines.extend(args.texts.iter().cloned());
+    if lines.is_empty() {
+        bail!("no inputs: pass TEXT arguments or --input FILE");
+    }
+    Ok(lines.iter().map(|l| Input::parse(l)).collect())
+}
+
+fn open_engine(m: &ModelArgs, seq_len: usize) -> Result<Engine> {
+    let dir = wgbert::resolve_model_dir(m.model.as_deref());
+    if !dir.is_dir() {
+        bail!(
+            "model folder {} not found; fetch the default model with scripts/fetch-model.sh, or pass --model DIR / set WGBERT_MODEL",
+            dir.display()
+        );
+    }
+    let opts = EngineOptions {
+        gpu: GpuOptions {
+            adapter_name: m.adapter.clone(),
+            backends: None,
+        },
+        seq_length: seq_len.max(2),
+        ..Default::default()
+    };
+    Ok(Engine::from_dir(&dir, opts)?)
+}
+
+fn write_floats(w: &mut impl Write, v: &[f32]) -> std::io::Result<()> {
+    w.write_all(b"[")?;
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        // serde_json prints the shortest string that round-trips the f32.
+        w.write_all(serde_json::to_string(x).unwrap_or_else(|_| "null".into()).as_bytes())?;
+    }
+    w.write_all(b"]")
+}
+
+fn write_matrix(w: &mut impl Write, v: &[f32], width: usize) -> std::io::Result<()> {
+    w.write_all(b"[")?;
+    for (i, row) in v.chunks(width.max(1)).enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        write_floats(w, row)?;
+    }
+    w.write_all(b"]")
+}
+
+fn cmd_encode(model: &ModelArgs, inputs: &InputArgs, seq_len: usize, all_layers: bool) -> Result<()> {
+    let inputs = gather_inputs(inputs)?;
+    let engine = open_engine(model, seq_len)?;
+    let request = Request {
+        pooled_output: engine.has_pooler(),
+        sequence_output: true,
+        encoder_outputs: all_layers,
+        embedding: true,
+        ..Default::default()
+    };
+    let stdout = std::io::stdout();
+    let mut w = BufWriter::new(stdout.lock());
+    // Encode in slices so memory stays bounded on large files; output stays in input order.
+    for chunk in inputs.chunks(256) {
+        let packed = engine.preprocess(chunk, Some(seq_len))?;
+        let encoded = engine.encode_packed(packed, &request)?;
+        for e in &encoded {
+            let p = &e.packed;
+            w.write_all(b"{\"tokens\":")?;
+            serde_json::to_writer(&mut w, &p.tokens)?;
+            w.write_all(b",\"input_word_ids\":")?;
+            serde_json::to_writer(&mut w, &p.input_word_ids)?;
+            w.write_all(b",\"input_mask\":")?;
+            serde_json::to_writer(&mut w, &p.input_mask)?;
+            w.write_all(b",\"input_type_ids\":")?;
+            serde_json::to_writer(&mut w, &p.input_type_ids)?;
+            if let Some(v) = &e.pooled_output {
+                w.write_all(b",\"pooled_output\":")?;
+                write_floats(&mut w, v)?;
+            }
+            if let Some(v) = &e.sequence_output {
+                w.write_all(b",\"sequence_output\":")?;
+                write_matrix(&mut w, v, e.hidden)?;
+            }
+            if let Some(v) = &e.embedding {
+                w.write_all(b",\"embedding\":")?;
+                write_floats(&mut w, v)?;
+            }
+            if let Some(layers) = &e.encoder_outputs {
+                w.write_all(b",\"encoder_outputs\":[")?;
+                for (i, l) in layers.iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b",")?;
+                    }
+                    write_matrix(&mut w, l, e.hidden)?;
+                }
+                w.write_all(b"]")?;
+            }
+            w.write_all(b"}\n")?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn cmd_preprocess(model: &ModelArgs, inputs: &InputArgs, seq_len: usize) -> Result<()> {
+    let inputs = gather_inputs(inputs)?;
+    let dir = wgbert::resolve_model_dir(model.model.as_deref());
+    let tok = dir.join("tokenizer.json");
+    if !tok.exists() {
+        bail!(
+            "no tokenizer.json in {}; fetch the default model with scripts/fetch-model.sh, or pass --model DIR",
+            dir.display()
+        );
+    }
+    let config = wgbert::BertConfig::from_file(&dir.join("config.json"))?;
+    if seq_len > config.max_position_embeddings {
+        bail!(
+            "--seq-len {seq_len} is above this model's max_position_embeddings ({}); use at most {}",
+            config.max_position_embeddings,
+            config.max_position_embeddings
+        );
+    }
+    let pre = wgbert::Preprocessor::from_file(&tok)?;
+    let mut out = std::io::stdout().lock();
+    for input in &inputs {
+        let p = pre.pack(input, seq_len)?;
+        let n = p.len();
+        let show = |v: &[u32]| format!("{:?}", &v[..n]);
+        match input {
+            Input::Single(a) => writeln!(out, "{a:?}")?,
+            Input::Pair(a, b) => writeln!(out, "{a:?} ||| {b:?}")?,
+        }
+        writeln!(out, "  tokens          {:?}", p.tokens)?;
+        writeln!(out, "  input_word_ids  {} + {} x 0", show(&p.input_word_ids), seq_len - n)?;
+        writeln!(out, "  input_mask      {} + {} x 0", show(&p.input_mask), seq_len - n)?;
+        writeln!(out, "  input_type_ids  {} + {} x 0", show(&p.input_type_ids), seq_len - n)?;
+        writeln!(out, "  shape           [1, {seq_len}] each; {n} real tokens")?;
+    }
+    Ok(())
+}
+
+fn cmd_info(model: &ModelArgs) -> Result<()> {
+    let ctx = GpuContext::new(&GpuOptions {
+        adapter_name: model.adapter.clone(),
+        backends: None,
+    })?;
+    let i = &ctx.info;
+    println!("adapter      {}", i.name);
+    println!("backend      {:?}", i.backend);
+    println!("device type  {:?}", i.device_type);
+    println!("driver       {} {}", i.driver, i.driver_info);
+    println!("features     {:?}", ctx.features);
+    let l = &ctx.limits;
+    println!("limits       max_storage_buffer_binding_size {} B, max_buffer_size {} B,", l.max_storage_buffer_binding_size, l.max_buffer_size);
+    println!(
+        "             max_compute_workgroup_storage_size {} B, max_compute_invocations_per_workgroup {}, max_compute_workgroups_per_dimension {}",
+        l.max_compute_workgroup_storage_size, l.max_compute_invocations_per_workgroup, l.max_compute_workgroups_per_dimension
+    );
+    let dir = wgbert::resolve_model_dir(model.model.as_deref());
+    match wgbert::BertConfig::from_file(&dir.join("config.json")) {
+        Ok(c) => println!(
+            "model        {}: {} layers, hidden {}, {} heads, intermediate {}, vocab {}, max positions {}, {}",
+            dir.display(),
+            c.num_hidden_layers,
+            c.hidden_size,
+            c.num_attention_heads,
+            c.intermediate_size,
+            c.vocab_size,
+            c.max_position_embeddings,
+            c.hidden_act
+        ),
+        Err(e) => println!("model        {} ({e})", dir.display()),
+    }
+    Ok(())
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let r = match &cli.command {
+        Command::Encode { model, inputs, seq_len, all_layers } => cmd_encode(model, inputs, *seq_len, *all_layers),
+        Command::Preprocess { model, inputs, seq_len } => cmd_preprocess(model, inputs, *seq_len),
+        Command::Info { model } => cmd_info(model),
+    };
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

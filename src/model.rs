@@ -1,0 +1,512 @@
+//! The encoder on the GPU: weights uploaded once, and per-(batch, seq_len) plans whose buffers
+//! and dispatches are built once and replayed, one compute pass per forward.
+
+use crate::config::BertConfig;
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::kernels::*;
+use crate::weights::{BertWeights, HostTensor};
+use std::sync::Arc;
+
+/// How sentence vectors are pooled from the last layer (`pooling.wgsl` MODE, or the pooler).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Pooling {
+    /// Masked mean over real tokens (sentence-transformers).
+    #[default]
+    Mean,
+    /// Masked max over real tokens.
+    Max,
+    /// The last layer at [CLS].
+    Cls,
+    /// The BERT pooler output, tanh(dense([CLS])).
+    Pooler,
+}
+
+impl Pooling {
+    fn mode(self) -> u32 {
+        match self {
+            Pooling::Mean => 0,
+            Pooling::Max => 1,
+            Pooling::Cls | Pooling::Pooler => 2,
+        }
+    }
+}
+
+/// Which outputs a forward pass copies back to the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Request {
+    /// `pooled_output` [B, H].
+    pub pooled_output: bool,
+    /// `sequence_output` [B, S, H].
+    pub sequence_output: bool,
+    /// `encoder_outputs`: every layer, [L, B, S, H].
+    pub encoder_outputs: bool,
+    /// The sentence embedding [B, H] (pooled as `pooling`, normalised when `normalize`).
+    pub embedding: bool,
+    /// Pooling of `embedding`.
+    pub pooling: Pooling,
+    /// L2-normalise `embedding`.
+    pub normalize: bool,
+}
+
+impl Default for Request {
+    /// The pooled output and the normalised mean-pooled embedding.
+    fn default() -> Self {
+        Request {
+            pooled_output: true,
+            sequence_output: false,
+            encoder_outputs: false,
+            embedding: true,
+            pooling: Pooling::Mean,
+            normalize: true,
+        }
+    }
+}
+
+/// Host copies of what a forward pass produced, flat row-major.
+#[derive(Clone, Debug, Default)]
+pub struct ForwardOutput {
+    /// [B·H].
+    pub pooled_output: Option<Vec<f32>>,
+    /// [B·S·H].
+    pub sequence_output: Option<Vec<f32>>,
+    /// L × [B·S·H].
+    pub encoder_outputs: Option<Vec<Vec<f32>>>,
+    /// [B·H].
+    pub embedding: Option<Vec<f32>>,
+}
+
+struct GpuLayer {
+    qkv_w: wgpu::Buffer,
+    qkv_b: wgpu::Buffer,
+    attn_out_w: wgpu::Buffer,
+    attn_out_b: wgpu::Buffer,
+    attn_ln_g: wgpu::Buffer,
+    attn_ln_b: wgpu::Buffer,
+    inter_w: wgpu::Buffer,
+    inter_b: wgpu::Buffer,
+    out_w: wgpu::Buffer,
+    out_b: wgpu::Buffer,
+    out_ln_g: wgpu::Buffer,
+    out_ln_b: wgpu::Buffer,
+}
+
+/// The encoder's weights resident on the GPU.
+pub struct GpuModel {
+    kernels: Arc<Kernels>,
+    config: BertConfig,
+    word: wgpu::Buffer,
+    position: wgpu::Buffer,
+    token_type: wgpu::Buffer,
+    emb_ln_g: wgpu::Buffer,
+    emb_ln_b: wgpu::Buffer,
+    layers: Vec<GpuLayer>,
+    pooler: Option<(wgpu::Buffer, wgpu::Buffer)>,
+}
+
+fn concat(parts: &[&HostTensor]) -> Vec<f32> {
+    parts.iter().flat_map(|t| t.data.iter().copied()).collect()
+}
+
+impl GpuModel {
+    /// Uploads `weights` (checked against `config` when loaded). Q, K and V are fused into one
+    /// [3H, H] projection so a layer needs one GEMM for all three.
+    pub fn new(kernels: Arc<Kernels>, config: BertConfig, weights: &BertWeights) -> Result<Self> {
+        let ctx = kernels.ctx().clone();
+        let up = |label: &str, t: &[f32]| ctx.storage_from(label, t);
+        let mut layers = Vec::with_capacity(weights.layers.len());
+        for (l, w) in weights.layers.iter().enumerate() {
+            let p = format!("encoder.layer.{l}");
+            layers.push(GpuLayer {
+                qkv_w: up(&format!("{p}.attention.self.qkv.weight"), &concat(&[&w.query_w, &w.key_w, &w.value_w]))?,
+                qkv_b: up(&format!("{p}.attention.self.qkv.bias"), &concat(&[&w.query_b, &w.key_b, &w.value_b]))?,
+                attn_out_w: up(&format!("{p}.attention.output.dense.weight"), &w.attn_out_w.data)?,
+                attn_out_b: up(&format!("{p}.attention.output.dense.bias"), &w.attn_out_b.data)?,
+                attn_ln_g: up(&format!("{p}.attention.output.LayerNorm.weight"), &w.attn_ln_g.data)?,
+                attn_ln_b: up(&format!("{p}.attention.output.LayerNorm.bias"), &w.attn_ln_b.data)?,
+                inter_w: up(&format!("{p}.intermediate.dense.weight"), &w.inter_w.data)?,
+                inter_b: up(&format!("{p}.intermediate.dense.bias"), &w.inter_b.data)?,
+                out_w: up(&format!("{p}.output.dense.weight"), &w.out_w.data)?,
+                out_b: up(&format!("{p}.output.dense.bias"), &w.out_b.data)?,
+                out_ln_g: up(&format!("{p}.output.LayerNorm.weight"), &w.out_ln_g.data)?,
+                out_ln_b: up(&format!("{p}.output.LayerNorm.bias"), &w.out_ln_b.data)?,
+            });
+        }
+        let pooler = match &weights.pooler {
+            Some((w, b)) => Some((up("pooler.dense.weight", &w.data)?, up("pooler.dense.bias", &b.data)?)),
+            None => None,
+        };
+        let model = GpuModel {
+            word: up("embeddings.word_embeddings.weight", &weights.word_embeddings.data)?,
+            position: up("embeddings.position_embeddings.weight", &weights.position_embeddings.data)?,
+            token_type: up("embeddings.token_type_embeddings.weight", &weights.token_type_embeddings.data)?,
+            emb_ln_g: up("embeddings.LayerNorm.weight", &weights.emb_ln_g.data)?,
+            emb_ln_b: up("embeddings.LayerNorm.bias", &weights.emb_ln_b.data)?,
+            layers,
+            pooler,
+            kernels,
+            config,
+        };
+        ctx.check_errors()?;
+        Ok(model)
+    }
+
+    /// The model's config.
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// Whether the checkpoint has a pooler (`pooled_output` available).
+    pub fn has_pooler(&self) -> bool {
+        self.pooler.is_some()
+    }
+
+    /// The kernels (and through them the GPU context).
+    pub fn kernels(&self) -> &Arc<Kernels> {
+        &self.kernels
+    }
+
+    /// Builds the buffers and dispatches of a forward pass for `batch` × `seq` tokens.
+    pub fn plan(&self, batch: usize, seq: usize, request: &Request) -> Result<Plan> {
+        Plan::new(self, batch, seq, request)
+    }
+}
+
+/// What makes two plans interchangeable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PlanKey {
+    /// Sequences per forward.
+    pub batch: usize,
+    /// Positions per sequence.
+    pub seq: usize,
+    /// Every layer kept in its own buffer (for `encoder_outputs`).
+    pub all_layers: bool,
+    /// Pooling of the embedding output.
+    pub pooling: Pooling,
+    /// L2 normalisation of the embedding output.
+    pub normalize: bool,
+}
+
+impl PlanKey {
+    /// The key a request needs at this shape.
+    pub fn new(batch: usize, seq: usize, r: &Request) -> Self {
+        PlanKey {
+            batch,
+            seq,
+            all_layers: r.encoder_outputs,
+            pooling: r.pooling,
+            normalize: r.normalize,
+        }
+    }
+}
+
+/// Buffers allocated once for one (batch, seq_len) and the recorded sequence of kernel calls.
+pub struct Plan {
+    key: PlanKey,
+    hidden: usize,
+    ids: wgpu::Buffer,
+    types: wgpu::Buffer,
+    mask: wgpu::Buffer,
+    /// Output of each layer (all layers, or two ping-pong buffers).
+    layer_out: Vec<wgpu::Buffer>,
+    last: usize,
+    pooled: Option<wgpu::Buffer>,
+    embedding: wgpu::Buffer,
+    dispatches: Vec<Dispatch>,
+    staging: Vec<wgpu::Buffer>,
+    _scratch: Vec<wgpu::Buffer>,
+}
+
+impl Plan {
+    fn new(model: &GpuModel, batch: usize, seq: usize, request: &Request) -> Result<Self> {
+        let c = &model.config;
+        let k = &model.kernels;
+        let ctx = k.ctx();
+        if batch == 0 || seq == 0 {
+            return Err(Error::Shape(format!("empty plan: batch {batch}, seq {seq}")));
+        }
+        if seq > c.max_position_embeddings {
+            return Err(Error::InvalidInput(format!(
+                "sequence length {seq} is above max_position_embeddings {}",
+                c.max_position_embeddings
+            )));
+        }
+        let key = PlanKey::new(batch, seq, request);
+        let (h, inter, heads, dh) = (c.hidden_size, c.intermediate_size, c.num_attention_heads, c.head_dim());
+        let m = batch * seq; // token rows
+        let (mu, hu, iu) = (m as u32, h as u32, inter as u32);
+        let eps = c.layer_norm_eps as f32;
+        let act = c.activation().shader_code();
+        let grid = |rows: usize, cols: usize| [cols.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1];
+
+        let ids = ctx.storage("input_word_ids", m)?;
+        let types = ctx.storage("input_type_ids", m)?;
+        let mask = ctx.storage("input_mask", m)?;
+        let n_out = if key.all_layers { c.num_hidden_layers.max(1) } else { 2 };
+        let layer_out = (0..n_out)
+            .map(|i| ctx.storage(&format!("hidden{i}"), m * h))
+            .collect::<Result<Vec<_>>>()?;
+        let qkv = ctx.storage("qkv", m * 3 * h)?;
+        let attn_ctx = ctx.storage("context", m * h)?;
+        let tmp = ctx.storage("dense_out", m * h)?;
+        let attn_ln = ctx.storage("attention_output", m * h)?;
+        let inter_buf = ctx.storage("intermediate", m * inter)?;
+        let emb_out = ctx.storage("embedding_output", m * h)?;
+        let embedding = ctx.storage("sentence_embedding", batch * h)?;
+        let pooled = if model.pooler.is_some() { Some(ctx.storage("pooled_output", batch * h)?) } else { None };
+
+        let mut d = Vec::new();
+        // (B·S, H) ← LayerNorm(word[ids] + position + token_type[types])
+        d.push(k.dispatch(
+            "embeddings",
+            Kernel::Embeddings,
+            0,
+            &EmbeddingsParams {
+                rows: mu,
+                seq: seq as u32,
+                hidden: hu,
+                vocab: c.vocab_size as u32,
+                type_vocab: c.type_vocab_size as u32,
+                eps,
+                _pad0: 0,
+                _pad1: 0,
+            },
+            &[&ids, &types, &model.word, &model.position, &model.token_type, &model.emb_ln_g, &model.emb_ln_b, &emb_out],
+            row_grid(mu),
+        )?);
+
+        let mut x = &emb_out;
+        let mut last = 0;
+        for (l, w) in model.layers.iter().enumerate() {
+            let p = format!("layer{l}");
+            let out_idx = if key.all_layers { l } else { l % 2 };
+            let y = &layer_out[out_idx];
+            // (B·S, 3H) ← x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
+            d.push(k.dispatch(
+                format!("{p}.attention.self.qkv"),
+                Kernel::Gemm,
+                0,
+                &GemmParams { m: mu, n: 3 * hu, k: hu, _pad: 0 },
+                &[x, &w.qkv_w, &w.qkv_b, &qkv],
+                grid(m, 3 * h),
+            )?);
+            // (B·S, H) ← softmax(Q Kᵀ / √D + mask) V, per head
+            d.push(k.dispatch(
+                format!("{p}.attention.self"),
+                Kernel::Attention,
+                0,
+                &AttentionParams {
+                    batch: batch as u32,
+                    seq: seq as u32,
+                    heads: heads as u32,
+                    head_dim: dh as u32,
+                    hidden: hu,
+                    scale: 1.0 / (dh as f32).sqrt(),
+                    _pad0: 0,
+                    _pad1: 0,
+                },
+                &[&qkv, &mask, &attn_ctx],
+                [seq as u32, heads as u32, batch as u32],
+            )?);
+            // (B·S, H) ← context · Woᵀ + bo
+            d.push(k.dispatch(
+                format!("{p}.attention.output.dense"),
+                Kernel::Gemm,
+                0,
+                &GemmParams { m: mu, n: hu, k: hu, _pad: 0 },
+                &[&attn_ctx, &w.attn_out_w, &w.attn_out_b, &tmp],
+                grid(m, h),
+            )?);
+            // (B·S, H) ← LayerNorm(dense + x)
+            d.push(k.dispatch(
+                format!("{p}.attention.output.layernorm"),
+                Kernel::AddLayerNorm,
+                0,
+                &AddLayerNormParams { rows: mu, hidden: hu, eps, _pad: 0 },
+                &[&tmp, x, &w.attn_ln_g, &w.attn_ln_b, &attn_ln],
+                row_grid(mu),
+            )?);
+            // (B·S, I) ← GELU(attention_output · Wiᵀ + bi)
+            d.push(k.dispatch(
+                format!("{p}.intermediate.dense"),
+                Kernel::Gemm,
+                act,
+                &GemmParams { m: mu, n: iu, k: hu, _pad: 0 },
+                &[&attn_ln, &w.inter_w, &w.inter_b, &inter_buf],
+                grid(m, inter),
+            )?);
+            // (B·S, H) ← intermediate · Woutᵀ + bout
+            d.push(k.dispatch(
+                format!("{p}.output.dense"),
+                Kernel::Gemm,
+                0,
+                &GemmParams { m: mu, n: hu, k: iu, _pad: 0 },
+                &[&inter_buf, &w.out_w, &w.out_b, &tmp],
+                grid(m, h),
+            )?);
+            // (B·S, H) ← LayerNorm(dense + attention_output)
+            d.push(k.dispatch(
+                format!("{p}.output.layernorm"),
+                Kernel::AddLayerNorm,
+                0,
+                &AddLayerNormParams { rows: mu, hidden: hu, eps, _pad: 0 },
+                &[&tmp, &attn_ln, &w.out_ln_g, &w.out_ln_b, y],
+                row_grid(mu),
+            )?);
+            x = y;
+            last = out_idx;
+        }
+
+        // (B, H) ← tanh([CLS] · Wpᵀ + bp)
+        if let (Some((pw, pb)), Some(pooled)) = (&model.pooler, &pooled) {
+            d.push(k.dispatch(
+                "pooler",
+                Kernel::Pooler,
+                0,
+                &PoolerParams { batch: batch as u32, seq: seq as u32, hidden: hu, _pad: 0 },
+                &[x, pw, pb, pooled],
+                [hu.div_ceil(64), batch as u32, 1],
+            )?);
+        }
+        // (B, H) ← pool(x) over real tokens, optionally L2-normalised
+        let pool_src = match (request.pooling, &pooled) {
+            (Pooling::Pooler, Some(p)) => p,
+            (Pooling::Pooler, None) => {
+                return Err(Error::Unsupported(
+                    "this checkpoint has no pooler (pooler.dense.*), so pooler pooling is unavailable; use mean, max or cls".into(),
+                ));
+            }
+            _ => x,
+        };
+        let pool_seq = if request.pooling == Pooling::Pooler { 1 } else { seq };
+        d.push(k.dispatch(
+            "pooling",
+            Kernel::Pooling,
+            request.pooling.mode(),
+            &PoolingParams { batch: batch as u32, seq: pool_seq as u32, hidden: hu, normalize: request.normalize as u32 },
+            &[pool_src, &mask, &embedding],
+            row_grid(batch as u32),
+        )?);
+
+        let scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
+        ctx.check_errors()?;
+        Ok(Plan {
+            key,
+            hidden: h,
+            ids,
+            types,
+            mask,
+            layer_out,
+            last,
+            pooled,
+            embedding,
+            dispatches: d,
+            staging: Vec::new(),
+            _scratch: scratch,
+        })
+    }
+
+    /// The key this plan serves.
+    pub fn key(&self) -> PlanKey {
+        self.key
+    }
+
+    /// The recorded kernel calls, in order.
+    pub fn dispatches(&self) -> &[Dispatch] {
+        &self.dispatches
+    }
+
+    /// Runs one forward pass on packed ids (`batch·seq` each) and copies back what `request`
+    /// asks for. One compute pass, one submission, no host read between layers.
+    pub fn forward(
+        &mut self,
+        ctx: &GpuContext,
+        ids: &[u32],
+        types: &[u32],
+        mask: &[u32],
+        request: &Request,
+    ) -> Result<ForwardOutput> {
+        let (b, s, h) = (self.key.batch, self.key.seq, self.hidden);
+        let m = b * s;
+        if ids.len() != m || types.len() != m || mask.len() != m {
+            return Err(Error::Shape(format!(
+                "plan is for {b}×{s} = {m} tokens, got ids {}, types {}, mask {}",
+                ids.len(),
+                types.len(),
+                mask.len()
+            )));
+        }
+        if request.encoder_outputs && !self.key.all_layers {
+            return Err(Error::Shape("this plan does not keep every layer; build it with encoder_outputs".into()));
+        }
+        if request.pooled_output && self.pooled.is_none() {
+            return Err(Error::Unsupported(
+                "this checkpoint has no pooler (pooler.dense.*), so pooled_output is unavailable; ask for sequence_output or the embedding".into(),
+            ));
+        }
+        ctx.queue.write_buffer(&self.ids, 0, bytemuck::cast_slice(ids));
+        ctx.queue.write_buffer(&self.types, 0, bytemuck::cast_slice(types));
+        ctx.queue.write_buffer(&self.mask, 0, bytemuck::cast_slice(mask));
+
+        // Sources to copy back, in a fixed order.
+        let mut sources: Vec<(&wgpu::Buffer, usize)> = Vec::new();
+        if request.pooled_output {
+            sources.push((self.pooled.as_ref().unwrap_or(&self.embedding), b * h));
+        }
+        if request.embedding {
+            sources.push((&self.embedding, b * h));
+        }
+        if request.sequence_output {
+            sources.push((&self.layer_out[self.last], m * h));
+        }
+        if request.encoder_outputs {
+            for buf in &self.layer_out {
+                sources.push((buf, m * h));
+            }
+        }
+        while self.staging.len() < sources.len() {
+            let i = self.staging.len();
+            let size = sources[i].1 * 4;
+            self.staging.push(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("staging{i}")),
+                size: size.max(4) as u64,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("forward"),
+                timestamp_writes: None,
+            });
+            for d in &self.dispatches {
+                d.record(&mut pass);
+            }
+        }
+        for ((src, len), st) in sources.iter().zip(&self.staging) {
+            encoder.copy_buffer_to_buffer(src, 0, st, 0, (*len * 4) as u64);
+        }
+        let index = ctx.queue.submit(Some(encoder.finish()));
+        let staged: Vec<(&wgpu::Buffer, usize)> = sources.iter().zip(&self.staging).map(|((_, l), st)| (st, *l)).collect();
+        let mut got = ctx.wait(index, &staged)?.into_iter();
+
+        let mut out = ForwardOutput::default();
+        if request.pooled_output {
+            out.pooled_output = got.next();
+        }
+        if request.embedding {
+            out.embedding = got.next();
+        }
+        if request.sequence_output {
+            out.sequence_output = got.next();
+        }
+        if request.encoder_outputs {
+            out.encoder_outputs = Some(got.collect());
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,219 @@
+//! Plain-Rust references of every kernel: a few loops each, the specification the WGSL is
+//! tested against. Also a deterministic RNG for random test shapes and benchmark weights.
+
+/// SplitMix64: a tiny, well-distributed, seedable generator (no external crate needed).
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    pub fn next_signed(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    /// Uniform integer in [0, n).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+    /// `n` values uniform in [-scale, scale).
+    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.next_signed() * scale).collect()
+    }
+}
+
+/// erf in f64 (Abramowitz–Stegun 7.1.26 is too coarse for a reference; this uses the series
+/// for |x| < 3 and the continued fraction beyond, both to ~1e-15).
+pub fn erf(x: f64) -> f64 {
+    let ax = x.abs();
+    let r = if ax < 3.0 {
+        // erf(x) = 2/√π · Σ (-1)^n x^(2n+1) / (n! (2n+1))
+        let mut sum = 0.0f64;
+        let mut term = ax;
+        let mut n = 0.0;
+        while term.abs() > 1e-17 * sum.abs().max(1e-300) || n < 3.0 {
+            sum += term / (2.0 * n + 1.0);
+            n += 1.0;
+            term *= -ax * ax / n;
+            if n > 200.0 {
+                break;
+            }
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        // erfc via Lentz's continued fraction.
+        let z = ax;
+        let mut f = z;
+        let (mut c, mut d) = (z, 0.0);
+        for k in 1..200 {
+            let a = k as f64 / 2.0;
+            d = z + a * d;
+            d = if d == 0.0 { 1e-300 } else { 1.0 / d };
+            c = z + a / c;
+            let delta = c * d;
+            f *= delta;
+            if (delta - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        // f = z + (1/2)/(z + 1/(z + (3/2)/(z + …))), so erfc(z) = exp(-z²) / (√π · f).
+        1.0 - (-z * z).exp() / (f * std::f64::consts::PI.sqrt())
+    };
+    if x < 0.0 { -r } else { r }
+}
+
+/// Activation applied in f64, by shader code (see `Activation::shader_code`): 0 identity,
+/// 1 GELU erf, 2 GELU tanh, 3 tanh, 4 ReLU.
+pub fn activate(x: f64, act: u32) -> f64 {
+    match act {
+        1 => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
+        2 => {
+            0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+        }
+        3 => x.tanh(),
+        4 => x.max(0.0),
+        _ => x,
+    }
+}
+
+/// C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N]), accumulated in f64.
+pub fn gemm(a: &[f32], w: &[f32], bias: &[f32], m: usize, n: usize, k: usize, act: u32) -> Vec<f32> {
+    let mut c = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0f64;
+            for kk in 0..k {
+                s += a[i * k + kk] as f64 * w[j * k + kk] as f64;
+            }
+            c[i * n + j] = activate(s + bias[j] as f64, act) as f32;
+        }
+    }
+    c
+}
+
+/// LayerNorm of one row in f64 (biased variance, as torch).
+fn layer_norm_row(x: &[f64], gamma: &[f32], beta: &[f32], eps: f64, out: &mut [f32]) {
+    let h = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / h;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / h;
+    let inv = 1.0 / (var + eps).sqrt();
+    for j in 0..x.len() {
+        out[j] = ((x[j] - mean) * inv * gamma[j] as f64 + beta[j] as f64) as f32;
+    }
+}
+
+/// out[r] = LayerNorm(x[r] + residual[r]) for each of `rows` rows of width `h`.
+pub fn add_layernorm(x: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], h: usize, eps: f64) -> Vec<f32> {
+    let rows = x.len() / h;
+    let mut out = vec![0f32; x.len()];
+    for r in 0..rows {
+        let row: Vec<f64> = (0..h).map(|j| x[r * h + j] as f64 + residual[r * h + j] as f64).collect();
+        layer_norm_row(&row, gamma, beta, eps, &mut out[r * h..(r + 1) * h]);
+    }
+    out
+}
+
+/// Tables of the embeddings step.
+pub struct EmbeddingTables<'a> {
+    pub word: &'a [f32],
+    pub position: &'a [f32],
+    pub token_type: &'a [f32],
+    pub gamma: &'a [f32],
+    pub beta: &'a [f32],
+}
+
+/// out[t] = LayerNorm(word[ids[t]] + position[t mod seq] + token_type[types[t]]).
+pub fn embeddings(ids: &[u32], types: &[u32], seq: usize, h: usize, t: &EmbeddingTables, eps: f64) -> Vec<f32> {
+    let mut out = vec![0f32; ids.len() * h];
+    for (r, (&id, &ty)) in ids.iter().zip(types).enumerate() {
+        let pos = r % seq;
+        let row: Vec<f64> = (0..h)
+            .map(|j| {
+                t.word[id as usize * h + j] as f64
+                    + t.position[pos * h + j] as f64
+                    + t.token_type[ty as usize * h + j] as f64
+            })
+            .collect();
+        layer_norm_row(&row, t.gamma, t.beta, eps, &mut out[r * h..(r + 1) * h]);
+    }
+    out
+}
+
+/// Attention over the fused QKV projection `qkv[B·S, 3H]` with padding mask `[B·S]`;
+/// returns the context `[B·S, H]` (heads concatenated).
+pub fn attention(qkv: &[f32], mask: &[u32], batch: usize, seq: usize, heads: usize, head_dim: usize) -> Vec<f32> {
+    let hid = heads * head_dim;
+    let scale = 1.0 / (head_dim as f64).sqrt();
+    let mut ctx = vec![0f32; batch * seq * hid];
+    let at = |b: usize, s: usize, part: usize, h: usize, d: usize| qkv[(b * seq + s) * 3 * hid + part * hid + h * head_dim + d] as f64;
+    for b in 0..batch {
+        for h in 0..heads {
+            for i in 0..seq {
+                let scores: Vec<f64> = (0..seq)
+                    .map(|j| {
+                        let dot: f64 = (0..head_dim).map(|d| at(b, i, 0, h, d) * at(b, j, 1, h, d)).sum();
+                        dot * scale + if mask[b * seq + j] == 0 { -1e9 } else { 0.0 }
+                    })
+                    .collect();
+                let mx = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = scores.iter().map(|s| (s - mx).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                for d in 0..head_dim {
+                    let v: f64 = (0..seq).map(|j| e[j] * at(b, j, 2, h, d)).sum();
+                    ctx[(b * seq + i) * hid + h * head_dim + d] = (v / sum) as f32;
+                }
+            }
+        }
+    }
+    ctx
+}
+
+/// pooled[b] = tanh(W · x[b, 0] + bias).
+pub fn pooler(x: &[f32], w: &[f32], bias: &[f32], batch: usize, seq: usize, h: usize) -> Vec<f32> {
+    let cls: Vec<f32> = (0..batch).flat_map(|b| x[b * seq * h..b * seq * h + h].to_vec()).collect();
+    gemm(&cls, w, bias, batch, h, h, 3)
+}
+
+/// Sentence pooling as `shaders/pooling.wgsl`: mode 0 mean, 1 max, 2 cls; optional L2 norm.
+pub fn pooling(x: &[f32], mask: &[u32], batch: usize, seq: usize, h: usize, mode: u32, normalize: bool) -> Vec<f32> {
+    let mut out = vec![0f32; batch * h];
+    for b in 0..batch {
+        let real: Vec<usize> = (0..seq).filter(|&s| mask[b * seq + s] != 0).collect();
+        let mut v: Vec<f64> = (0..h)
+            .map(|j| match mode {
+                2 => x[b * seq * h + j] as f64,
+                1 => real.iter().map(|&s| x[(b * seq + s) * h + j] as f64).fold(f64::NEG_INFINITY, f64::max),
+                _ => real.iter().map(|&s| x[(b * seq + s) * h + j] as f64).sum::<f64>() / (real.len() as f64).max(1e-9),
+            })
+            .map(|v| if v.is_finite() { v } else { 0.0 })
+            .collect();
+        if normalize {
+            let n = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|a| *a /= n);
+        }
+        for j in 0..h {
+            out[b * h + j] = v[j] as f32;
+        }
+    }
+    out
+}
+
+/// Largest |a - b| and where it is, for error reports that name the worst element.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .enumerate()
+        .map(|(i, (x, y))| ((x - y).abs(), i))
+        .fold((0.0, 0), |acc, v| if v.0 > acc.0 || v.0.is_nan() { v } else { acc })
+}

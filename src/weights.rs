@@ -1,0 +1,318 @@
+//! Loading `model.safetensors` (F32, F16 or BF16) into host f32 tensors, checked against the config.
+//!
+//! Names follow Hugging Face: `embeddings.word_embeddings.weight`,
+//! `encoder.layer.{i}.attention.self.query.weight`, … Files saved from task models carry a
+//! `bert.` prefix; it is stripped. Other tensors (`cls.*`, `classifier.*`) are ignored here.
+
+use crate::config::BertConfig;
+use crate::error::{Error, Result};
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A host tensor in f32, row-major.
+#[derive(Clone, Debug)]
+pub struct HostTensor {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: Vec<f32>,
+}
+
+/// The encoder's tensors of one layer (Hugging Face names without the layer prefix).
+#[derive(Clone, Debug)]
+pub struct LayerWeights {
+    pub query_w: HostTensor,
+    pub query_b: HostTensor,
+    pub key_w: HostTensor,
+    pub key_b: HostTensor,
+    pub value_w: HostTensor,
+    pub value_b: HostTensor,
+    pub attn_out_w: HostTensor,
+    pub attn_out_b: HostTensor,
+    pub attn_ln_g: HostTensor,
+    pub attn_ln_b: HostTensor,
+    pub inter_w: HostTensor,
+    pub inter_b: HostTensor,
+    pub out_w: HostTensor,
+    pub out_b: HostTensor,
+    pub out_ln_g: HostTensor,
+    pub out_ln_b: HostTensor,
+}
+
+/// All encoder weights on the host, shapes checked against the config.
+#[derive(Clone, Debug)]
+pub struct BertWeights {
+    pub word_embeddings: HostTensor,
+    pub position_embeddings: HostTensor,
+    pub token_type_embeddings: HostTensor,
+    pub emb_ln_g: HostTensor,
+    pub emb_ln_b: HostTensor,
+    pub layers: Vec<LayerWeights>,
+    /// `pooler.dense` weight and bias, when the checkpoint has a pooler.
+    pub pooler: Option<(HostTensor, HostTensor)>,
+}
+
+/// Named tensors before they are sorted into the model structure.
+pub struct TensorStore {
+    path: PathBuf,
+    tensors: HashMap<String, HostTensor>,
+}
+
+const PREFIXES: [&str; 3] = ["bert.", "model.", "module.bert."];
+
+fn normalise_name(name: &str, strip_prefix: bool) -> String {
+    let mut n = name;
+    if strip_prefix {
+        for p in PREFIXES {
+            if let Some(rest) = n.strip_prefix(p) {
+                n = rest;
+                break;
+            }
+        }
+    }
+    n.replace("LayerNorm.gamma", "LayerNorm.weight")
+        .replace("LayerNorm.beta", "LayerNorm.bias")
+}
+
+fn to_f32(path: &Path, name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>> {
+    let bad = |m: String| Error::Weights {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let out: Vec<f32> = match dtype {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(bad(format!(
+                "tensor {name} has dtype {other:?}; wgbert reads F32, F16 and BF16 weights. Re-save the model in one of those"
+            )));
+        }
+    };
+    if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!(
+            "tensor {name} holds a non-finite value ({}) at flat index {i}; the checkpoint is corrupt",
+            out[i]
+        )));
+    }
+    Ok(out)
+}
+
+impl TensorStore {
+    /// Reads every floating tensor of the encoder from `model.safetensors` (or a sharded
+    /// `model.safetensors.index.json`) in `dir`.
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        let files: Vec<PathBuf> = if single.exists() {
+            vec![single.clone()]
+        } else if index.exists() {
+            let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Weights {
+                path: index.clone(),
+                message: format!("malformed index JSON ({e})"),
+            })?;
+            let map = v
+                .get("weight_map")
+                .and_then(|m| m.as_object())
+                .ok_or_else(|| Error::Weights {
+                    path: index.clone(),
+                    message: "no \"weight_map\" object".into(),
+                })?;
+            let mut names: Vec<String> = map
+                .values()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect();
+            names.sort();
+            names.dedup();
+            names.into_iter().map(|f| dir.join(f)).collect()
+        } else {
+            return Err(Error::ModelNotFound(format!(
+                "no model.safetensors in {}; a model folder needs config.json, tokenizer.json and model.safetensors",
+                dir.display()
+            )));
+        };
+        let mut raw: Vec<(String, HostTensor)> = Vec::new();
+        for f in &files {
+            raw.extend(Self::read_file(f)?);
+        }
+        let has_unprefixed = raw.iter().any(|(k, _)| k.starts_with("embeddings."));
+        let mut tensors = HashMap::new();
+        for (k, t) in raw {
+            let name = normalise_name(&k, !has_unprefixed);
+            if name.starts_with("embeddings.")
+                || name.starts_with("encoder.")
+                || name.starts_with("pooler.")
+            {
+                tensors.insert(name, t);
+            }
+        }
+        Ok(TensorStore {
+            path: files.first().cloned().unwrap_or(single),
+            tensors,
+        })
+    }
+
+    fn read_file(path: &Path) -> Result<Vec<(String, HostTensor)>> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Weights {
+            path: path.to_path_buf(),
+            message: format!(
+                "not a valid safetensors file ({e}); the file may be truncated or corrupt: fetch it again"
+            ),
+        })?;
+        let mut out = Vec::new();
+        for (name, view) in st.tensors() {
+            // Integer tensors (position_ids buffers of old checkpoints) are not weights.
+            if matches!(
+                view.dtype(),
+                Dtype::I64 | Dtype::I32 | Dtype::U8 | Dtype::BOOL
+            ) && name.ends_with("position_ids")
+            {
+                continue;
+            }
+            let data = to_f32(path, &name, view.dtype(), view.data())?;
+            out.push((
+                name,
+                HostTensor {
+                    shape: view.shape().to_vec(),
+                    data,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn take(&mut self, name: &str, expected: &[usize]) -> Result<HostTensor> {
+        let t = self
+            .tensors
+            .remove(name)
+            .ok_or_else(|| Error::MissingTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+            })?;
+        if t.shape != expected {
+            return Err(Error::TensorShape {
+                path: self.path.clone(),
+                name: name.to_string(),
+                expected: expected.to_vec(),
+                found: t.shape,
+            });
+        }
+        Ok(t)
+    }
+
+    /// Sorts the tensors into the model structure, checking each against the config.
+    pub fn into_weights(mut self, c: &BertConfig) -> Result<BertWeights> {
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let word_embeddings = self.take("embeddings.word_embeddings.weight", &[c.vocab_size, h])?;
+        let position_embeddings = self.take(
+            "embeddings.position_embeddings.weight",
+            &[c.max_position_embeddings, h],
+        )?;
+        let token_type_embeddings = self.take(
+            "embeddings.token_type_embeddings.weight",
+            &[c.type_vocab_size, h],
+        )?;
+        let emb_ln_g = self.take("embeddings.LayerNorm.weight", &[h])?;
+        let emb_ln_b = self.take("embeddings.LayerNorm.bias", &[h])?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for l in 0..c.num_hidden_layers {
+            let p = format!("encoder.layer.{l}.");
+            let mut t = |n: &str, shape: &[usize]| self.take(&format!("{p}{n}"), shape);
+            layers.push(LayerWeights {
+                query_w: t("attention.self.query.weight", &[h, h])?,
+                query_b: t("attention.self.query.bias", &[h])?,
+                key_w: t("attention.self.key.weight", &[h, h])?,
+                key_b: t("attention.self.key.bias", &[h])?,
+                value_w: t("attention.self.value.weight", &[h, h])?,
+                value_b: t("attention.self.value.bias", &[h])?,
+                attn_out_w: t("attention.output.dense.weight", &[h, h])?,
+                attn_out_b: t("attention.output.dense.bias", &[h])?,
+                attn_ln_g: t("attention.output.LayerNorm.weight", &[h])?,
+                attn_ln_b: t("attention.output.LayerNorm.bias", &[h])?,
+                inter_w: t("intermediate.dense.weight", &[i, h])?,
+                inter_b: t("intermediate.dense.bias", &[i])?,
+                out_w: t("output.dense.weight", &[h, i])?,
+                out_b: t("output.dense.bias", &[h])?,
+                out_ln_g: t("output.LayerNorm.weight", &[h])?,
+                out_ln_b: t("output.LayerNorm.bias", &[h])?,
+            });
+        }
+        let pooler = if self.tensors.contains_key("pooler.dense.weight") {
+            Some((
+                self.take("pooler.dense.weight", &[h, h])?,
+                self.take("pooler.dense.bias", &[h])?,
+            ))
+        } else {
+            None
+        };
+        Ok(BertWeights {
+            word_embeddings,
+            position_embeddings,
+            token_type_embeddings,
+            emb_ln_g,
+            emb_ln_b,
+            layers,
+            pooler,
+        })
+    }
+}
+
+impl BertWeights {
+    /// Loads and checks the weights in `dir` against `config`.
+    pub fn load(dir: &Path, config: &BertConfig) -> Result<Self> {
+        TensorStore::load_dir(dir)?.into_weights(config)
+    }
+
+    /// Random weights of the given shape (fixed seed), for benchmarks and tests that need no files.
+    pub fn random(c: &BertConfig, seed: u64) -> Self {
+        let mut rng = crate::reference::SplitMix64::new(seed);
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let mut t = |shape: &[usize], scale: f32, offset: f32| HostTensor {
+            shape: shape.to_vec(),
+            data: (0..shape.iter().product::<usize>())
+                .map(|_| offset + scale * rng.next_signed())
+                .collect(),
+        };
+        let layers = (0..c.num_hidden_layers)
+            .map(|_| LayerWeights {
+                query_w: t(&[h, h], 0.05, 0.0),
+                query_b: t(&[h], 0.02, 0.0),
+                key_w: t(&[h, h], 0.05, 0.0),
+                key_b: t(&[h], 0.02, 0.0),
+                value_w: t(&[h, h], 0.05, 0.0),
+                value_b: t(&[h], 0.02, 0.0),
+                attn_out_w: t(&[h, h], 0.05, 0.0),
+                attn_out_b: t(&[h], 0.02, 0.0),
+                attn_ln_g: t(&[h], 0.1, 1.0),
+                attn_ln_b: t(&[h], 0.02, 0.0),
+                inter_w: t(&[i, h], 0.05, 0.0),
+                inter_b: t(&[i], 0.02, 0.0),
+                out_w: t(&[h, i], 0.05, 0.0),
+                out_b: t(&[h], 0.02, 0.0),
+                out_ln_g: t(&[h], 0.1, 1.0),
+                out_ln_b: t(&[h], 0.02, 0.0),
+            })
+            .collect();
+        BertWeights {
+            word_embeddings: t(&[c.vocab_size, h], 0.5, 0.0),
+            position_embeddings: t(&[c.max_position_embeddings, h], 0.1, 0.0),
+            token_type_embeddings: t(&[c.type_vocab_size, h], 0.1, 0.0),
+            emb_ln_g: t(&[h], 0.1, 1.0),
+            emb_ln_b: t(&[h], 0.02, 0.0),
+            layers,
+            pooler: Some((t(&[h, h], 0.05, 0.0), t(&[h], 0.02, 0.0))),
+        }
+    }
+}
