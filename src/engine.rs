@@ -159,9 +159,9 @@ impl Engine {
     }
 
     fn preprocessor(&self) -> Result<&Preprocessor> {
-        self.pre
-            .as_ref()
-            .ok_or_else(|| Error::Unsupported("this engine has no tokenizer; use the *_packed calls".into()))
+        self.pre.as_ref().ok_or_else(|| {
+            Error::Unsupported("this engine has no tokenizer; use the *_packed calls".into())
+        })
     }
 
     /// Tokenises and packs `inputs` to `seq_length` (the engine's unless given).
@@ -178,13 +178,23 @@ impl Engine {
     }
 
     /// Encodes `inputs`: packs them to `seq_length` and returns what `request` asks for.
-    pub fn encode(&self, inputs: &[Input], seq_length: Option<usize>, request: &Request) -> Result<Vec<Encoded>> {
+    pub fn encode(
+        &self,
+        inputs: &[Input],
+        seq_length: Option<usize>,
+        request: &Request,
+    ) -> Result<Vec<Encoded>> {
         let packed = self.preprocess(inputs, seq_length)?;
         self.encode_packed(packed, request)
     }
 
     /// Sentence embeddings of `inputs` (pooled as `pooling`, L2-normalised when `normalize`).
-    pub fn embed(&self, inputs: &[Input], pooling: Pooling, normalize: bool) -> Result<Vec<Vec<f32>>> {
+    pub fn embed(
+        &self,
+        inputs: &[Input],
+        pooling: Pooling,
+        normalize: bool,
+    ) -> Result<Vec<Vec<f32>>> {
         let request = Request {
             pooled_output: false,
             sequence_output: false,
@@ -194,18 +204,29 @@ impl Engine {
             normalize,
         };
         let out = self.encode(inputs, None, &request)?;
-        Ok(out.into_iter().map(|e| e.embedding.unwrap_or_default()).collect())
+        Ok(out
+            .into_iter()
+            .map(|e| e.embedding.unwrap_or_default())
+            .collect())
     }
 
     fn check_ids(&self, p: &Packed) -> Result<()> {
         let c = self.config();
-        if let Some(&id) = p.input_word_ids.iter().find(|&&id| id as usize >= c.vocab_size) {
+        if let Some(&id) = p
+            .input_word_ids
+            .iter()
+            .find(|&&id| id as usize >= c.vocab_size)
+        {
             return Err(Error::InvalidInput(format!(
                 "token id {id} is outside the embedding table (vocab_size {}); tokenizer.json and the weights do not belong together",
                 c.vocab_size
             )));
         }
-        if let Some(&t) = p.input_type_ids.iter().find(|&&t| t as usize >= c.type_vocab_size) {
+        if let Some(&t) = p
+            .input_type_ids
+            .iter()
+            .find(|&&t| t as usize >= c.type_vocab_size)
+        {
             return Err(Error::InvalidInput(format!(
                 "token type {t} needs type_vocab_size > {t}, but this model has {}; it cannot encode sentence pairs — pass single sentences",
                 c.type_vocab_size
@@ -228,7 +249,9 @@ impl Engine {
         };
         let seq = first.input_word_ids.len();
         if packed.iter().any(|p| p.input_word_ids.len() != seq) {
-            return Err(Error::Shape("all packed inputs must have the same length".into()));
+            return Err(Error::Shape(
+                "all packed inputs must have the same length".into(),
+            ));
         }
         for p in &packed {
             self.check_ids(p)?;
@@ -257,16 +280,19 @@ impl Engine {
             }
             let fwd = self.run(b, run_seq, &ids, &types, &mask, request)?;
             for (i, p) in chunk.into_iter().enumerate() {
-                let row = |v: &Option<Vec<f32>>, width: usize| v.as_ref().map(|v| v[i * width..(i + 1) * width].to_vec());
+                let row = |v: &Option<Vec<f32>>, width: usize| {
+                    v.as_ref().map(|v| v[i * width..(i + 1) * width].to_vec())
+                };
                 out.push(Encoded {
                     packed: p,
                     hidden: h,
                     pooled_output: row(&fwd.pooled_output, h),
                     sequence_output: row(&fwd.sequence_output, run_seq * h),
-                    encoder_outputs: fwd
-                        .encoder_outputs
-                        .as_ref()
-                        .map(|ls| ls.iter().map(|l| l[i * run_seq * h..(i + 1) * run_seq * h].to_vec()).collect()),
+                    encoder_outputs: fwd.encoder_outputs.as_ref().map(|ls| {
+                        ls.iter()
+                            .map(|l| l[i * run_seq * h..(i + 1) * run_seq * h].to_vec())
+                            .collect()
+                    }),
                     embedding: row(&fwd.embedding, h),
                 });
             }
@@ -285,12 +311,19 @@ impl Engine {
         request: &Request,
     ) -> Result<crate::model::ForwardOutput> {
         let key = PlanKey::new(b, s, request);
-        let mut cache = self.plans.lock().map_err(|_| Error::Device("plan cache poisoned by an earlier panic".into()))?;
+        let mut cache = self
+            .plans
+            .lock()
+            .map_err(|_| Error::Device("plan cache poisoned by an earlier panic".into()))?;
         cache.clock += 1;
         let now = cache.clock;
         if !cache.plans.contains_key(&key) {
             if cache.plans.len() >= MAX_PLANS
-                && let Some(oldest) = cache.plans.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| *k)
+                && let Some(oldest) = cache
+                    .plans
+                    .iter()
+                    .min_by_key(|(_, (t, _))| *t)
+                    .map(|(k, _)| *k)
             {
                 cache.plans.remove(&oldest);
             }
@@ -315,6 +348,8 @@ impl Engine {
 impl Encoded {
     /// Row `s` of `sequence_output`, if it was requested.
     pub fn sequence_row(&self, s: usize) -> Option<&[f32]> {
-        self.sequence_output.as_ref().map(|v| &v[s * self.hidden..(s + 1) * self.hidden])
+        self.sequence_output
+            .as_ref()
+            .map(|v| &v[s * self.hidden..(s + 1) * self.hidden])
     }
 }

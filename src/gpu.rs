@@ -16,6 +16,9 @@ pub struct GpuOptions {
     pub backends: Option<wgpu::Backends>,
 }
 
+/// Completion of each `map_async` of one readback, filled in by the callbacks.
+type MapResults = Arc<Mutex<Vec<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>>;
+
 /// An adapter, its device and queue, and what it offers.
 pub struct GpuContext {
     /// The device every buffer and pipeline lives on.
@@ -176,11 +179,15 @@ impl GpuContext {
         } else {
             bytes
         };
-        Ok(self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-        }))
+        Ok(self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            }))
     }
 
     /// An uninitialised storage buffer of `len` f32/u32 elements.
@@ -190,22 +197,28 @@ impl GpuContext {
         Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         }))
     }
 
     /// A uniform buffer holding `params`.
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, params: &T) -> wgpu::Buffer {
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
     }
 
     fn check_binding_size(&self, label: &str, size: u64) -> Result<()> {
-        let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
         if size > max {
             return Err(Error::Shape(format!(
                 "buffer {label} needs {size} bytes, above this adapter's storage binding limit of {max} bytes; \
@@ -219,7 +232,9 @@ impl GpuContext {
     pub fn read_f32(&self, sources: &[(&wgpu::Buffer, usize)]) -> Result<Vec<Vec<f32>>> {
         let mut encoder = self
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         let mut staging = Vec::with_capacity(sources.len());
         for (i, (buf, len)) in sources.iter().enumerate() {
             let size = (*len * 4) as u64;
@@ -240,9 +255,12 @@ impl GpuContext {
     }
 
     /// Waits for `index`, maps every staging buffer and returns its first `len` f32 values.
-    pub fn wait(&self, index: wgpu::SubmissionIndex, staging: &[(&wgpu::Buffer, usize)]) -> Result<Vec<Vec<f32>>> {
-        let results: Arc<Mutex<Vec<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>> =
-            Arc::new(Mutex::new(vec![None; staging.len()]));
+    pub fn wait(
+        &self,
+        index: wgpu::SubmissionIndex,
+        staging: &[(&wgpu::Buffer, usize)],
+    ) -> Result<Vec<Vec<f32>>> {
+        let results: MapResults = Arc::new(Mutex::new(vec![None; staging.len()]));
         for (i, (st, _)) in staging.iter().enumerate() {
             let r = results.clone();
             st.slice(..).map_async(wgpu::MapMode::Read, move |res| {
@@ -258,12 +276,16 @@ impl GpuContext {
             })
             .map_err(|e| Error::Device(format!("waiting for the GPU failed ({e})")))?;
         self.check_errors()?;
-        let done = results.lock().map_err(|_| Error::Device("map state poisoned".into()))?;
+        let done = results
+            .lock()
+            .map_err(|_| Error::Device("map state poisoned".into()))?;
         let mut out = Vec::with_capacity(staging.len());
         for ((st, len), r) in staging.iter().zip(done.iter()) {
             match r {
                 Some(Ok(())) => {}
-                Some(Err(e)) => return Err(Error::Device(format!("reading results back failed ({e})"))),
+                Some(Err(e)) => {
+                    return Err(Error::Device(format!("reading results back failed ({e})")));
+                }
                 None => return Err(Error::Device("the GPU did not finish the readback".into())),
             }
             let view = st

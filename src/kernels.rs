@@ -81,7 +81,9 @@ impl Kernel {
     pub fn source(self) -> String {
         let prelude = match self {
             Kernel::Gemm | Kernel::Gelu => ACTIVATIONS,
-            Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => REDUCE,
+            Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
+                REDUCE
+            }
             Kernel::Pooler => "",
         };
         format!("{prelude}\n{}", self.file())
@@ -273,15 +275,19 @@ impl Kernels {
                     count: None,
                 });
             }
-            let bgl = ctx.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some(k.name()),
-                entries: &entries,
-            });
-            let pl = ctx.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(k.name()),
-                bind_group_layouts: &[Some(&bgl)],
-                immediate_size: 0,
-            });
+            let bgl = ctx
+                .device
+                .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(k.name()),
+                    entries: &entries,
+                });
+            let pl = ctx
+                .device
+                .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(k.name()),
+                    bind_group_layouts: &[Some(&bgl)],
+                    immediate_size: 0,
+                });
             layouts.insert(k, (bgl, pl));
         }
         Kernels {
@@ -299,33 +305,44 @@ impl Kernels {
 
     /// The pipeline of `kernel` with variant constant `variant` (ACT or MODE), compiled on first use.
     pub fn pipeline(&self, kernel: Kernel, variant: u32) -> Result<Arc<wgpu::ComputePipeline>> {
-        let mut pipes = self.pipelines.lock().map_err(|_| crate::Error::Device("pipeline cache poisoned".into()))?;
+        let mut pipes = self
+            .pipelines
+            .lock()
+            .map_err(|_| crate::Error::Device("pipeline cache poisoned".into()))?;
         if let Some(p) = pipes.get(&(kernel, variant)) {
             return Ok(p.clone());
         }
-        let mut modules = self.modules.lock().map_err(|_| crate::Error::Device("module cache poisoned".into()))?;
+        let mut modules = self
+            .modules
+            .lock()
+            .map_err(|_| crate::Error::Device("module cache poisoned".into()))?;
         let module = modules.entry(kernel).or_insert_with(|| {
-            self.ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(kernel.name()),
-                source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
-            })
+            self.ctx
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(kernel.name()),
+                    source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+                })
         });
         let constants: Vec<(&str, f64)> = kernel
             .variant_constant()
             .map(|c| vec![(c, variant as f64)])
             .unwrap_or_default();
         let (_, layout) = &self.layouts[&kernel];
-        let pipeline = self.ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(kernel.name()),
-            layout: Some(layout),
-            module,
-            entry_point: Some("main"),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: &constants,
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
-        });
+        let pipeline = self
+            .ctx
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.name()),
+                layout: Some(layout),
+                module,
+                entry_point: Some("main"),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
         self.ctx.check_errors()?;
         let p = Arc::new(pipeline);
         pipes.insert((kernel, variant), p.clone());
@@ -370,11 +387,14 @@ impl Kernels {
                 resource: b.as_entire_binding(),
             });
         }
-        let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&label),
-            layout: &self.layouts[&kernel].0,
-            entries: &entries,
-        });
+        let bind_group = self
+            .ctx
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(&label),
+                layout: &self.layouts[&kernel].0,
+                entries: &entries,
+            });
         Ok(Dispatch {
             label,
             kernel,
@@ -390,7 +410,9 @@ impl Kernels {
         let mut encoder = self
             .ctx
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgbert") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("wgbert"),
+            });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("wgbert"),

@@ -22,6 +22,7 @@ pub mod error;
 pub mod gpu;
 pub mod kernels;
 pub mod model;
+pub mod ops;
 pub mod preprocess;
 pub mod reference;
 pub mod weights;

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use wgbert::{Engine, EngineOptions, GpuContext, GpuOptions, Input, Request};
 
 #[derive(Parser)]
-#[command(name = "wgbert", version, about = "BERT inference on any GPU through wgpu")]
+#[command(
+    name = "wgbert",
+    version,
+    about = "BERT inference on any GPU through wgpu"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,7 +73,8 @@ enum Command {
 
 /// Reads one input per `\n`-terminated line; a trailing `\r` is dropped, nothing else.
 fn read_inputs(path: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read input file {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read input file {}", path.display()))?;
     let mut lines = Vec::new();
     let mut parts: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     if parts.last().is_some_and(|l| l.is_empty()) {
@@ -128,7 +133,11 @@ fn write_floats(w: &mut impl Write, v: &[f32]) -> std::io::Result<()> {
             w.write_all(b",")?;
         }
         // serde_json prints the shortest string that round-trips the f32.
-        w.write_all(serde_json::to_string(x).unwrap_or_else(|_| "null".into()).as_bytes())?;
+        w.write_all(
+            serde_json::to_string(x)
+                .unwrap_or_else(|_| "null".into())
+                .as_bytes(),
+        )?;
     }
     w.write_all(b"]")
 }
@@ -144,7 +153,12 @@ fn write_matrix(w: &mut impl Write, v: &[f32], width: usize) -> std::io::Result<
     w.write_all(b"]")
 }
 
-fn cmd_encode(model: &ModelArgs, inputs: &InputArgs, seq_len: usize, all_layers: bool) -> Result<()> {
+fn cmd_encode(
+    model: &ModelArgs,
+    inputs: &InputArgs,
+    seq_len: usize,
+    all_layers: bool,
+) -> Result<()> {
     let inputs = gather_inputs(inputs)?;
     let engine = open_engine(model, seq_len)?;
     let request = Request {
@@ -228,10 +242,28 @@ fn cmd_preprocess(model: &ModelArgs, inputs: &InputArgs, seq_len: usize) -> Resu
             Input::Pair(a, b) => writeln!(out, "{a:?} ||| {b:?}")?,
         }
         writeln!(out, "  tokens          {:?}", p.tokens)?;
-        writeln!(out, "  input_word_ids  {} + {} x 0", show(&p.input_word_ids), seq_len - n)?;
-        writeln!(out, "  input_mask      {} + {} x 0", show(&p.input_mask), seq_len - n)?;
-        writeln!(out, "  input_type_ids  {} + {} x 0", show(&p.input_type_ids), seq_len - n)?;
-        writeln!(out, "  shape           [1, {seq_len}] each; {n} real tokens")?;
+        writeln!(
+            out,
+            "  input_word_ids  {} + {} x 0",
+            show(&p.input_word_ids),
+            seq_len - n
+        )?;
+        writeln!(
+            out,
+            "  input_mask      {} + {} x 0",
+            show(&p.input_mask),
+            seq_len - n
+        )?;
+        writeln!(
+            out,
+            "  input_type_ids  {} + {} x 0",
+            show(&p.input_type_ids),
+            seq_len - n
+        )?;
+        writeln!(
+            out,
+            "  shape           [1, {seq_len}] each; {n} real tokens"
+        )?;
     }
     Ok(())
 }
@@ -248,10 +280,15 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
     println!("driver       {} {}", i.driver, i.driver_info);
     println!("features     {:?}", ctx.features);
     let l = &ctx.limits;
-    println!("limits       max_storage_buffer_binding_size {} B, max_buffer_size {} B,", l.max_storage_buffer_binding_size, l.max_buffer_size);
+    println!(
+        "limits       max_storage_buffer_binding_size {} B, max_buffer_size {} B,",
+        l.max_storage_buffer_binding_size, l.max_buffer_size
+    );
     println!(
         "             max_compute_workgroup_storage_size {} B, max_compute_invocations_per_workgroup {}, max_compute_workgroups_per_dimension {}",
-        l.max_compute_workgroup_storage_size, l.max_compute_invocations_per_workgroup, l.max_compute_workgroups_per_dimension
+        l.max_compute_workgroup_storage_size,
+        l.max_compute_invocations_per_workgroup,
+        l.max_compute_workgroups_per_dimension
     );
     let dir = wgbert::resolve_model_dir(model.model.as_deref());
     match wgbert::BertConfig::from_file(&dir.join("config.json")) {
@@ -275,8 +312,17 @@ fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let r = match &cli.command {
-        Command::Encode { model, inputs, seq_len, all_layers } => cmd_encode(model, inputs, *seq_len, *all_layers),
-        Command::Preprocess { model, inputs, seq_len } => cmd_preprocess(model, inputs, *seq_len),
+        Command::Encode {
+            model,
+            inputs,
+            seq_len,
+            all_layers,
+        } => cmd_encode(model, inputs, *seq_len, *all_layers),
+        Command::Preprocess {
+            model,
+            inputs,
+            seq_len,
+        } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
     };
     if let Err(e) = r {

@@ -118,12 +118,30 @@ impl GpuModel {
         for (l, w) in weights.layers.iter().enumerate() {
             let p = format!("encoder.layer.{l}");
             layers.push(GpuLayer {
-                qkv_w: up(&format!("{p}.attention.self.qkv.weight"), &concat(&[&w.query_w, &w.key_w, &w.value_w]))?,
-                qkv_b: up(&format!("{p}.attention.self.qkv.bias"), &concat(&[&w.query_b, &w.key_b, &w.value_b]))?,
-                attn_out_w: up(&format!("{p}.attention.output.dense.weight"), &w.attn_out_w.data)?,
-                attn_out_b: up(&format!("{p}.attention.output.dense.bias"), &w.attn_out_b.data)?,
-                attn_ln_g: up(&format!("{p}.attention.output.LayerNorm.weight"), &w.attn_ln_g.data)?,
-                attn_ln_b: up(&format!("{p}.attention.output.LayerNorm.bias"), &w.attn_ln_b.data)?,
+                qkv_w: up(
+                    &format!("{p}.attention.self.qkv.weight"),
+                    &concat(&[&w.query_w, &w.key_w, &w.value_w]),
+                )?,
+                qkv_b: up(
+                    &format!("{p}.attention.self.qkv.bias"),
+                    &concat(&[&w.query_b, &w.key_b, &w.value_b]),
+                )?,
+                attn_out_w: up(
+                    &format!("{p}.attention.output.dense.weight"),
+                    &w.attn_out_w.data,
+                )?,
+                attn_out_b: up(
+                    &format!("{p}.attention.output.dense.bias"),
+                    &w.attn_out_b.data,
+                )?,
+                attn_ln_g: up(
+                    &format!("{p}.attention.output.LayerNorm.weight"),
+                    &w.attn_ln_g.data,
+                )?,
+                attn_ln_b: up(
+                    &format!("{p}.attention.output.LayerNorm.bias"),
+                    &w.attn_ln_b.data,
+                )?,
                 inter_w: up(&format!("{p}.intermediate.dense.weight"), &w.inter_w.data)?,
                 inter_b: up(&format!("{p}.intermediate.dense.bias"), &w.inter_b.data)?,
                 out_w: up(&format!("{p}.output.dense.weight"), &w.out_w.data)?,
@@ -133,13 +151,25 @@ impl GpuModel {
             });
         }
         let pooler = match &weights.pooler {
-            Some((w, b)) => Some((up("pooler.dense.weight", &w.data)?, up("pooler.dense.bias", &b.data)?)),
+            Some((w, b)) => Some((
+                up("pooler.dense.weight", &w.data)?,
+                up("pooler.dense.bias", &b.data)?,
+            )),
             None => None,
         };
         let model = GpuModel {
-            word: up("embeddings.word_embeddings.weight", &weights.word_embeddings.data)?,
-            position: up("embeddings.position_embeddings.weight", &weights.position_embeddings.data)?,
-            token_type: up("embeddings.token_type_embeddings.weight", &weights.token_type_embeddings.data)?,
+            word: up(
+                "embeddings.word_embeddings.weight",
+                &weights.word_embeddings.data,
+            )?,
+            position: up(
+                "embeddings.position_embeddings.weight",
+                &weights.position_embeddings.data,
+            )?,
+            token_type: up(
+                "embeddings.token_type_embeddings.weight",
+                &weights.token_type_embeddings.data,
+            )?,
             emb_ln_g: up("embeddings.LayerNorm.weight", &weights.emb_ln_g.data)?,
             emb_ln_b: up("embeddings.LayerNorm.bias", &weights.emb_ln_b.data)?,
             layers,
@@ -223,7 +253,9 @@ impl Plan {
         let k = &model.kernels;
         let ctx = k.ctx();
         if batch == 0 || seq == 0 {
-            return Err(Error::Shape(format!("empty plan: batch {batch}, seq {seq}")));
+            return Err(Error::Shape(format!(
+                "empty plan: batch {batch}, seq {seq}"
+            )));
         }
         if seq > c.max_position_embeddings {
             return Err(Error::InvalidInput(format!(
@@ -232,17 +264,27 @@ impl Plan {
             )));
         }
         let key = PlanKey::new(batch, seq, request);
-        let (h, inter, heads, dh) = (c.hidden_size, c.intermediate_size, c.num_attention_heads, c.head_dim());
+        let (h, inter, heads, dh) = (
+            c.hidden_size,
+            c.intermediate_size,
+            c.num_attention_heads,
+            c.head_dim(),
+        );
         let m = batch * seq; // token rows
         let (mu, hu, iu) = (m as u32, h as u32, inter as u32);
         let eps = c.layer_norm_eps as f32;
         let act = c.activation().shader_code();
-        let grid = |rows: usize, cols: usize| [cols.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1];
+        let grid =
+            |rows: usize, cols: usize| [cols.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1];
 
         let ids = ctx.storage("input_word_ids", m)?;
         let types = ctx.storage("input_type_ids", m)?;
         let mask = ctx.storage("input_mask", m)?;
-        let n_out = if key.all_layers { c.num_hidden_layers.max(1) } else { 2 };
+        let n_out = if key.all_layers {
+            c.num_hidden_layers.max(1)
+        } else {
+            2
+        };
         let layer_out = (0..n_out)
             .map(|i| ctx.storage(&format!("hidden{i}"), m * h))
             .collect::<Result<Vec<_>>>()?;
@@ -253,7 +295,11 @@ impl Plan {
         let inter_buf = ctx.storage("intermediate", m * inter)?;
         let emb_out = ctx.storage("embedding_output", m * h)?;
         let embedding = ctx.storage("sentence_embedding", batch * h)?;
-        let pooled = if model.pooler.is_some() { Some(ctx.storage("pooled_output", batch * h)?) } else { None };
+        let pooled = if model.pooler.is_some() {
+            Some(ctx.storage("pooled_output", batch * h)?)
+        } else {
+            None
+        };
 
         let mut d = Vec::new();
         // (B·S, H) ← LayerNorm(word[ids] + position + token_type[types])
@@ -271,7 +317,16 @@ impl Plan {
                 _pad0: 0,
                 _pad1: 0,
             },
-            &[&ids, &types, &model.word, &model.position, &model.token_type, &model.emb_ln_g, &model.emb_ln_b, &emb_out],
+            &[
+                &ids,
+                &types,
+                &model.word,
+                &model.position,
+                &model.token_type,
+                &model.emb_ln_g,
+                &model.emb_ln_b,
+                &emb_out,
+            ],
             row_grid(mu),
         )?);
 
@@ -286,7 +341,12 @@ impl Plan {
                 format!("{p}.attention.self.qkv"),
                 Kernel::Gemm,
                 0,
-                &GemmParams { m: mu, n: 3 * hu, k: hu, _pad: 0 },
+                &GemmParams {
+                    m: mu,
+                    n: 3 * hu,
+                    k: hu,
+                    _pad: 0,
+                },
                 &[x, &w.qkv_w, &w.qkv_b, &qkv],
                 grid(m, 3 * h),
             )?);
@@ -313,7 +373,12 @@ impl Plan {
                 format!("{p}.attention.output.dense"),
                 Kernel::Gemm,
                 0,
-                &GemmParams { m: mu, n: hu, k: hu, _pad: 0 },
+                &GemmParams {
+                    m: mu,
+                    n: hu,
+                    k: hu,
+                    _pad: 0,
+                },
                 &[&attn_ctx, &w.attn_out_w, &w.attn_out_b, &tmp],
                 grid(m, h),
             )?);
@@ -322,7 +387,12 @@ impl Plan {
                 format!("{p}.attention.output.layernorm"),
                 Kernel::AddLayerNorm,
                 0,
-                &AddLayerNormParams { rows: mu, hidden: hu, eps, _pad: 0 },
+                &AddLayerNormParams {
+                    rows: mu,
+                    hidden: hu,
+                    eps,
+                    _pad: 0,
+                },
                 &[&tmp, x, &w.attn_ln_g, &w.attn_ln_b, &attn_ln],
                 row_grid(mu),
             )?);
@@ -331,7 +401,12 @@ impl Plan {
                 format!("{p}.intermediate.dense"),
                 Kernel::Gemm,
                 act,
-                &GemmParams { m: mu, n: iu, k: hu, _pad: 0 },
+                &GemmParams {
+                    m: mu,
+                    n: iu,
+                    k: hu,
+                    _pad: 0,
+                },
                 &[&attn_ln, &w.inter_w, &w.inter_b, &inter_buf],
                 grid(m, inter),
             )?);
@@ -340,7 +415,12 @@ impl Plan {
                 format!("{p}.output.dense"),
                 Kernel::Gemm,
                 0,
-                &GemmParams { m: mu, n: hu, k: iu, _pad: 0 },
+                &GemmParams {
+                    m: mu,
+                    n: hu,
+                    k: iu,
+                    _pad: 0,
+                },
                 &[&inter_buf, &w.out_w, &w.out_b, &tmp],
                 grid(m, h),
             )?);
@@ -349,7 +429,12 @@ impl Plan {
                 format!("{p}.output.layernorm"),
                 Kernel::AddLayerNorm,
                 0,
-                &AddLayerNormParams { rows: mu, hidden: hu, eps, _pad: 0 },
+                &AddLayerNormParams {
+                    rows: mu,
+                    hidden: hu,
+                    eps,
+                    _pad: 0,
+                },
                 &[&tmp, &attn_ln, &w.out_ln_g, &w.out_ln_b, y],
                 row_grid(mu),
             )?);
@@ -363,7 +448,12 @@ impl Plan {
                 "pooler",
                 Kernel::Pooler,
                 0,
-                &PoolerParams { batch: batch as u32, seq: seq as u32, hidden: hu, _pad: 0 },
+                &PoolerParams {
+                    batch: batch as u32,
+                    seq: seq as u32,
+                    hidden: hu,
+                    _pad: 0,
+                },
                 &[x, pw, pb, pooled],
                 [hu.div_ceil(64), batch as u32, 1],
             )?);
@@ -378,12 +468,21 @@ impl Plan {
             }
             _ => x,
         };
-        let pool_seq = if request.pooling == Pooling::Pooler { 1 } else { seq };
+        let pool_seq = if request.pooling == Pooling::Pooler {
+            1
+        } else {
+            seq
+        };
         d.push(k.dispatch(
             "pooling",
             Kernel::Pooling,
             request.pooling.mode(),
-            &PoolingParams { batch: batch as u32, seq: pool_seq as u32, hidden: hu, normalize: request.normalize as u32 },
+            &PoolingParams {
+                batch: batch as u32,
+                seq: pool_seq as u32,
+                hidden: hu,
+                normalize: request.normalize as u32,
+            },
             &[pool_src, &mask, &embedding],
             row_grid(batch as u32),
         )?);
@@ -437,16 +536,21 @@ impl Plan {
             )));
         }
         if request.encoder_outputs && !self.key.all_layers {
-            return Err(Error::Shape("this plan does not keep every layer; build it with encoder_outputs".into()));
+            return Err(Error::Shape(
+                "this plan does not keep every layer; build it with encoder_outputs".into(),
+            ));
         }
         if request.pooled_output && self.pooled.is_none() {
             return Err(Error::Unsupported(
                 "this checkpoint has no pooler (pooler.dense.*), so pooled_output is unavailable; ask for sequence_output or the embedding".into(),
             ));
         }
-        ctx.queue.write_buffer(&self.ids, 0, bytemuck::cast_slice(ids));
-        ctx.queue.write_buffer(&self.types, 0, bytemuck::cast_slice(types));
-        ctx.queue.write_buffer(&self.mask, 0, bytemuck::cast_slice(mask));
+        ctx.queue
+            .write_buffer(&self.ids, 0, bytemuck::cast_slice(ids));
+        ctx.queue
+            .write_buffer(&self.types, 0, bytemuck::cast_slice(types));
+        ctx.queue
+            .write_buffer(&self.mask, 0, bytemuck::cast_slice(mask));
 
         // Sources to copy back, in a fixed order.
         let mut sources: Vec<(&wgpu::Buffer, usize)> = Vec::new();
@@ -467,17 +571,20 @@ impl Plan {
         while self.staging.len() < sources.len() {
             let i = self.staging.len();
             let size = sources[i].1 * 4;
-            self.staging.push(ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("staging{i}")),
-                size: size.max(4) as u64,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }));
+            self.staging
+                .push(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("staging{i}")),
+                    size: size.max(4) as u64,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }));
         }
 
         let mut encoder = ctx
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("forward"),
+            });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("forward"),
@@ -491,7 +598,11 @@ impl Plan {
             encoder.copy_buffer_to_buffer(src, 0, st, 0, (*len * 4) as u64);
         }
         let index = ctx.queue.submit(Some(encoder.finish()));
-        let staged: Vec<(&wgpu::Buffer, usize)> = sources.iter().zip(&self.staging).map(|((_, l), st)| (st, *l)).collect();
+        let staged: Vec<(&wgpu::Buffer, usize)> = sources
+            .iter()
+            .zip(&self.staging)
+            .map(|((_, l), st)| (st, *l))
+            .collect();
         let mut got = ctx.wait(index, &staged)?.into_iter();
 
         let mut out = ForwardOutput::default();

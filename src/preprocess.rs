@@ -175,7 +175,11 @@ impl Preprocessor {
         if seq_length < specials {
             return Err(Error::InvalidInput(format!(
                 "seq_length {seq_length} cannot hold {} plus its [CLS]/[SEP] tokens; use a seq_length of at least {specials}",
-                if segments.len() == 2 { "a sentence pair" } else { "a sentence" }
+                if segments.len() == 2 {
+                    "a sentence pair"
+                } else {
+                    "a sentence"
+                }
             )));
         }
         let toks = segments

@@ -78,7 +78,8 @@ pub fn activate(x: f64, act: u32) -> f64 {
     match act {
         1 => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
         2 => {
-            0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+            0.5 * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
         }
         3 => x.tanh(),
         4 => x.max(0.0),
@@ -87,7 +88,15 @@ pub fn activate(x: f64, act: u32) -> f64 {
 }
 
 /// C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N]), accumulated in f64.
-pub fn gemm(a: &[f32], w: &[f32], bias: &[f32], m: usize, n: usize, k: usize, act: u32) -> Vec<f32> {
+pub fn gemm(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    act: u32,
+) -> Vec<f32> {
     let mut c = vec![0f32; m * n];
     for i in 0..m {
         for j in 0..n {
@@ -113,11 +122,20 @@ fn layer_norm_row(x: &[f64], gamma: &[f32], beta: &[f32], eps: f64, out: &mut [f
 }
 
 /// out[r] = LayerNorm(x[r] + residual[r]) for each of `rows` rows of width `h`.
-pub fn add_layernorm(x: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], h: usize, eps: f64) -> Vec<f32> {
+pub fn add_layernorm(
+    x: &[f32],
+    residual: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    h: usize,
+    eps: f64,
+) -> Vec<f32> {
     let rows = x.len() / h;
     let mut out = vec![0f32; x.len()];
     for r in 0..rows {
-        let row: Vec<f64> = (0..h).map(|j| x[r * h + j] as f64 + residual[r * h + j] as f64).collect();
+        let row: Vec<f64> = (0..h)
+            .map(|j| x[r * h + j] as f64 + residual[r * h + j] as f64)
+            .collect();
         layer_norm_row(&row, gamma, beta, eps, &mut out[r * h..(r + 1) * h]);
     }
     out
@@ -133,7 +151,14 @@ pub struct EmbeddingTables<'a> {
 }
 
 /// out[t] = LayerNorm(word[ids[t]] + position[t mod seq] + token_type[types[t]]).
-pub fn embeddings(ids: &[u32], types: &[u32], seq: usize, h: usize, t: &EmbeddingTables, eps: f64) -> Vec<f32> {
+pub fn embeddings(
+    ids: &[u32],
+    types: &[u32],
+    seq: usize,
+    h: usize,
+    t: &EmbeddingTables,
+    eps: f64,
+) -> Vec<f32> {
     let mut out = vec![0f32; ids.len() * h];
     for (r, (&id, &ty)) in ids.iter().zip(types).enumerate() {
         let pos = r % seq;
@@ -151,17 +176,28 @@ pub fn embeddings(ids: &[u32], types: &[u32], seq: usize, h: usize, t: &Embeddin
 
 /// Attention over the fused QKV projection `qkv[B·S, 3H]` with padding mask `[B·S]`;
 /// returns the context `[B·S, H]` (heads concatenated).
-pub fn attention(qkv: &[f32], mask: &[u32], batch: usize, seq: usize, heads: usize, head_dim: usize) -> Vec<f32> {
+pub fn attention(
+    qkv: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+) -> Vec<f32> {
     let hid = heads * head_dim;
     let scale = 1.0 / (head_dim as f64).sqrt();
     let mut ctx = vec![0f32; batch * seq * hid];
-    let at = |b: usize, s: usize, part: usize, h: usize, d: usize| qkv[(b * seq + s) * 3 * hid + part * hid + h * head_dim + d] as f64;
+    let at = |b: usize, s: usize, part: usize, h: usize, d: usize| {
+        qkv[(b * seq + s) * 3 * hid + part * hid + h * head_dim + d] as f64
+    };
     for b in 0..batch {
         for h in 0..heads {
             for i in 0..seq {
                 let scores: Vec<f64> = (0..seq)
                     .map(|j| {
-                        let dot: f64 = (0..head_dim).map(|d| at(b, i, 0, h, d) * at(b, j, 1, h, d)).sum();
+                        let dot: f64 = (0..head_dim)
+                            .map(|d| at(b, i, 0, h, d) * at(b, j, 1, h, d))
+                            .sum();
                         dot * scale + if mask[b * seq + j] == 0 { -1e9 } else { 0.0 }
                     })
                     .collect();
@@ -180,20 +216,38 @@ pub fn attention(qkv: &[f32], mask: &[u32], batch: usize, seq: usize, heads: usi
 
 /// pooled[b] = tanh(W · x[b, 0] + bias).
 pub fn pooler(x: &[f32], w: &[f32], bias: &[f32], batch: usize, seq: usize, h: usize) -> Vec<f32> {
-    let cls: Vec<f32> = (0..batch).flat_map(|b| x[b * seq * h..b * seq * h + h].to_vec()).collect();
+    let cls: Vec<f32> = (0..batch)
+        .flat_map(|b| x[b * seq * h..b * seq * h + h].to_vec())
+        .collect();
     gemm(&cls, w, bias, batch, h, h, 3)
 }
 
 /// Sentence pooling as `shaders/pooling.wgsl`: mode 0 mean, 1 max, 2 cls; optional L2 norm.
-pub fn pooling(x: &[f32], mask: &[u32], batch: usize, seq: usize, h: usize, mode: u32, normalize: bool) -> Vec<f32> {
+pub fn pooling(
+    x: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    h: usize,
+    mode: u32,
+    normalize: bool,
+) -> Vec<f32> {
     let mut out = vec![0f32; batch * h];
     for b in 0..batch {
         let real: Vec<usize> = (0..seq).filter(|&s| mask[b * seq + s] != 0).collect();
         let mut v: Vec<f64> = (0..h)
             .map(|j| match mode {
                 2 => x[b * seq * h + j] as f64,
-                1 => real.iter().map(|&s| x[(b * seq + s) * h + j] as f64).fold(f64::NEG_INFINITY, f64::max),
-                _ => real.iter().map(|&s| x[(b * seq + s) * h + j] as f64).sum::<f64>() / (real.len() as f64).max(1e-9),
+                1 => real
+                    .iter()
+                    .map(|&s| x[(b * seq + s) * h + j] as f64)
+                    .fold(f64::NEG_INFINITY, f64::max),
+                _ => {
+                    real.iter()
+                        .map(|&s| x[(b * seq + s) * h + j] as f64)
+                        .sum::<f64>()
+                        / (real.len() as f64).max(1e-9)
+                }
             })
             .map(|v| if v.is_finite() { v } else { 0.0 })
             .collect();
@@ -215,5 +269,8 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
         .zip(b)
         .enumerate()
         .map(|(i, (x, y))| ((x - y).abs(), i))
-        .fold((0.0, 0), |acc, v| if v.0 > acc.0 || v.0.is_nan() { v } else { acc })
+        .fold(
+            (0.0, 0),
+            |acc, v| if v.0 > acc.0 || v.0.is_nan() { v } else { acc },
+        )
 }

@@ -1,0 +1,261 @@
+//! Single kernels on host data: upload, one dispatch, read back. For tests, benchmarks and
+//! callers who want one op; the encoder itself never leaves the GPU between kernels.
+
+use crate::error::Result;
+use crate::kernels::*;
+
+fn u(v: usize) -> u32 {
+    v as u32
+}
+
+fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+    k.run(std::slice::from_ref(&d));
+    let mut r = k.ctx().read_f32(&[(out, len)])?;
+    Ok(r.pop().unwrap_or_default())
+}
+
+#[allow(clippy::too_many_arguments)]
+/// C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N]) on the GPU (`act` as `Activation::shader_code`, 3 = tanh).
+pub fn gemm(
+    k: &Kernels,
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    n: usize,
+    kd: usize,
+    act: u32,
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let (ab, wb, bb) = (
+        ctx.storage_from("a", a)?,
+        ctx.storage_from("w", w)?,
+        ctx.storage_from("bias", bias)?,
+    );
+    let c = ctx.storage("c", m * n)?;
+    let d = k.dispatch(
+        "gemm",
+        Kernel::Gemm,
+        act,
+        &GemmParams {
+            m: u(m),
+            n: u(n),
+            k: u(kd),
+            _pad: 0,
+        },
+        &[&ab, &wb, &bb, &c],
+        [u(n.div_ceil(64)), u(m.div_ceil(64)), 1],
+    )?;
+    run_one(k, d, &c, m * n)
+}
+
+/// Residual add + LayerNorm over rows of width `h`.
+pub fn add_layernorm(
+    k: &Kernels,
+    x: &[f32],
+    residual: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    h: usize,
+    eps: f32,
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let rows = x.len() / h;
+    let bufs = [
+        ctx.storage_from("x", x)?,
+        ctx.storage_from("residual", residual)?,
+        ctx.storage_from("gamma", gamma)?,
+        ctx.storage_from("beta", beta)?,
+    ];
+    let out = ctx.storage("out", x.len())?;
+    let d = k.dispatch(
+        "add_layernorm",
+        Kernel::AddLayerNorm,
+        0,
+        &AddLayerNormParams {
+            rows: u(rows),
+            hidden: u(h),
+            eps,
+            _pad: 0,
+        },
+        &[&bufs[0], &bufs[1], &bufs[2], &bufs[3], &out],
+        row_grid(u(rows)),
+    )?;
+    run_one(k, d, &out, x.len())
+}
+
+/// In-place activation of `x` (`act` as `Activation::shader_code`).
+pub fn activation(k: &Kernels, x: &[f32], act: u32) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let buf = ctx.storage_from("x", x)?;
+    let groups = x.len().div_ceil(256);
+    let grid = if groups <= MAX_GROUPS_PER_DIM as usize {
+        [u(groups.max(1)), 1, 1]
+    } else {
+        [
+            MAX_GROUPS_PER_DIM,
+            u(groups.div_ceil(MAX_GROUPS_PER_DIM as usize)),
+            1,
+        ]
+    };
+    let d = k.dispatch(
+        "gelu",
+        Kernel::Gelu,
+        act,
+        &GeluParams {
+            len: u(x.len()),
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        },
+        &[&buf],
+        grid,
+    )?;
+    run_one(k, d, &buf, x.len())
+}
+
+/// The embeddings step for packed `ids`/`types` of `seq`-long rows.
+#[allow(clippy::too_many_arguments)]
+pub fn embeddings(
+    k: &Kernels,
+    ids: &[u32],
+    types: &[u32],
+    seq: usize,
+    h: usize,
+    t: &crate::reference::EmbeddingTables,
+    vocab: usize,
+    type_vocab: usize,
+    eps: f32,
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let rows = ids.len();
+    let b = [
+        ctx.storage_from("ids", ids)?,
+        ctx.storage_from("types", types)?,
+        ctx.storage_from("word", t.word)?,
+        ctx.storage_from("position", t.position)?,
+        ctx.storage_from("token_type", t.token_type)?,
+        ctx.storage_from("gamma", t.gamma)?,
+        ctx.storage_from("beta", t.beta)?,
+    ];
+    let out = ctx.storage("out", rows * h)?;
+    let d = k.dispatch(
+        "embeddings",
+        Kernel::Embeddings,
+        0,
+        &EmbeddingsParams {
+            rows: u(rows),
+            seq: u(seq),
+            hidden: u(h),
+            vocab: u(vocab),
+            type_vocab: u(type_vocab),
+            eps,
+            _pad0: 0,
+            _pad1: 0,
+        },
+        &[&b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &out],
+        row_grid(u(rows)),
+    )?;
+    run_one(k, d, &out, rows * h)
+}
+
+/// Fused attention over `qkv[B·S, 3H]` with padding `mask[B·S]`; returns `[B·S, H]`.
+pub fn attention(
+    k: &Kernels,
+    qkv: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let hid = heads * head_dim;
+    let (qb, mb) = (
+        ctx.storage_from("qkv", qkv)?,
+        ctx.storage_from("mask", mask)?,
+    );
+    let out = ctx.storage("ctx", batch * seq * hid)?;
+    let d = k.dispatch(
+        "attention",
+        Kernel::Attention,
+        0,
+        &AttentionParams {
+            batch: u(batch),
+            seq: u(seq),
+            heads: u(heads),
+            head_dim: u(head_dim),
+            hidden: u(hid),
+            scale: 1.0 / (head_dim as f32).sqrt(),
+            _pad0: 0,
+            _pad1: 0,
+        },
+        &[&qb, &mb, &out],
+        [u(seq), u(heads), u(batch)],
+    )?;
+    run_one(k, d, &out, batch * seq * hid)
+}
+
+/// The pooler, tanh(W · x[b, 0] + bias), over `x[B·S, H]`.
+pub fn pooler(
+    k: &Kernels,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    batch: usize,
+    seq: usize,
+    h: usize,
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let b = [
+        ctx.storage_from("x", x)?,
+        ctx.storage_from("w", w)?,
+        ctx.storage_from("bias", bias)?,
+    ];
+    let out = ctx.storage("pooled", batch * h)?;
+    let d = k.dispatch(
+        "pooler",
+        Kernel::Pooler,
+        0,
+        &PoolerParams {
+            batch: u(batch),
+            seq: u(seq),
+            hidden: u(h),
+            _pad: 0,
+        },
+        &[&b[0], &b[1], &b[2], &out],
+        [u(h.div_ceil(64)), u(batch), 1],
+    )?;
+    run_one(k, d, &out, batch * h)
+}
+
+/// Sentence pooling (`mode` 0 mean, 1 max, 2 cls) with optional L2 normalisation.
+#[allow(clippy::too_many_arguments)]
+pub fn pooling(
+    k: &Kernels,
+    x: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    h: usize,
+    mode: u32,
+    normalize: bool,
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let (xb, mb) = (ctx.storage_from("x", x)?, ctx.storage_from("mask", mask)?);
+    let out = ctx.storage("pooled", batch * h)?;
+    let d = k.dispatch(
+        "pooling",
+        Kernel::Pooling,
+        mode,
+        &PoolingParams {
+            batch: u(batch),
+            seq: u(seq),
+            hidden: u(h),
+            normalize: normalize as u32,
+        },
+        &[&xb, &mb, &out],
+        row_grid(u(batch)),
+    )?;
+    run_one(k, d, &out, batch * h)
+}

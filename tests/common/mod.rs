@@ -1,0 +1,62 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use wgbert::GpuContext;
+use wgbert::kernels::Kernels;
+
+/// One GPU context and kernel set per test binary. A missing adapter fails the test: wgbert's
+/// tests never skip for want of a GPU (lavapipe is the GPU on machines without one).
+pub fn kernels() -> &'static Kernels {
+    static K: OnceLock<Kernels> = OnceLock::new();
+    K.get_or_init(|| {
+        let ctx = GpuContext::new(&Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        Kernels::new(Arc::new(ctx))
+    })
+}
+
+/// Path under tests/data.
+pub fn data(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(p)
+}
+
+/// The default model folder; fails with the fix when it was not fetched.
+pub fn minilm_dir() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(wgbert::DEFAULT_MODEL_DIR);
+    assert!(
+        p.join("model.safetensors").exists(),
+        "{} is missing: run scripts/fetch-model.sh first (CI does)",
+        p.display()
+    );
+    p
+}
+
+/// Asserts |got - want| ≤ atol + rtol·|want| everywhere, naming the worst element.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs {}",
+        got.len(),
+        want.len()
+    );
+    let mut worst = (0.0f32, 0usize);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let excess = (g - w).abs() - (atol + rtol * w.abs());
+        if excess > worst.0 || !g.is_finite() {
+            worst = (if g.is_finite() { excess } else { f32::INFINITY }, i);
+        }
+    }
+    if worst.0 > 0.0 {
+        let i = worst.1;
+        panic!(
+            "{what}: element {i} is {} but should be {} (|diff| {:.3e}, atol {atol:e}, rtol {rtol:e})",
+            got[i],
+            want[i],
+            (got[i] - want[i]).abs()
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Every kernel against its plain-Rust reference (`wgbert::reference`) on random shapes,
+//! including sizes that are not multiples of the tile, single rows and K not divisible by 4.
+
+mod common;
+use common::{assert_close, kernels};
+use wgbert::ops;
+use wgbert::reference::{self as cpu, SplitMix64};
+
+#[test]
+fn gemm_matches_reference_on_awkward_shapes() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(1);
+    // (M, N, K): tile multiples, odd sizes, one row, one column, K % 4 != 0, K < BK.
+    let shapes = [
+        (64, 64, 64),
+        (1, 1, 1),
+        (1, 384, 384),
+        (7, 13, 5),
+        (65, 130, 97),
+        (128, 96, 3),
+        (3, 200, 1023),
+        (100, 1, 33),
+    ];
+    for &(m, n, kd) in &shapes {
+        let a = rng.vec(m * kd, 1.0);
+        let w = rng.vec(n * kd, 1.0);
+        let b = rng.vec(n, 1.0);
+        let got = ops::gemm(k, &a, &w, &b, m, n, kd, 0).unwrap();
+        let want = cpu::gemm(&a, &w, &b, m, n, kd, 0);
+        assert_close(
+            &format!("gemm {m}x{n}x{kd}"),
+            &got,
+            &want,
+            1e-5 * (kd as f32).sqrt(),
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn gemm_fused_epilogues_match_reference() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(2);
+    let (m, n, kd) = (37, 70, 45);
+    let a = rng.vec(m * kd, 1.0);
+    let w = rng.vec(n * kd, 0.5);
+    let b = rng.vec(n, 1.0);
+    for act in [1u32, 2, 3, 4] {
+        let got = ops::gemm(k, &a, &w, &b, m, n, kd, act).unwrap();
+        let want = cpu::gemm(&a, &w, &b, m, n, kd, act);
+        assert_close(&format!("gemm act {act}"), &got, &want, 2e-5, 1e-5);
+    }
+}
+
+#[test]
+fn activations_match_reference_over_a_wide_range() {
+    let k = kernels();
+    let x: Vec<f32> = (0..20_001).map(|i| -10.0 + i as f32 * 0.001).collect();
+    for act in [1u32, 2, 3, 4] {
+        let got = ops::activation(k, &x, act).unwrap();
+        let want: Vec<f32> = x
+            .iter()
+            .map(|&v| cpu::activate(v as f64, act) as f32)
+            .collect();
+        assert_close(&format!("activation {act}"), &got, &want, 2e-6, 2e-6);
+    }
+    // Extreme inputs stay finite (tanh from exp would overflow).
+    let big = [-1e30f32, -100.0, 100.0, 1e30];
+    for act in [1u32, 2, 3] {
+        let got = ops::activation(k, &big, act).unwrap();
+        assert!(got.iter().all(|v| v.is_finite()), "act {act}: {got:?}");
+    }
+}
+
+#[test]
+fn reference_erf_is_accurate() {
+    // Known values of erf (Abramowitz & Stegun table 7.1).
+    for (x, want) in [
+        (0.0, 0.0),
+        (0.5, 0.520_499_877_813_046_5),
+        (1.0, 0.842_700_792_949_714_9),
+        (2.0, 0.995_322_265_018_952_7),
+        (3.5, 0.999_999_256_901_627_7),
+    ] {
+        assert!(
+            (cpu::erf(x) - want).abs() < 1e-13,
+            "erf({x}) = {} vs {want}",
+            cpu::erf(x)
+        );
+        assert!((cpu::erf(-x) + want).abs() < 1e-13);
+    }
+}
+
+#[test]
+fn add_layernorm_matches_reference() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(3);
+    for &(rows, h) in &[(1, 1), (1, 384), (5, 60), (33, 100), (4, 1000)] {
+        let x = rng.vec(rows * h, 3.0);
+        let r = rng.vec(rows * h, 1.0);
+        let g: Vec<f32> = rng.vec(h, 0.2).iter().map(|v| v + 1.0).collect();
+        let b = rng.vec(h, 0.1);
+        for eps in [1e-12f32, 1e-5] {
+            let got = ops::add_layernorm(k, &x, &r, &g, &b, h, eps).unwrap();
+            let want = cpu::add_layernorm(&x, &r, &g, &b, h, eps as f64);
+            let atol = if h == 1 { 1e-3 } else { 2e-5 }; // a 1-wide row normalises to beta
+            assert_close(
+                &format!("add_layernorm {rows}x{h}"),
+                &got,
+                &want,
+                atol,
+                1e-5,
+            );
+        }
+    }
+}
+
+#[test]
+fn embeddings_match_reference() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(4);
+    let (vocab, maxpos, tv, h) = (50, 20, 2, 70);
+    let word = rng.vec(vocab * h, 1.0);
+    let position = rng.vec(maxpos * h, 0.3);
+    let token_type = rng.vec(tv * h, 0.3);
+    let gamma: Vec<f32> = rng.vec(h, 0.2).iter().map(|v| v + 1.0).collect();
+    let beta = rng.vec(h, 0.1);
+    let t = cpu::EmbeddingTables {
+        word: &word,
+        position: &position,
+        token_type: &token_type,
+        gamma: &gamma,
+        beta: &beta,
+    };
+    for &(batch, seq) in &[(1, 1), (3, 7), (2, 20)] {
+        let ids: Vec<u32> = (0..batch * seq).map(|_| rng.below(vocab) as u32).collect();
+        let types: Vec<u32> = (0..batch * seq).map(|_| rng.below(tv) as u32).collect();
+        let got = ops::embeddings(k, &ids, &types, seq, h, &t, vocab, tv, 1e-12).unwrap();
+        let want = cpu::embeddings(&ids, &types, seq, h, &t, 1e-12);
+        assert_close(
+            &format!("embeddings {batch}x{seq}"),
+            &got,
+            &want,
+            2e-5,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn attention_matches_reference_with_padding() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(5);
+    // (batch, seq, heads, head_dim): one token, odd sizes, > one 64-key chunk, D up to 256.
+    for &(batch, seq, heads, dh) in &[
+        (1, 1, 1, 1),
+        (2, 5, 3, 15),
+        (2, 70, 4, 16),
+        (1, 130, 2, 64),
+        (1, 9, 1, 256),
+        (3, 64, 12, 32),
+    ] {
+        let hid = heads * dh;
+        let qkv = rng.vec(batch * seq * 3 * hid, 1.0);
+        // Row b has seq - b real tokens (at least one), the rest padding.
+        let mask: Vec<u32> = (0..batch)
+            .flat_map(|b| (0..seq).map(move |s| (s + b < seq || s == 0) as u32))
+            .collect();
+        let got = ops::attention(k, &qkv, &mask, batch, seq, heads, dh).unwrap();
+        let want = cpu::attention(&qkv, &mask, batch, seq, heads, dh);
+        assert_close(
+            &format!("attention b{batch} s{seq} h{heads} d{dh}"),
+            &got,
+            &want,
+            2e-5,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn pooler_matches_reference() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(6);
+    for &(batch, seq, h) in &[(1, 1, 1), (3, 4, 60), (2, 8, 130)] {
+        let x = rng.vec(batch * seq * h, 1.0);
+        let w = rng.vec(h * h, 0.3);
+        let b = rng.vec(h, 0.3);
+        let got = ops::pooler(k, &x, &w, &b, batch, seq, h).unwrap();
+        let want = cpu::pooler(&x, &w, &b, batch, seq, h);
+        assert_close(
+            &format!("pooler {batch}x{seq}x{h}"),
+            &got,
+            &want,
+            2e-6,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn pooling_modes_match_reference() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(7);
+    for &(batch, seq, h) in &[(1, 1, 1), (3, 9, 60), (2, 40, 384)] {
+        let x = rng.vec(batch * seq * h, 2.0);
+        let mask: Vec<u32> = (0..batch)
+            .flat_map(|b| (0..seq).map(move |s| (s <= b * 3) as u32))
+            .collect();
+        for mode in [0u32, 1, 2] {
+            for normalize in [false, true] {
+                let got = ops::pooling(k, &x, &mask, batch, seq, h, mode, normalize).unwrap();
+                let want = cpu::pooling(&x, &mask, batch, seq, h, mode, normalize);
+                assert_close(
+                    &format!("pooling mode {mode} norm {normalize} {batch}x{seq}x{h}"),
+                    &got,
+                    &want,
+                    2e-6,
+                    1e-5,
+                );
+            }
+        }
+    }
+}
