@@ -1,0 +1,228 @@
+//! The `wgbert` binary: the `encode` JSON Lines contract against the goldens, and clear
+//! one-line errors (exit code non-zero, never a panic) for bad invocations.
+
+mod common;
+use common::{assert_close, data};
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn wgbert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wgbert"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NODEVICE_SELECT", "1")
+        .output()
+        .expect("run wgbert")
+}
+
+fn ok_stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "wgbert failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn err_of(o: &Output) -> String {
+    let e = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {e}"
+    );
+    assert!(!e.contains("panicked"), "panic instead of an error: {e}");
+    assert!(o.stdout.is_empty(), "nothing may reach stdout on error");
+    e
+}
+
+fn f32s(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn check_jsonl_against_golden(stdout: &str, golden: &str, all_layers: Option<usize>) {
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(data(golden)).unwrap()).unwrap();
+    let items = g["items"].as_array().unwrap();
+    let seq = g["meta"]["seq_length"].as_u64().unwrap() as usize;
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), items.len(), "one JSON object per input");
+    for (line, item) in lines.iter().zip(items) {
+        let o: Value = serde_json::from_str(line).unwrap();
+        let text = item["text"].as_str().unwrap();
+        for key in ["input_word_ids", "input_mask", "input_type_ids", "tokens"] {
+            assert_eq!(o[key], item[key], "{key} of {text:?}");
+        }
+        assert_close(
+            &format!("pooled_output {text:?}"),
+            &f32s(&o["pooled_output"]),
+            &f32s(&item["pooled_output"]),
+            1e-5,
+            0.0,
+        );
+        assert_close(
+            &format!("embedding {text:?}"),
+            &f32s(&o["embedding"]),
+            &f32s(&item["mean_pooled_normalized"]),
+            1e-5,
+            0.0,
+        );
+        let rows = o["sequence_output"].as_array().unwrap();
+        assert_eq!(rows.len(), seq, "sequence_output has seq_len rows");
+        let n = item["num_tokens"].as_u64().unwrap() as usize;
+        for (s, want) in item["sequence_output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            assert_close(
+                &format!("sequence_output[{s}] {text:?}"),
+                &f32s(&rows[s]),
+                &f32s(want),
+                5e-5,
+                0.0,
+            );
+        }
+        assert!(
+            rows[n..]
+                .iter()
+                .all(|r| r.as_array().unwrap().len() == o["embedding"].as_array().unwrap().len())
+        );
+        match all_layers {
+            Some(l) => {
+                let layers = o["encoder_outputs"].as_array().unwrap();
+                assert_eq!(layers.len(), l);
+                assert_eq!(layers.last().unwrap(), &o["sequence_output"]);
+            }
+            None => assert!(o.get("encoder_outputs").is_none()),
+        }
+    }
+}
+
+#[test]
+fn encode_file_reproduces_tiny_golden_with_all_layers() {
+    let input = data("tiny_inputs.txt");
+    let model = data("tiny-bert");
+    let o = wgbert(&[
+        "encode",
+        "--model",
+        model.to_str().unwrap(),
+        "--seq-len",
+        "24",
+        "--all-layers",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    check_jsonl_against_golden(&ok_stdout(&o), "tiny_golden.json", Some(2));
+}
+
+#[test]
+fn encode_default_model_reproduces_public_golden() {
+    common::minilm_dir();
+    let input = data("sentences_public.txt");
+    let o = wgbert(&["encode", "--input", input.to_str().unwrap()]);
+    check_jsonl_against_golden(&ok_stdout(&o), "minilm_public.json", None);
+}
+
+#[test]
+fn encode_text_arguments_and_pairs_in_order() {
+    let model = data("tiny-bert");
+    let o = wgbert(&[
+        "encode",
+        "--model",
+        model.to_str().unwrap(),
+        "--seq-len",
+        "16",
+        "first",
+        "How old are you? ||| What is your age?",
+        "   ",
+    ]);
+    let out = ok_stdout(&o);
+    let objs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objs.len(), 3);
+    assert_eq!(
+        objs[0]["tokens"],
+        serde_json::json!(["[CLS]", "first", "[SEP]"])
+    );
+    assert_eq!(
+        objs[1]["input_type_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t.as_u64() == Some(1))
+            .count(),
+        6
+    );
+    assert_eq!(objs[2]["tokens"], serde_json::json!(["[CLS]", "[SEP]"]));
+    assert_eq!(objs[2]["input_word_ids"].as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn no_inputs() {
+    let model = data("tiny-bert");
+    let e = err_of(&wgbert(&["encode", "--model", model.to_str().unwrap()]));
+    assert!(e.contains("no inputs"), "{e}");
+}
+
+#[test]
+fn missing_model_names_fetch_script() {
+    let e = err_of(&wgbert(&["encode", "--model", "/nonexistent/dir", "hello"]));
+    assert!(e.contains("scripts/fetch-model.sh"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+}
+
+#[test]
+fn invalid_utf8_names_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("in.txt");
+    std::fs::write(&p, b"fine\nalso fine\nbad \xff byte\n").unwrap();
+    let model = data("tiny-bert");
+    let e = err_of(&wgbert(&[
+        "encode",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        p.to_str().unwrap(),
+    ]));
+    assert!(e.contains("line 3") && e.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn seq_len_out_of_range() {
+    let model = data("tiny-bert");
+    let m = model.to_str().unwrap();
+    for s in ["0", "1"] {
+        let e = err_of(&wgbert(&["encode", "--model", m, "--seq-len", s, "hello"]));
+        assert!(e.contains("at least 2"), "--seq-len {s}: {e}");
+    }
+    let e = err_of(&wgbert(&[
+        "encode",
+        "--model",
+        m,
+        "--seq-len",
+        "65",
+        "hello",
+    ]));
+    assert!(e.contains("max_position_embeddings (64)"), "{e}");
+    let o = wgbert(&["encode", "--model", m, "--seq-len", "2", "hello"]);
+    let v: Value = serde_json::from_str(ok_stdout(&o).trim()).unwrap();
+    assert_eq!(v["input_word_ids"], serde_json::json!([101, 102]));
+}
+
+#[test]
+fn preprocess_prints_the_tutorial_arrays() {
+    common::minilm_dir();
+    let o = wgbert(&["preprocess", "nice movie indeed"]);
+    let out = ok_stdout(&o);
+    assert!(
+        out.contains("[101, 3835, 3185, 5262, 102] + 123 x 0"),
+        "{out}"
+    );
+    assert!(out.contains("[1, 1, 1, 1, 1] + 123 x 0"), "{out}");
+}
