@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use wgbert::{Engine, EngineOptions, Error, Input, Request};
 
+type ConfigEdit = Box<dyn Fn(&mut serde_json::Value)>;
 type Raw = BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>;
 
 fn tiny_raw() -> Raw {
@@ -84,7 +85,7 @@ fn missing_files() {
 #[test]
 fn bad_configs() {
     let raw = tiny_raw();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    let cases: Vec<(&str, ConfigEdit, &str)> = vec![
         (
             "act",
             Box::new(|c| c["hidden_act"] = "swish".into()),
