@@ -203,6 +203,18 @@ pub struct PoolingParams {
     pub normalize: u32,
 }
 
+/// Rows × columns of C one `gemm.wgsl` workgroup computes.
+pub const GEMM_TILE: usize = 128;
+
+/// Workgroup grid of a GEMM with an M × N output.
+pub fn gemm_grid(m: usize, n: usize) -> [u32; 3] {
+    [
+        n.div_ceil(GEMM_TILE) as u32,
+        m.div_ceil(GEMM_TILE) as u32,
+        1,
+    ]
+}
+
 /// Most workgroups one dispatch dimension may have in WebGPU.
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 

@@ -348,7 +348,7 @@ impl Plan {
                     _pad: 0,
                 },
                 &[x, &w.qkv_w, &w.qkv_b, &qkv],
-                grid(m, 3 * h),
+                gemm_grid(m, 3 * h),
             )?);
             // (B·S, H) ← softmax(Q Kᵀ / √D + mask) V, per head
             d.push(k.dispatch(
@@ -380,7 +380,7 @@ impl Plan {
                     _pad: 0,
                 },
                 &[&attn_ctx, &w.attn_out_w, &w.attn_out_b, &tmp],
-                grid(m, h),
+                gemm_grid(m, h),
             )?);
             // (B·S, H) ← LayerNorm(dense + x)
             d.push(k.dispatch(
@@ -408,7 +408,7 @@ impl Plan {
                     _pad: 0,
                 },
                 &[&attn_ln, &w.inter_w, &w.inter_b, &inter_buf],
-                grid(m, inter),
+                gemm_grid(m, inter),
             )?);
             // (B·S, H) ← intermediate · Woutᵀ + bout
             d.push(k.dispatch(
@@ -422,7 +422,7 @@ impl Plan {
                     _pad: 0,
                 },
                 &[&inter_buf, &w.out_w, &w.out_b, &tmp],
-                grid(m, h),
+                gemm_grid(m, h),
             )?);
             // (B·S, H) ← LayerNorm(dense + attention_output)
             d.push(k.dispatch(

@@ -44,7 +44,7 @@ pub fn gemm(
             _pad: 0,
         },
         &[&ab, &wb, &bb, &c],
-        [u(n.div_ceil(64)), u(m.div_ceil(64)), 1],
+        gemm_grid(m, n),
     )?;
     run_one(k, d, &c, m * n)
 }
@@ -258,4 +258,140 @@ pub fn pooling(
         row_grid(u(batch)),
     )?;
     run_one(k, d, &out, batch * h)
+}
+
+/// Kernel calls with their buffers, ready to replay: for benchmarks, which must time the GPU
+/// (the wait is part of `run_and_wait`), not the recording.
+pub struct Prepared {
+    kernels: std::sync::Arc<Kernels>,
+    dispatches: Vec<Dispatch>,
+    _buffers: Vec<wgpu::Buffer>,
+    /// FLOPs of one replay (GEMM multiply-adds count 2).
+    pub flops: f64,
+}
+
+impl Prepared {
+    /// Submits the calls in one compute pass and waits for the GPU to finish them.
+    pub fn run_and_wait(&self) -> Result<()> {
+        let index = self.kernels.run(&self.dispatches);
+        self.kernels
+            .ctx()
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| crate::Error::Device(format!("waiting for the GPU failed ({e})")))?;
+        self.kernels.ctx().check_errors()
+    }
+}
+
+/// A GEMM of the given shape on random data, `repeats` times in one pass.
+pub fn prepare_gemm(
+    k: &std::sync::Arc<Kernels>,
+    m: usize,
+    n: usize,
+    kd: usize,
+    act: u32,
+    repeats: usize,
+) -> Result<Prepared> {
+    let ctx = k.ctx();
+    let mut rng = crate::reference::SplitMix64::new(42);
+    let a = ctx.storage_from("a", &rng.vec(m * kd, 1.0))?;
+    let w = ctx.storage_from("w", &rng.vec(n * kd, 0.05))?;
+    let b = ctx.storage_from("bias", &rng.vec(n, 0.1))?;
+    let c = ctx.storage("c", m * n)?;
+    let dispatches = (0..repeats.max(1))
+        .map(|_| {
+            k.dispatch(
+                "gemm",
+                Kernel::Gemm,
+                act,
+                &GemmParams {
+                    m: u(m),
+                    n: u(n),
+                    k: u(kd),
+                    _pad: 0,
+                },
+                &[&a, &w, &b, &c],
+                gemm_grid(m, n),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Prepared {
+        kernels: k.clone(),
+        dispatches,
+        _buffers: vec![a, w, b, c],
+        flops: 2.0 * (m * n * kd * repeats.max(1)) as f64,
+    })
+}
+
+/// One layer's attention at (batch, seq, heads, head_dim) on random data.
+pub fn prepare_attention(
+    k: &std::sync::Arc<Kernels>,
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+) -> Result<Prepared> {
+    let ctx = k.ctx();
+    let hid = heads * head_dim;
+    let mut rng = crate::reference::SplitMix64::new(43);
+    let qkv = ctx.storage_from("qkv", &rng.vec(batch * seq * 3 * hid, 1.0))?;
+    let mask = ctx.storage_from("mask", &vec![1u32; batch * seq])?;
+    let out = ctx.storage("ctx", batch * seq * hid)?;
+    let params = AttentionParams {
+        batch: u(batch),
+        seq: u(seq),
+        heads: u(heads),
+        head_dim: u(head_dim),
+        hidden: u(hid),
+        scale: 1.0 / (head_dim as f32).sqrt(),
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let d = k.dispatch(
+        "attention",
+        Kernel::Attention,
+        0,
+        &params,
+        &[&qkv, &mask, &out],
+        [u(seq), u(heads), u(batch)],
+    )?;
+    Ok(Prepared {
+        kernels: k.clone(),
+        dispatches: vec![d],
+        _buffers: vec![qkv, mask, out],
+        flops: 4.0 * (batch * heads * seq * seq * head_dim) as f64,
+    })
+}
+
+/// Residual add + LayerNorm over `rows` × `h`.
+pub fn prepare_layernorm(k: &std::sync::Arc<Kernels>, rows: usize, h: usize) -> Result<Prepared> {
+    let ctx = k.ctx();
+    let mut rng = crate::reference::SplitMix64::new(44);
+    let x = ctx.storage_from("x", &rng.vec(rows * h, 1.0))?;
+    let r = ctx.storage_from("residual", &rng.vec(rows * h, 1.0))?;
+    let g = ctx.storage_from("gamma", &vec![1.0f32; h])?;
+    let b = ctx.storage_from("beta", &vec![0.0f32; h])?;
+    let out = ctx.storage("out", rows * h)?;
+    let d = k.dispatch(
+        "add_layernorm",
+        Kernel::AddLayerNorm,
+        0,
+        &AddLayerNormParams {
+            rows: u(rows),
+            hidden: u(h),
+            eps: 1e-12,
+            _pad: 0,
+        },
+        &[&x, &r, &g, &b, &out],
+        row_grid(u(rows)),
+    )?;
+    Ok(Prepared {
+        kernels: k.clone(),
+        dispatches: vec![d],
+        _buffers: vec![x, r, g, b, out],
+        flops: 8.0 * (rows * h) as f64,
+    })
 }
