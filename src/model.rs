@@ -274,8 +274,6 @@ impl Plan {
         let (mu, hu, iu) = (m as u32, h as u32, inter as u32);
         let eps = c.layer_norm_eps as f32;
         let act = c.activation().shader_code();
-        let grid =
-            |rows: usize, cols: usize| [cols.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1];
 
         let ids = ctx.storage("input_word_ids", m)?;
         let types = ctx.storage("input_type_ids", m)?;
