@@ -16,6 +16,7 @@
 //! files), [`gpu`] (adapter/device), [`kernels`] (the WGSL kernels), [`model`] (weights on the
 //! GPU and per-shape plans), [`engine`] (the API), [`reference`] (CPU references of every kernel).
 
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -64,6 +64,40 @@ enum Command {
         #[arg(long, default_value_t = wgbert::DEFAULT_SEQ_LENGTH, value_name = "N")]
         seq_len: usize,
     },
+    /// Time full forward passes (random weights of a named shape, or a model folder).
+    Bench {
+        /// Random weights of this shape (no files needed): bert-base or minilm-l6.
+        #[arg(long, default_value = "minilm-l6", conflicts_with = "model", value_parser = ["bert-base", "minilm-l6"])]
+        shape: String,
+        /// Benchmark a real model folder instead of a random shape.
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        /// Sequences per forward pass.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Positions per sequence.
+        #[arg(long, default_value_t = 128)]
+        seq_len: usize,
+        /// Fraction of each row that is real tokens (the rest is padding).
+        #[arg(long, default_value_t = 1.0)]
+        fill: f64,
+        /// Timed iterations (the median is reported).
+        #[arg(long, default_value_t = 10)]
+        iters: usize,
+        /// Untimed iterations first (the first call builds the plan and compiles pipelines).
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Run padded rows at the full --seq-len (TF-Hub fixed padding) instead of trimming
+        /// each batch to its longest row.
+        #[arg(long)]
+        full_padding: bool,
+        /// Adapter to use: a substring of its name.
+        #[arg(long, value_name = "NAME")]
+        adapter: Option<String>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Adapter, backend, driver, features and limits, and the model's config.
     Info {
         #[command(flatten)]
@@ -308,6 +342,32 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
     Ok(())
 }
 
+fn cmd_bench(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
+    let r = wgbert::bench::run(cfg)?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!("adapter        {} ({}, {})", r.adapter, r.backend, r.driver);
+        println!(
+            "model          {} {} (batch {} x seq {}, fill {}, {} padding, ran seq {})",
+            r.shape, r.precision, r.batch, r.seq_len, r.fill, r.padding, r.run_seq_len
+        );
+        println!(
+            "load           {:.3} s; first forward {:.3} s",
+            r.load_s, r.first_forward_s
+        );
+        println!(
+            "median         {:.4} s (min {:.4} s, {} iters)",
+            r.median_s, r.min_s, r.iters
+        );
+        println!(
+            "throughput     {:.2} seq/s, {:.1} real tokens/s, {:.2} GFLOP/s",
+            r.seq_per_s, r.real_tokens_per_s, r.gflop_per_s
+        );
+    }
+    Ok(())
+}
+
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
@@ -324,6 +384,36 @@ fn main() {
             seq_len,
         } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
+        Command::Bench {
+            shape,
+            model,
+            batch,
+            seq_len,
+            fill,
+            iters,
+            warmup,
+            full_padding,
+            adapter,
+            json,
+        } => {
+            let cfg = wgbert::bench::BenchConfig {
+                model: match model {
+                    Some(d) => wgbert::bench::BenchModel::Dir(d.clone()),
+                    None => wgbert::bench::BenchModel::Shape(shape.clone()),
+                },
+                batch: *batch,
+                seq_len: *seq_len,
+                fill: *fill,
+                iters: *iters,
+                warmup: *warmup,
+                full_padding: *full_padding,
+                gpu: GpuOptions {
+                    adapter_name: adapter.clone(),
+                    backends: None,
+                },
+            };
+            cmd_bench(&cfg, *json)
+        }
     };
     if let Err(e) = r {
         eprintln!("error: {e:#}");

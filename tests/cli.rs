@@ -226,3 +226,43 @@ fn preprocess_prints_the_tutorial_arrays() {
     );
     assert!(out.contains("[1, 1, 1, 1, 1] + 123 x 0"), "{out}");
 }
+
+#[test]
+fn bench_json_contract() {
+    let o = wgbert(&[
+        "bench",
+        "--shape",
+        "minilm-l6",
+        "--batch",
+        "2",
+        "--seq-len",
+        "16",
+        "--fill",
+        "0.5",
+        "--iters",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(ok_stdout(&o).trim()).unwrap();
+    for key in [
+        "median_s",
+        "seq_per_s",
+        "real_tokens_per_s",
+        "gflop_per_s",
+        "adapter",
+        "precision",
+        "first_forward_s",
+    ] {
+        assert!(v.get(key).is_some(), "bench --json lacks {key}: {v}");
+    }
+    assert_eq!(v["real_tokens_per_row"], 8);
+    assert_eq!(
+        v["run_seq_len"], 8,
+        "fill 0.5 of 16 runs 8 positions when trimmed"
+    );
+    assert!(v["median_s"].as_f64().unwrap() > 0.0);
+    let e = err_of(&wgbert(&["bench", "--fill", "0", "--iters", "1"]));
+    assert!(e.contains("--fill"), "{e}");
+}

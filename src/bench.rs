@@ -1,0 +1,201 @@
+//! `wgbert bench`: times full forward passes on the GPU, with random weights of a named shape or
+//! a real model, and reports throughput the way `../shared/reference/bench_peer.py` does for the
+//! PyTorch peer (same FLOP count, same `--fill` meaning), so the two can stand side by side.
+
+use crate::config::BertConfig;
+use crate::engine::{Engine, EngineOptions};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuOptions};
+use crate::model::Request;
+use crate::reference::SplitMix64;
+use crate::weights::BertWeights;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where the weights come from.
+#[derive(Clone, Debug)]
+pub enum BenchModel {
+    /// Random weights (fixed seed) of a named shape: `bert-base` or `minilm-l6`.
+    Shape(String),
+    /// A model folder.
+    Dir(PathBuf),
+}
+
+/// One benchmark configuration.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    pub model: BenchModel,
+    pub batch: usize,
+    pub seq_len: usize,
+    /// Fraction of each row that is real tokens; the rest is padding.
+    pub fill: f64,
+    pub iters: usize,
+    pub warmup: usize,
+    /// Run every row at the full `seq_len` even when it is mostly padding (TF-Hub semantics);
+    /// otherwise each batch runs only as long as its longest row.
+    pub full_padding: bool,
+    pub gpu: GpuOptions,
+}
+
+/// What one benchmark measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    pub engine: &'static str,
+    pub adapter: String,
+    pub backend: String,
+    pub driver: String,
+    pub precision: &'static str,
+    pub shape: String,
+    pub batch: usize,
+    pub seq_len: usize,
+    pub fill: f64,
+    pub real_tokens_per_row: usize,
+    /// Sequence length the kernels actually ran (trimmed to the longest row unless full padding).
+    pub run_seq_len: usize,
+    pub padding: &'static str,
+    pub iters: usize,
+    pub median_s: f64,
+    pub min_s: f64,
+    pub seq_per_s: f64,
+    pub real_tokens_per_s: f64,
+    /// Encoder matmul FLOPs for the padded shape (as bench_peer.py) / median time.
+    pub gflop_per_s: f64,
+    /// Model build + weight upload (s).
+    pub load_s: f64,
+    /// First forward: plan, pipeline compilation, run (s).
+    pub first_forward_s: f64,
+}
+
+/// Matrix-multiply FLOPs of one forward, padding included (bench_peer.py's count).
+pub fn flops_per_forward(c: &BertConfig, batch: usize, seq: usize) -> f64 {
+    let (h, i, l) = (
+        c.hidden_size as f64,
+        c.intermediate_size as f64,
+        c.num_hidden_layers as f64,
+    );
+    let tokens = (batch * seq) as f64;
+    let dense = 2.0 * tokens * (4.0 * h * h + 2.0 * h * i);
+    let attention = 4.0 * (batch * seq * seq) as f64 * h;
+    l * (dense + attention)
+}
+
+/// The config of a named shape.
+pub fn shape_config(name: &str) -> Result<BertConfig> {
+    match name {
+        "bert-base" => Ok(BertConfig::default()),
+        "minilm-l6" => Ok(BertConfig::minilm_l6()),
+        other => Err(Error::InvalidInput(format!(
+            "unknown shape {other:?}; use bert-base or minilm-l6"
+        ))),
+    }
+}
+
+/// Runs one benchmark.
+pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
+    if cfg.batch == 0 || cfg.iters == 0 {
+        return Err(Error::InvalidInput(
+            "--batch and --iters must be at least 1".into(),
+        ));
+    }
+    if !(cfg.fill > 0.0 && cfg.fill <= 1.0) {
+        return Err(Error::InvalidInput(format!(
+            "--fill {} must be in (0, 1]",
+            cfg.fill
+        )));
+    }
+    let t0 = Instant::now();
+    let opts = EngineOptions {
+        gpu: cfg.gpu.clone(),
+        seq_length: cfg.seq_len.max(2),
+        max_batch: cfg.batch,
+    };
+    let (engine, shape) = match &cfg.model {
+        BenchModel::Shape(name) => {
+            let c = shape_config(name)?;
+            let w = BertWeights::random(&c, 0);
+            let ctx = Arc::new(GpuContext::new(&cfg.gpu)?);
+            (Engine::from_parts(ctx, c, &w, None, opts)?, name.clone())
+        }
+        BenchModel::Dir(d) => (Engine::from_dir(d, opts)?, d.display().to_string()),
+    };
+    let load_s = t0.elapsed().as_secs_f64();
+    let c = engine.config().clone();
+    if cfg.seq_len < 2 || cfg.seq_len > c.max_position_embeddings {
+        return Err(Error::InvalidInput(format!(
+            "--seq-len {} must be between 2 and max_position_embeddings ({})",
+            cfg.seq_len, c.max_position_embeddings
+        )));
+    }
+    let (b, s) = (cfg.batch, cfg.seq_len);
+    let real = ((s as f64 * cfg.fill).round() as usize).clamp(1, s);
+    let run_seq = if cfg.full_padding {
+        s
+    } else {
+        real.div_ceil(8).saturating_mul(8).min(s)
+    };
+    let mut rng = SplitMix64::new(7);
+    let mut ids = Vec::with_capacity(b * run_seq);
+    let mut mask = Vec::with_capacity(b * run_seq);
+    for _ in 0..b {
+        for p in 0..run_seq {
+            let is_real = p < real;
+            ids.push(if is_real {
+                1000 + rng.below(c.vocab_size.saturating_sub(1000).max(1)) as u32
+            } else {
+                0
+            });
+            mask.push(is_real as u32);
+        }
+    }
+    let types = vec![0u32; b * run_seq];
+    let request = Request {
+        pooled_output: engine.has_pooler(),
+        embedding: !engine.has_pooler(),
+        ..Default::default()
+    };
+
+    let t1 = Instant::now();
+    engine.run(b, run_seq, &ids, &types, &mask, &request)?;
+    let first_forward_s = t1.elapsed().as_secs_f64();
+    for _ in 1..cfg.warmup {
+        engine.run(b, run_seq, &ids, &types, &mask, &request)?;
+    }
+    let mut times = Vec::with_capacity(cfg.iters);
+    for _ in 0..cfg.iters {
+        let t = Instant::now();
+        // Includes upload of the ids, the whole forward and the read-back of the vectors.
+        engine.run(b, run_seq, &ids, &types, &mask, &request)?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median_s = if times.len() % 2 == 1 {
+        times[times.len() / 2]
+    } else {
+        (times[times.len() / 2 - 1] + times[times.len() / 2]) / 2.0
+    };
+    let info = &engine.gpu().info;
+    Ok(BenchResult {
+        engine: "wgbert",
+        adapter: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        driver: format!("{} {}", info.driver, info.driver_info),
+        precision: "f32",
+        shape,
+        batch: b,
+        seq_len: s,
+        fill: cfg.fill,
+        real_tokens_per_row: real,
+        run_seq_len: run_seq,
+        padding: if cfg.full_padding { "full" } else { "trimmed" },
+        iters: cfg.iters,
+        median_s,
+        min_s: times[0],
+        seq_per_s: b as f64 / median_s,
+        real_tokens_per_s: (b * real) as f64 / median_s,
+        gflop_per_s: flops_per_forward(&c, b, s) / median_s / 1e9,
+        load_s,
+        first_forward_s,
+    })
+}
