@@ -1,13 +1,17 @@
-// Multi-head self-attention for one layer, fused, without materialising the score matrix:
-//   ctx[b, i, h·D + d] = Σ_j softmax_j(q_i · k_j · scale + mask_j) · v_j[d]
-// where q, k, v are read from the fused QKV projection qkv[B·S, 3·H] (columns [0, H) = Q,
-// [H, 2H) = K, [2H, 3H) = V, head h at offset h·D in each), and mask_j is 0 for real keys and
-// -1e9 for padding keys (input_mask == 0), as Hugging Face's additive mask.
+// Multi-head self-attention for one layer, fused (flash-attention style: the S×S score matrix is
+// never stored):
+//   ctx[b, i, h·D + d] = Σ_j softmax_j(q_i · k_j / √D + mask_j) · v_j[d]
+// q, k, v are read from the fused QKV projection qkv[B·S, 3·H] (columns [0, H) = Q, [H, 2H) = K,
+// [2H, 3H) = V; head h at offset h·D in each). mask_j is 0 for real keys and -1e9 for padding
+// keys (input_mask == 0), as Hugging Face's additive mask.
 //
-// Work split: one workgroup (WG = 64 invocations) per (query row i, head h, batch b). Keys are
-// streamed in chunks of 64 (one key per invocation) with an online softmax: a running max and
-// sum, and the accumulator rescaled when the max grows, so any sequence length works with fixed
-// workgroup memory. Invocation t owns output dims t, t + 64, t + 128, t + 192 (D ≤ 256).
+// Work split: one workgroup of 32 invocations per (block of R query rows, head h, batch b),
+// R = min(32, 2048 / D); each invocation owns one query row from start to end, so there are no
+// barriers at all. Its scaled q and its output accumulator live in workgroup memory laid out
+// [d][row], so that the invocations of a workgroup touch consecutive addresses (vector loads on
+// SIMD CPUs, no bank conflicts on GPUs) while each only ever reads and writes its own column.
+// Keys are taken 8 at a time (the same key for every row: a broadcast load) with an online
+// softmax: running max and sum, the accumulator rescaled once per 8 keys. Any S; D ≤ 256.
 
 struct Params {
     batch: u32,
@@ -25,77 +29,83 @@ struct Params {
 @group(0) @binding(2) var<storage, read> mask: array<u32>;
 @group(0) @binding(3) var<storage, read_write> ctx: array<f32>;
 
-const MAX_HEAD_DIM: u32 = 256u;
+const LANES: u32 = 32u;
+const TILE: u32 = 2048u; // floats of q (and of acc) per workgroup: R · D ≤ TILE
 const MASKED: f32 = -1.0e9;
+const PAST_END: f32 = -3.0e38; // keys beyond S: weight exactly 0
 
-var<workgroup> q_s: array<f32, MAX_HEAD_DIM>;
-var<workgroup> p_s: array<f32, WG>;
+var<workgroup> q_s: array<f32, TILE>;   // [D][R]
+var<workgroup> acc_s: array<f32, TILE>; // [D][R]
 
-@compute @workgroup_size(64, 1, 1)
+// Additive bias of key j of sequence b.
+fn key_bias(b: u32, j: u32) -> f32 {
+    if (j >= params.seq) {
+        return PAST_END;
+    }
+    return select(MASKED, 0.0, mask[b * params.seq + j] != 0u);
+}
+
+@compute @workgroup_size(32, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-    let i = wid.x;
-    let h = wid.y;
-    let b = wid.z;
     let s_len = params.seq;
     let d_len = params.head_dim;
+    let rows = min(LANES, TILE / d_len);
+    let b = wid.z;
+    let h = wid.y;
+    let i = wid.x * rows + t;
+    if (t >= rows || i >= s_len) {
+        return; // no barriers below, so idle invocations may leave
+    }
     let hidden = params.hidden;
     let stride = 3u * hidden;
     let q_base = (b * s_len + i) * stride + h * d_len;
-
-    for (var d = t; d < d_len; d = d + WG) {
-        q_s[d] = qkv[q_base + d];
+    for (var d = 0u; d < d_len; d = d + 1u) {
+        q_s[d * rows + t] = qkv[q_base + d] * params.scale;
+        acc_s[d * rows + t] = 0.0;
     }
-    workgroupBarrier();
+    let seq_base = b * s_len * stride + h * d_len; // row 0 of this sequence, this head
 
-    var m_run = -3.0e38;
+    var m_run = PAST_END;
     var l_run = 0.0;
-    var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-
-    for (var j0 = 0u; j0 < s_len; j0 = j0 + WG) {
-        let j = j0 + t;
-        var s = -3.0e38;
-        if (j < s_len) {
-            let k_base = (b * s_len + j) * stride + hidden + h * d_len;
-            var dot = 0.0;
-            for (var d = 0u; d < d_len; d = d + 1u) {
-                dot = dot + q_s[d] * qkv[k_base + d];
-            }
-            s = dot * params.scale;
-            if (mask[b * s_len + j] == 0u) {
-                s = s + MASKED;
-            }
+    for (var j0 = 0u; j0 < s_len; j0 = j0 + 8u) {
+        // Rows of keys j0..j0+7, clamped so that reads stay inside the sequence.
+        let last = s_len - 1u;
+        let k0 = seq_base + min(j0, last) * stride + hidden;
+        let k1 = seq_base + min(j0 + 1u, last) * stride + hidden;
+        let k2 = seq_base + min(j0 + 2u, last) * stride + hidden;
+        let k3 = seq_base + min(j0 + 3u, last) * stride + hidden;
+        let k4 = seq_base + min(j0 + 4u, last) * stride + hidden;
+        let k5 = seq_base + min(j0 + 5u, last) * stride + hidden;
+        let k6 = seq_base + min(j0 + 6u, last) * stride + hidden;
+        let k7 = seq_base + min(j0 + 7u, last) * stride + hidden;
+        var s_lo = vec4<f32>(0.0);
+        var s_hi = vec4<f32>(0.0);
+        for (var d = 0u; d < d_len; d = d + 1u) {
+            let qd = q_s[d * rows + t];
+            s_lo = s_lo + qd * vec4<f32>(qkv[k0 + d], qkv[k1 + d], qkv[k2 + d], qkv[k3 + d]);
+            s_hi = s_hi + qd * vec4<f32>(qkv[k4 + d], qkv[k5 + d], qkv[k6 + d], qkv[k7 + d]);
         }
-        let m_new = max(m_run, wg_max(t, s));
-        var p = 0.0;
-        if (j < s_len) {
-            p = exp(s - m_new);
-        }
-        p_s[t] = p;
-        let chunk_sum = wg_sum(t, p); // its barriers also publish p_s
-        let alpha = exp(m_run - m_new);
-        l_run = l_run * alpha + chunk_sum;
+        s_lo = s_lo + vec4<f32>(key_bias(b, j0), key_bias(b, j0 + 1u), key_bias(b, j0 + 2u), key_bias(b, j0 + 3u));
+        s_hi = s_hi + vec4<f32>(key_bias(b, j0 + 4u), key_bias(b, j0 + 5u), key_bias(b, j0 + 6u), key_bias(b, j0 + 7u));
+        let block_max = max(max(max(s_lo.x, s_lo.y), max(s_lo.z, s_lo.w)), max(max(s_hi.x, s_hi.y), max(s_hi.z, s_hi.w)));
+        let m_new = max(m_run, block_max);
+        let corr = exp(m_run - m_new);
+        let p_lo = exp(s_lo - vec4<f32>(m_new));
+        let p_hi = exp(s_hi - vec4<f32>(m_new));
+        l_run = l_run * corr + dot(p_lo, vec4<f32>(1.0)) + dot(p_hi, vec4<f32>(1.0));
         m_run = m_new;
-
-        let n_keys = min(WG, s_len - j0);
-        for (var slot = 0u; slot < 4u; slot = slot + 1u) {
-            let d = t + slot * WG;
-            if (d < d_len) {
-                var a = acc[slot] * alpha;
-                for (var jj = 0u; jj < n_keys; jj = jj + 1u) {
-                    let v_idx = (b * s_len + j0 + jj) * stride + 2u * hidden + h * d_len + d;
-                    a = a + p_s[jj] * qkv[v_idx];
-                }
-                acc[slot] = a;
-            }
+        let v_off = hidden; // V columns follow K columns
+        for (var d = 0u; d < d_len; d = d + 1u) {
+            let v_lo = vec4<f32>(qkv[k0 + v_off + d], qkv[k1 + v_off + d], qkv[k2 + v_off + d], qkv[k3 + v_off + d]);
+            let v_hi = vec4<f32>(qkv[k4 + v_off + d], qkv[k5 + v_off + d], qkv[k6 + v_off + d], qkv[k7 + v_off + d]);
+            let a = d * rows + t;
+            acc_s[a] = acc_s[a] * corr + dot(p_lo, v_lo) + dot(p_hi, v_hi);
         }
-        workgroupBarrier(); // p_s is rewritten by the next chunk
     }
 
     let out_base = (b * s_len + i) * hidden + h * d_len;
-    for (var slot = 0u; slot < 4u; slot = slot + 1u) {
-        let d = t + slot * WG;
-        if (d < d_len) {
-            ctx[out_base + d] = acc[slot] / l_run;
-        }
+    let inv = 1.0 / l_run;
+    for (var d = 0u; d < d_len; d = d + 1u) {
+        ctx[out_base + d] = acc_s[d * rows + t] * inv;
     }
 }

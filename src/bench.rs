@@ -26,39 +26,61 @@ pub enum BenchModel {
 /// One benchmark configuration.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
+    /// Where the weights come from.
     pub model: BenchModel,
+    /// Sequences per forward pass.
     pub batch: usize,
+    /// Positions per sequence.
     pub seq_len: usize,
     /// Fraction of each row that is real tokens; the rest is padding.
     pub fill: f64,
+    /// Timed iterations.
     pub iters: usize,
+    /// Untimed iterations before timing.
     pub warmup: usize,
     /// Run every row at the full `seq_len` even when it is mostly padding (TF-Hub semantics);
     /// otherwise each batch runs only as long as its longest row.
     pub full_padding: bool,
+    /// Adapter choice.
     pub gpu: GpuOptions,
 }
 
 /// What one benchmark measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchResult {
+    /// Always "wgbert".
     pub engine: &'static str,
+    /// Adapter name.
     pub adapter: String,
+    /// Graphics API backend.
     pub backend: String,
+    /// Driver name and version.
     pub driver: String,
+    /// Arithmetic precision of the run.
     pub precision: &'static str,
+    /// Model shape name or folder.
     pub shape: String,
+    /// Sequences per forward pass.
     pub batch: usize,
+    /// Positions per sequence.
     pub seq_len: usize,
+    /// Fraction of each row that is real tokens.
     pub fill: f64,
+    /// Real (unmasked) tokens per row.
     pub real_tokens_per_row: usize,
     /// Sequence length the kernels actually ran (trimmed to the longest row unless full padding).
     pub run_seq_len: usize,
+    /// Padding.
     pub padding: &'static str,
+    /// Timed iterations.
     pub iters: usize,
+    /// Median seconds per forward.
     pub median_s: f64,
+    /// Fastest forward (s).
     pub min_s: f64,
+    /// Sequences per second at the median.
     pub seq_per_s: f64,
+    /// Real tokens per second at the median.
     pub real_tokens_per_s: f64,
     /// Encoder matmul FLOPs for the padded shape (as bench_peer.py) / median time.
     pub gflop_per_s: f64,
@@ -110,6 +132,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         gpu: cfg.gpu.clone(),
         seq_length: cfg.seq_len.max(2),
         max_batch: cfg.batch,
+        ..Default::default()
     };
     let (engine, shape) = match &cfg.model {
         BenchModel::Shape(name) => {

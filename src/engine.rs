@@ -24,6 +24,10 @@ pub struct EngineOptions {
     pub seq_length: usize,
     /// Most sequences per forward pass; larger inputs are split into batches.
     pub max_batch: usize,
+    /// Pooling of `embed` (default: mean over real tokens, as sentence-transformers).
+    pub pooling: Pooling,
+    /// L2-normalise `embed` vectors (default: yes).
+    pub normalize: bool,
 }
 
 impl Default for EngineOptions {
@@ -32,6 +36,8 @@ impl Default for EngineOptions {
             gpu: GpuOptions::default(),
             seq_length: DEFAULT_SEQ_LENGTH,
             max_batch: 32,
+            pooling: Pooling::Mean,
+            normalize: true,
         }
     }
 }
@@ -43,13 +49,13 @@ pub struct Encoded {
     pub packed: Packed,
     /// Model width H.
     pub hidden: usize,
-    /// tanh(dense([CLS])), [H].
+    /// tanh(dense(`[CLS]`)), `[H]`.
     pub pooled_output: Option<Vec<f32>>,
-    /// Last layer, [seq_length × H] row-major, padding positions included.
+    /// Last layer, `[seq_length × H]` row-major, padding positions included.
     pub sequence_output: Option<Vec<f32>>,
-    /// Every layer, each [seq_length × H]; the last equals `sequence_output`.
+    /// Every layer, each `[seq_length × H]`; the last equals `sequence_output`.
     pub encoder_outputs: Option<Vec<Vec<f32>>>,
-    /// Sentence embedding, [H].
+    /// Sentence embedding, `[H]`.
     pub embedding: Option<Vec<f32>>,
 }
 
@@ -188,8 +194,13 @@ impl Engine {
         self.encode_packed(packed, request)
     }
 
+    /// Sentence embeddings of `inputs`, pooled and normalised as the engine's options say.
+    pub fn embed(&self, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with(inputs, self.opts.pooling, self.opts.normalize)
+    }
+
     /// Sentence embeddings of `inputs` (pooled as `pooling`, L2-normalised when `normalize`).
-    pub fn embed(
+    pub fn embed_with(
         &self,
         inputs: &[Input],
         pooling: Pooling,
@@ -258,10 +269,17 @@ impl Engine {
         }
         let h = self.config().hidden_size;
         let full = request.sequence_output || request.encoder_outputs;
-        let mut out = Vec::with_capacity(packed.len());
-        let mut rest = packed.into_iter().peekable();
-        while rest.peek().is_some() {
-            let chunk: Vec<Packed> = rest.by_ref().take(self.opts.max_batch).collect();
+        // Vectors only: sort by length so each batch holds inputs of similar length and runs
+        // only as long as its longest (padding keys are masked out exactly, so the vectors do
+        // not change); results go back in input order. Full outputs keep TF-Hub's fixed padding.
+        let mut order: Vec<usize> = (0..packed.len()).collect();
+        if !full {
+            order.sort_by_key(|&i| packed[i].len());
+        }
+        let mut slots: Vec<Option<Packed>> = packed.into_iter().map(Some).collect();
+        let mut out: Vec<Option<Encoded>> = (0..slots.len()).map(|_| None).collect();
+        for batch in order.chunks(self.opts.max_batch) {
+            let chunk: Vec<Packed> = batch.iter().filter_map(|&i| slots[i].take()).collect();
             let run_seq = if full {
                 seq
             } else {
@@ -279,11 +297,11 @@ impl Engine {
                 mask.extend_from_slice(&p.input_mask[..run_seq]);
             }
             let fwd = self.run(b, run_seq, &ids, &types, &mask, request)?;
-            for (i, p) in chunk.into_iter().enumerate() {
+            for (i, (p, &slot)) in chunk.into_iter().zip(batch).enumerate() {
                 let row = |v: &Option<Vec<f32>>, width: usize| {
                     v.as_ref().map(|v| v[i * width..(i + 1) * width].to_vec())
                 };
-                out.push(Encoded {
+                out[slot] = Some(Encoded {
                     packed: p,
                     hidden: h,
                     pooled_output: row(&fwd.pooled_output, h),
@@ -296,6 +314,10 @@ impl Engine {
                     embedding: row(&fwd.embedding, h),
                 });
             }
+        }
+        let out: Vec<Encoded> = out.into_iter().flatten().collect();
+        if out.len() != slots.len() {
+            return Err(Error::Device("an input was lost while batching".into()));
         }
         Ok(out)
     }

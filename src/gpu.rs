@@ -275,6 +275,26 @@ impl GpuContext {
                 timeout: None,
             })
             .map_err(|e| Error::Device(format!("waiting for the GPU failed ({e})")))?;
+        // When several threads share the device, another thread's poll may be the one that runs
+        // our map callbacks, a moment after our own poll returned: wait for them (bounded).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let all = results
+                .lock()
+                .map_err(|_| Error::Device("map state poisoned".into()))?
+                .iter()
+                .all(Option::is_some);
+            if all {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Device(
+                    "the GPU did not finish the readback within 60 s".into(),
+                ));
+            }
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
         self.check_errors()?;
         let done = results
             .lock()

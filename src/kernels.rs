@@ -20,7 +20,7 @@ pub enum Kernel {
     AddLayerNorm,
     /// Elementwise activation (GELU).
     Gelu,
-    /// Dense + tanh on [CLS].
+    /// Dense + tanh on `[CLS]`.
     Pooler,
     /// Mean / max / CLS pooling with optional L2 normalisation.
     Pooling,
@@ -129,9 +129,13 @@ impl Kernel {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct GemmParams {
+    /// Mirrors the WGSL `Params` field of the same name.
     pub m: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub n: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub k: u32,
+    /// Padding to 16 bytes.
     pub _pad: u32,
 }
 
@@ -139,13 +143,21 @@ pub struct GemmParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct EmbeddingsParams {
+    /// Mirrors the WGSL `Params` field of the same name.
     pub rows: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub seq: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub hidden: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub vocab: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub type_vocab: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub eps: f32,
+    /// Padding to 16 bytes.
     pub _pad0: u32,
+    /// Padding to 16 bytes.
     pub _pad1: u32,
 }
 
@@ -153,13 +165,21 @@ pub struct EmbeddingsParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AttentionParams {
+    /// Mirrors the WGSL `Params` field of the same name.
     pub batch: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub seq: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub heads: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub head_dim: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub hidden: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub scale: f32,
+    /// Padding to 16 bytes.
     pub _pad0: u32,
+    /// Padding to 16 bytes.
     pub _pad1: u32,
 }
 
@@ -167,9 +187,13 @@ pub struct AttentionParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AddLayerNormParams {
+    /// Mirrors the WGSL `Params` field of the same name.
     pub rows: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub hidden: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub eps: f32,
+    /// Padding to 16 bytes.
     pub _pad: u32,
 }
 
@@ -177,9 +201,13 @@ pub struct AddLayerNormParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct GeluParams {
+    /// Mirrors the WGSL `Params` field of the same name.
     pub len: u32,
+    /// Padding to 16 bytes.
     pub _pad0: u32,
+    /// Padding to 16 bytes.
     pub _pad1: u32,
+    /// Padding to 16 bytes.
     pub _pad2: u32,
 }
 
@@ -187,9 +215,13 @@ pub struct GeluParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct PoolerParams {
+    /// Mirrors the WGSL `Params` field of the same name.
     pub batch: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub seq: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub hidden: u32,
+    /// Padding to 16 bytes.
     pub _pad: u32,
 }
 
@@ -197,9 +229,13 @@ pub struct PoolerParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct PoolingParams {
+    /// Mirrors the WGSL `Params` field of the same name.
     pub batch: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub seq: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub hidden: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
     pub normalize: u32,
 }
 
@@ -213,6 +249,13 @@ pub fn gemm_grid(m: usize, n: usize) -> [u32; 3] {
         m.div_ceil(GEMM_TILE) as u32,
         1,
     ]
+}
+
+/// Workgroup grid of `attention.wgsl` over `batch` sequences of `seq` tokens, `heads` heads of
+/// `head_dim`: each workgroup takes min(32, 2048 / head_dim) query rows of one head.
+pub fn attention_grid(batch: usize, seq: usize, heads: usize, head_dim: usize) -> [u32; 3] {
+    let rows = 32.min(2048 / head_dim.max(1)).max(1);
+    [seq.div_ceil(rows) as u32, heads as u32, batch as u32]
 }
 
 /// Most workgroups one dispatch dimension may have in WebGPU.

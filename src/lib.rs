@@ -5,16 +5,18 @@
 //! (`shaders/`) on Vulkan, Metal or DX12.
 //!
 //! ```no_run
-//! use wgbert::{Engine, EngineOptions, Input, Pooling};
+//! use wgbert::{Engine, EngineOptions, Input};
 //! let engine = Engine::from_dir("assets/models/all-MiniLM-L6-v2".as_ref(), EngineOptions::default())?;
-//! let v = engine.embed(&[Input::from("nice movie indeed")], Pooling::Mean, true)?;
+//! let v = engine.embed(&[Input::from("nice movie indeed")])?;
 //! assert_eq!(v[0].len(), 384);
 //! # Ok::<(), wgbert::Error>(())
 //! ```
 //!
 //! Layers: [`preprocess`] (tokenizer + TF-Hub packing), [`weights`] + [`config`] (Hugging Face
 //! files), [`gpu`] (adapter/device), [`kernels`] (the WGSL kernels), [`model`] (weights on the
-//! GPU and per-shape plans), [`engine`] (the API), [`reference`] (CPU references of every kernel).
+//! GPU and per-shape plans), [`engine`] (the API), [`mod@reference`] (CPU references of every kernel).
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod config;
@@ -23,6 +25,7 @@ pub mod error;
 pub mod gpu;
 pub mod kernels;
 pub mod model;
+pub mod npy;
 pub mod ops;
 pub mod preprocess;
 pub mod reference;

@@ -4,7 +4,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use wgbert::{Engine, EngineOptions, GpuContext, GpuOptions, Input, Request};
+use wgbert::{Engine, EngineOptions, GpuContext, GpuOptions, Input, Pooling, Request};
+
+mod cli;
+use cli::embed::Format;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +40,33 @@ struct InputArgs {
     /// Inputs as arguments; `A ||| B` is a sentence pair.
     #[arg(value_name = "TEXT")]
     texts: Vec<String>,
+    /// Replace invalid UTF-8 in the input file with U+FFFD instead of stopping with an error.
+    #[arg(long)]
+    lossy: bool,
+}
+
+/// Pooling of sentence embeddings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PoolingArg {
+    /// Mean over real tokens (sentence-transformers).
+    Mean,
+    /// The last layer at [CLS].
+    Cls,
+    /// BERT's pooled_output, tanh(dense([CLS])).
+    Pooler,
+    /// Max over real tokens.
+    Max,
+}
+
+impl From<PoolingArg> for Pooling {
+    fn from(p: PoolingArg) -> Self {
+        match p {
+            PoolingArg::Mean => Pooling::Mean,
+            PoolingArg::Cls => Pooling::Cls,
+            PoolingArg::Pooler => Pooling::Pooler,
+            PoolingArg::Max => Pooling::Max,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -53,6 +83,58 @@ enum Command {
         /// Also write encoder_outputs (every layer).
         #[arg(long)]
         all_layers: bool,
+    },
+    /// Sentence embeddings for TEXT arguments or every line of --input FILE, in input order.
+    Embed {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// How token vectors become one sentence vector.
+        #[arg(long, value_enum, default_value_t = PoolingArg::Mean)]
+        pooling: PoolingArg,
+        /// L2-normalise the vectors (the default).
+        #[arg(long, overrides_with = "no_normalize")]
+        normalize: bool,
+        /// Keep the vectors as pooled, without L2 normalisation.
+        #[arg(long = "no-normalize")]
+        no_normalize: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        /// Write to FILE (atomically: a temporary file renamed when complete) instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Packed length; longer inputs are truncated.
+        #[arg(long, default_value_t = wgbert::DEFAULT_SEQ_LENGTH, value_name = "N")]
+        seq_len: usize,
+        /// Sequences per forward pass.
+        #[arg(long, default_value_t = 32, value_name = "N")]
+        batch_size: usize,
+        /// No progress bar (it is also hidden when stderr is not a terminal).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Cosine-similarity matrix of the inputs' sentence embeddings.
+    Similarity {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+    },
+    /// Contextual vectors per token; with --word, the cosine between that word's occurrences.
+    Words {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Compare this word's vectors across the inputs (e.g. --word fair); repeat to
+        /// compare several words (--word fair --word unbiased).
+        #[arg(long)]
+        word: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the tokens and the three TF-Hub arrays of each input.
     Preprocess {
@@ -105,43 +187,20 @@ enum Command {
     },
 }
 
-/// Reads one input per `\n`-terminated line; a trailing `\r` is dropped, nothing else.
-fn read_inputs(path: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read input file {}", path.display()))?;
-    let mut lines = Vec::new();
-    let mut parts: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    if parts.last().is_some_and(|l| l.is_empty()) {
-        parts.pop();
-    }
-    for (i, raw) in parts.into_iter().enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = std::str::from_utf8(raw).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: line {} is not valid UTF-8 (byte {}); save the file as UTF-8",
-                path.display(),
-                i + 1,
-                e.valid_up_to() + 1
-            )
-        })?;
-        lines.push(line.to_string());
-    }
-    Ok(lines)
-}
-
 fn gather_inputs(args: &InputArgs) -> Result<Vec<Input>> {
-    let mut lines = Vec::new();
-    if let Some(p) = &args.input {
-        lines.extend(read_inputs(p)?);
-    }
-    lines.extend(args.texts.iter().cloned());
-    if lines.is_empty() {
-        bail!("no inputs: pass TEXT arguments or --input FILE");
-    }
+    let lines = cli::input::gather(args.input.as_deref(), &args.texts, args.lossy)?;
     Ok(lines.iter().map(|l| Input::parse(l)).collect())
 }
 
+fn gather_texts(args: &InputArgs) -> Result<Vec<String>> {
+    cli::input::gather(args.input.as_deref(), &args.texts, args.lossy)
+}
+
 fn open_engine(m: &ModelArgs, seq_len: usize) -> Result<Engine> {
+    open_engine_with(m, seq_len, 32)
+}
+
+fn open_engine_with(m: &ModelArgs, seq_len: usize, max_batch: usize) -> Result<Engine> {
     let dir = wgbert::resolve_model_dir(m.model.as_deref());
     if !dir.is_dir() {
         bail!(
@@ -155,6 +214,7 @@ fn open_engine(m: &ModelArgs, seq_len: usize) -> Result<Engine> {
             backends: None,
         },
         seq_length: seq_len.max(2),
+        max_batch: max_batch.max(1),
         ..Default::default()
     };
     Ok(Engine::from_dir(&dir, opts)?)
@@ -342,6 +402,50 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
+fn cmd_embed(
+    model: &ModelArgs,
+    inputs: &InputArgs,
+    pooling: Pooling,
+    normalize: bool,
+    format: Format,
+    output: Option<&Path>,
+    seq_len: usize,
+    batch_size: usize,
+    quiet: bool,
+) -> Result<()> {
+    if inputs.input.is_some() && !inputs.texts.is_empty() {
+        bail!("pass either TEXT arguments or --input FILE, not both");
+    }
+    if inputs.input.is_none() && inputs.texts.is_empty() {
+        bail!("no inputs: pass TEXT arguments or --input FILE");
+    }
+    if let Some(p) = &inputs.input {
+        // Fail on a missing input before spending time on the model.
+        std::fs::metadata(p).with_context(|| format!("cannot open input file {}", p.display()))?;
+    }
+    let engine = open_engine_with(model, seq_len, batch_size)?;
+    if pooling == Pooling::Pooler && !engine.has_pooler() {
+        bail!("this checkpoint has no pooler (pooler.dense.*); use --pooling mean, cls or max");
+    }
+    let source = match &inputs.input {
+        Some(p) => cli::embed::Source::File {
+            path: p,
+            lossy: inputs.lossy,
+        },
+        None => cli::embed::Source::Args(&inputs.texts),
+    };
+    let job = cli::embed::EmbedJob {
+        source,
+        pooling,
+        normalize,
+        format,
+        output,
+        quiet,
+    };
+    cli::embed::run(&engine, &job)
+}
+
 fn cmd_bench(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
     let r = wgbert::bench::run(cfg)?;
     if json {
@@ -384,6 +488,43 @@ fn main() {
             seq_len,
         } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
+        Command::Embed {
+            model,
+            inputs,
+            pooling,
+            normalize: _,
+            no_normalize,
+            format,
+            output,
+            seq_len,
+            batch_size,
+            quiet,
+        } => cmd_embed(
+            model,
+            inputs,
+            (*pooling).into(),
+            !*no_normalize,
+            *format,
+            output.as_deref(),
+            *seq_len,
+            *batch_size,
+            *quiet,
+        ),
+        Command::Similarity { model, inputs } => (|| {
+            let texts = gather_texts(inputs)?;
+            let engine = open_engine(model, wgbert::DEFAULT_SEQ_LENGTH)?;
+            cli::explore::similarity(&engine, &texts)
+        })(),
+        Command::Words {
+            model,
+            inputs,
+            word,
+            json,
+        } => (|| {
+            let texts = gather_texts(inputs)?;
+            let engine = open_engine(model, wgbert::DEFAULT_SEQ_LENGTH)?;
+            cli::explore::words(&engine, &texts, word, *json)
+        })(),
         Command::Bench {
             shape,
             model,

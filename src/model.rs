@@ -16,9 +16,9 @@ pub enum Pooling {
     Mean,
     /// Masked max over real tokens.
     Max,
-    /// The last layer at [CLS].
+    /// The last layer at `[CLS]`.
     Cls,
-    /// The BERT pooler output, tanh(dense([CLS])).
+    /// The BERT pooler output, tanh(dense(`[CLS]`)).
     Pooler,
 }
 
@@ -35,13 +35,13 @@ impl Pooling {
 /// Which outputs a forward pass copies back to the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Request {
-    /// `pooled_output` [B, H].
+    /// `pooled_output` `[B, H]`.
     pub pooled_output: bool,
-    /// `sequence_output` [B, S, H].
+    /// `sequence_output` `[B, S, H]`.
     pub sequence_output: bool,
-    /// `encoder_outputs`: every layer, [L, B, S, H].
+    /// `encoder_outputs`: every layer, `[L, B, S, H]`.
     pub encoder_outputs: bool,
-    /// The sentence embedding [B, H] (pooled as `pooling`, normalised when `normalize`).
+    /// The sentence embedding `[B, H]` (pooled as `pooling`, normalised when `normalize`).
     pub embedding: bool,
     /// Pooling of `embedding`.
     pub pooling: Pooling,
@@ -66,13 +66,13 @@ impl Default for Request {
 /// Host copies of what a forward pass produced, flat row-major.
 #[derive(Clone, Debug, Default)]
 pub struct ForwardOutput {
-    /// [B·H].
+    /// `[B·H]`.
     pub pooled_output: Option<Vec<f32>>,
-    /// [B·S·H].
+    /// `[B·S·H]`.
     pub sequence_output: Option<Vec<f32>>,
-    /// L × [B·S·H].
+    /// L × `[B·S·H]`.
     pub encoder_outputs: Option<Vec<Vec<f32>>>,
-    /// [B·H].
+    /// `[B·H]`.
     pub embedding: Option<Vec<f32>>,
 }
 
@@ -110,7 +110,7 @@ fn concat(parts: &[&HostTensor]) -> Vec<f32> {
 
 impl GpuModel {
     /// Uploads `weights` (checked against `config` when loaded). Q, K and V are fused into one
-    /// [3H, H] projection so a layer needs one GEMM for all three.
+    /// `[3H, H]` projection so a layer needs one GEMM for all three.
     pub fn new(kernels: Arc<Kernels>, config: BertConfig, weights: &BertWeights) -> Result<Self> {
         let ctx = kernels.ctx().clone();
         let up = |label: &str, t: &[f32]| ctx.storage_from(label, t);
@@ -364,7 +364,7 @@ impl Plan {
                     _pad1: 0,
                 },
                 &[&qkv, &mask, &attn_ctx],
-                [seq as u32, heads as u32, batch as u32],
+                attention_grid(batch, seq, heads, dh),
             )?);
             // (B·S, H) ← context · Woᵀ + bo
             d.push(k.dispatch(

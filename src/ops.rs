@@ -15,7 +15,7 @@ fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<V
 }
 
 #[allow(clippy::too_many_arguments)]
-/// C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N]) on the GPU (`act` as `Activation::shader_code`, 3 = tanh).
+/// C`[M, N]` = act(A`[M, K]` · W`[N, K]`ᵀ + bias`[N]`) on the GPU (`act` as `Activation::shader_code`, 3 = tanh).
 pub fn gemm(
     k: &Kernels,
     a: &[f32],
@@ -191,12 +191,12 @@ pub fn attention(
             _pad1: 0,
         },
         &[&qb, &mb, &out],
-        [u(seq), u(heads), u(batch)],
+        attention_grid(batch, seq, heads, head_dim),
     )?;
     run_one(k, d, &out, batch * seq * hid)
 }
 
-/// The pooler, tanh(W · x[b, 0] + bias), over `x[B·S, H]`.
+/// The pooler, tanh(W · x`[b, 0]` + bias), over `x[B·S, H]`.
 pub fn pooler(
     k: &Kernels,
     x: &[f32],
@@ -356,7 +356,7 @@ pub fn prepare_attention(
         0,
         &params,
         &[&qkv, &mask, &out],
-        [u(seq), u(heads), u(batch)],
+        attention_grid(batch, seq, heads, head_dim),
     )?;
     Ok(Prepared {
         kernels: k.clone(),

@@ -87,7 +87,7 @@ pub fn activate(x: f64, act: u32) -> f64 {
     }
 }
 
-/// C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N]), accumulated in f64.
+/// C`[M, N]` = act(A`[M, K]` · W`[N, K]`ᵀ + bias`[N]`), accumulated in f64.
 pub fn gemm(
     a: &[f32],
     w: &[f32],
@@ -121,7 +121,7 @@ fn layer_norm_row(x: &[f64], gamma: &[f32], beta: &[f32], eps: f64, out: &mut [f
     }
 }
 
-/// out[r] = LayerNorm(x[r] + residual[r]) for each of `rows` rows of width `h`.
+/// out`[r]` = LayerNorm(x`[r]` + residual`[r]`) for each of `rows` rows of width `h`.
 pub fn add_layernorm(
     x: &[f32],
     residual: &[f32],
@@ -143,14 +143,19 @@ pub fn add_layernorm(
 
 /// Tables of the embeddings step.
 pub struct EmbeddingTables<'a> {
+    /// Word.
     pub word: &'a [f32],
+    /// Position.
     pub position: &'a [f32],
+    /// Token type.
     pub token_type: &'a [f32],
+    /// Gamma.
     pub gamma: &'a [f32],
+    /// Beta.
     pub beta: &'a [f32],
 }
 
-/// out[t] = LayerNorm(word[ids[t]] + position[t mod seq] + token_type[types[t]]).
+/// out`[t]` = LayerNorm(word[ids`[t]`] + position`[t mod seq]` + token_type[types`[t]`]).
 pub fn embeddings(
     ids: &[u32],
     types: &[u32],
@@ -214,7 +219,7 @@ pub fn attention(
     ctx
 }
 
-/// pooled[b] = tanh(W · x[b, 0] + bias).
+/// pooled`[b]` = tanh(W · x`[b, 0]` + bias).
 pub fn pooler(x: &[f32], w: &[f32], bias: &[f32], batch: usize, seq: usize, h: usize) -> Vec<f32> {
     let cls: Vec<f32> = (0..batch)
         .flat_map(|b| x[b * seq * h..b * seq * h + h].to_vec())

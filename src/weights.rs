@@ -22,32 +22,54 @@ pub struct HostTensor {
 /// The encoder's tensors of one layer (Hugging Face names without the layer prefix).
 #[derive(Clone, Debug)]
 pub struct LayerWeights {
+    /// `attention.self.query.weight` `[H, H]`
     pub query_w: HostTensor,
+    /// `attention.self.query.bias` `[H]`
     pub query_b: HostTensor,
+    /// `attention.self.key.weight` `[H, H]`
     pub key_w: HostTensor,
+    /// `attention.self.key.bias` `[H]`
     pub key_b: HostTensor,
+    /// `attention.self.value.weight` `[H, H]`
     pub value_w: HostTensor,
+    /// `attention.self.value.bias` `[H]`
     pub value_b: HostTensor,
+    /// `attention.output.dense.weight` `[H, H]`
     pub attn_out_w: HostTensor,
+    /// `attention.output.dense.bias` `[H]`
     pub attn_out_b: HostTensor,
+    /// `attention.output.LayerNorm.weight` `[H]`
     pub attn_ln_g: HostTensor,
+    /// `attention.output.LayerNorm.bias` `[H]`
     pub attn_ln_b: HostTensor,
+    /// `intermediate.dense.weight` `[I, H]`
     pub inter_w: HostTensor,
+    /// `intermediate.dense.bias` `[I]`
     pub inter_b: HostTensor,
+    /// `output.dense.weight` `[H, I]`
     pub out_w: HostTensor,
+    /// `output.dense.bias` `[H]`
     pub out_b: HostTensor,
+    /// `output.LayerNorm.weight` `[H]`
     pub out_ln_g: HostTensor,
+    /// `output.LayerNorm.bias` `[H]`
     pub out_ln_b: HostTensor,
 }
 
 /// All encoder weights on the host, shapes checked against the config.
 #[derive(Clone, Debug)]
 pub struct BertWeights {
+    /// `embeddings.word_embeddings.weight` `[vocab, H]`
     pub word_embeddings: HostTensor,
+    /// `embeddings.position_embeddings.weight` `[max_positions, H]`
     pub position_embeddings: HostTensor,
+    /// `embeddings.token_type_embeddings.weight` `[type_vocab, H]`
     pub token_type_embeddings: HostTensor,
+    /// `embeddings.LayerNorm.weight` `[H]`
     pub emb_ln_g: HostTensor,
+    /// `embeddings.LayerNorm.bias` `[H]`
     pub emb_ln_b: HostTensor,
+    /// One entry per transformer layer.
     pub layers: Vec<LayerWeights>,
     /// `pooler.dense` weight and bias, when the checkpoint has a pooler.
     pub pooler: Option<(HostTensor, HostTensor)>,

@@ -150,7 +150,7 @@ fn embeddings_do_not_depend_on_padding_or_batching() {
     .map(|t| Input::parse(t))
     .collect();
     // Trimmed padding (embed) vs full seq_length padding (encode with sequence_output).
-    let trimmed = e.embed(&texts, Pooling::Mean, true).unwrap();
+    let trimmed = e.embed_with(&texts, Pooling::Mean, true).unwrap();
     let full_req = Request {
         sequence_output: true,
         ..Default::default()
@@ -166,7 +166,7 @@ fn embeddings_do_not_depend_on_padding_or_batching() {
     // One at a time vs in a batch.
     for (i, t) in texts.iter().enumerate() {
         let one = e
-            .embed(std::slice::from_ref(t), Pooling::Mean, true)
+            .embed_with(std::slice::from_ref(t), Pooling::Mean, true)
             .unwrap();
         assert_eq!(
             one[0], trimmed[i],
@@ -205,7 +205,7 @@ fn pooling_choices() {
     };
     let full = &e.encode(&t, None, &req).unwrap()[0];
     let h = e.config().hidden_size;
-    let cls = e.embed(&t, Pooling::Cls, false).unwrap();
+    let cls = e.embed_with(&t, Pooling::Cls, false).unwrap();
     assert_close(
         "cls pooling",
         &cls[0],
@@ -213,7 +213,7 @@ fn pooling_choices() {
         0.0,
         0.0,
     );
-    let pooler = e.embed(&t, Pooling::Pooler, false).unwrap();
+    let pooler = e.embed_with(&t, Pooling::Pooler, false).unwrap();
     assert_close(
         "pooler pooling",
         &pooler[0],
@@ -221,14 +221,14 @@ fn pooling_choices() {
         0.0,
         0.0,
     );
-    let mx = e.embed(&t, Pooling::Max, false).unwrap();
+    let mx = e.embed_with(&t, Pooling::Max, false).unwrap();
     let n = full.packed.len();
     let seq_out = full.sequence_output.as_ref().unwrap();
     for (j, got) in mx[0].iter().enumerate() {
         let want = (0..n).map(|s| seq_out[s * h + j]).fold(f32::MIN, f32::max);
         assert_eq!(*got, want, "max pooling, dim {j}");
     }
-    let norm = e.embed(&t, Pooling::Mean, true).unwrap();
+    let norm = e.embed_with(&t, Pooling::Mean, true).unwrap();
     let l2: f32 = norm[0].iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!(
         (l2 - 1.0).abs() < 1e-5,

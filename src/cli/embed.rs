@@ -1,0 +1,195 @@
+//! `wgbert embed`: sentence embeddings for arguments or a file of any size, streamed in chunks
+//! (memory bounded by the chunk, not the file), written as JSON Lines, CSV or `.npy`, in input
+//! order, atomically when written to a file (temporary file + rename).
+
+use super::input::{LineReader, count_lines};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use wgbert::npy::NpyWriter;
+use wgbert::{Engine, Input, Pooling};
+
+/// Output formats of `wgbert embed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One `{"embedding": [...]}` object per line.
+    Jsonl,
+    /// NumPy float32 array `[inputs, hidden]`.
+    Npy,
+    /// One row of comma-separated values per input, no header.
+    Csv,
+}
+
+/// Inputs processed per chunk; bounds memory whatever the file size.
+const CHUNK: usize = 2048;
+
+enum Sink<W: Write> {
+    Jsonl(W),
+    Csv(W),
+    Npy(NpyWriter<W>),
+}
+
+impl<W: Write> Sink<W> {
+    fn row(&mut self, v: &[f32]) -> Result<()> {
+        match self {
+            Sink::Jsonl(w) => {
+                w.write_all(b"{\"embedding\":")?;
+                serde_json::to_writer(&mut *w, v)?;
+                w.write_all(b"}\n")?;
+            }
+            Sink::Csv(w) => {
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b",")?;
+                    }
+                    write!(w, "{x}")?;
+                }
+                w.write_all(b"\n")?;
+            }
+            Sink::Npy(w) => w.write_row(v)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<W> {
+        Ok(match self {
+            Sink::Jsonl(mut w) | Sink::Csv(mut w) => {
+                w.flush()?;
+                w
+            }
+            Sink::Npy(w) => w.finish()?,
+        })
+    }
+}
+
+/// Where inputs come from.
+pub enum Source<'a> {
+    /// TEXT arguments.
+    Args(&'a [String]),
+    /// A file, streamed.
+    File { path: &'a Path, lossy: bool },
+}
+
+/// What `wgbert embed` was asked to do.
+pub struct EmbedJob<'a> {
+    pub source: Source<'a>,
+    pub pooling: Pooling,
+    pub normalize: bool,
+    pub format: Format,
+    pub output: Option<&'a Path>,
+    pub quiet: bool,
+}
+
+fn progress(total: usize, quiet: bool) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    if quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+fn run_into<W: Write>(engine: &Engine, job: &EmbedJob, total: usize, out: W) -> Result<W> {
+    let h = engine.config().hidden_size;
+    let mut sink = match job.format {
+        Format::Jsonl => Sink::Jsonl(out),
+        Format::Csv => Sink::Csv(out),
+        Format::Npy => Sink::Npy(NpyWriter::new(out, total, h)?),
+    };
+    let pb = progress(total, job.quiet);
+    let mut chunk: Vec<Input> = Vec::with_capacity(CHUNK);
+    let flush = |chunk: &mut Vec<Input>, sink: &mut Sink<W>| -> Result<()> {
+        for v in engine.embed_with(chunk, job.pooling, job.normalize)? {
+            sink.row(&v)?;
+        }
+        pb.inc(chunk.len() as u64);
+        chunk.clear();
+        Ok(())
+    };
+    match &job.source {
+        Source::Args(texts) => {
+            for t in texts.iter() {
+                chunk.push(Input::parse(t));
+                if chunk.len() == CHUNK {
+                    flush(&mut chunk, &mut sink)?;
+                }
+            }
+        }
+        Source::File { path, lossy } => {
+            let mut seen = 0usize;
+            for line in LineReader::open(path, *lossy)? {
+                chunk.push(Input::parse(&line?));
+                seen += 1;
+                if chunk.len() == CHUNK {
+                    flush(&mut chunk, &mut sink)?;
+                }
+            }
+            if seen != total {
+                bail!(
+                    "{} changed while it was being read ({total} lines counted, {seen} read)",
+                    path.display()
+                );
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        flush(&mut chunk, &mut sink)?;
+    }
+    pb.finish_and_clear();
+    sink.finish()
+}
+
+/// Runs the job; on error no output file is left behind (the temporary file is removed).
+pub fn run(engine: &Engine, job: &EmbedJob) -> Result<()> {
+    let total = match &job.source {
+        Source::Args(t) => t.len(),
+        Source::File { path, .. } => count_lines(path)?,
+    };
+    if total == 0 {
+        bail!(
+            "no inputs: the input file is empty; pass TEXT arguments or a file with one input per line"
+        );
+    }
+    match job.output {
+        None => {
+            if job.format == Format::Npy && std::io::stdout().is_terminal() {
+                bail!(
+                    "refusing to write binary .npy to a terminal; pass --output FILE or redirect stdout"
+                );
+            }
+            let stdout = std::io::stdout();
+            run_into(engine, job, total, BufWriter::new(stdout.lock()))?;
+        }
+        Some(path) => {
+            let tmp = temp_path(path);
+            let result = (|| -> Result<()> {
+                let f = std::fs::File::create(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+                let w = run_into(engine, job, total, BufWriter::new(f))?;
+                let f = w.into_inner().map_err(|e| e.into_error())?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, path)
+                    .with_context(|| format!("cannot move the result to {}", path.display()))?;
+                Ok(())
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result?;
+        }
+    }
+    Ok(())
+}
+
+/// `dir/.name.tmp-PID` beside the destination, so the final rename stays on one file system.
+fn temp_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}

@@ -1,0 +1,5 @@
+//! The binary's own modules: input reading, the embedding pipeline, similarity and words.
+
+pub mod embed;
+pub mod explore;
+pub mod input;
