@@ -83,6 +83,9 @@ enum Command {
         /// Also write encoder_outputs (every layer).
         #[arg(long)]
         all_layers: bool,
+        /// Instead of JSON, print the output shapes and first values, as the TF-Hub tutorial does.
+        #[arg(long)]
+        summary: bool,
     },
     /// Sentence embeddings for TEXT arguments or every line of --input FILE, in input order.
     Embed {
@@ -247,14 +250,64 @@ fn write_matrix(w: &mut impl Write, v: &[f32], width: usize) -> std::io::Result<
     w.write_all(b"]")
 }
 
+fn fmt_head(v: &[f32], n: usize) -> String {
+    let head: Vec<String> = v.iter().take(n).map(|x| format!("{x:.4}")).collect();
+    format!(
+        "[{}{}]",
+        head.join(", "),
+        if v.len() > n { ", …" } else { "" }
+    )
+}
+
+/// The tutorial's view of the outputs: keys, shapes, first values.
+fn print_summary(engine: &Engine, enc: &[wgbert::Encoded], seq_len: usize) {
+    let (b, h, l) = (
+        enc.len(),
+        engine.config().hidden_size,
+        engine.config().num_hidden_layers,
+    );
+    let mut keys = vec!["sequence_output", "encoder_outputs", "embedding"];
+    if engine.has_pooler() {
+        keys.insert(0, "pooled_output");
+    }
+    println!("Keys                     : {keys:?}");
+    if let Some(p) = enc[0].pooled_output.as_ref() {
+        println!("Pooled Outputs Shape     : [{b}, {h}]");
+        println!("Pooled Outputs Values    : {}", fmt_head(p, 6));
+    }
+    println!("Sequence Outputs Shape   : [{b}, {seq_len}, {h}]");
+    for s in 0..3.min(seq_len) {
+        let row = enc[0].sequence_row(s).unwrap_or(&[]);
+        println!("Sequence Outputs [0, {s}]  : {}", fmt_head(row, 6));
+    }
+    println!(
+        "Encoder Outputs          : {l} layers, each [{b}, {seq_len}, {h}]; the last equals sequence_output"
+    );
+    if let Some(e) = enc[0].embedding.as_ref() {
+        println!("Embedding Shape          : [{b}, {h}] (mean pooled, L2-normalised)");
+        println!("Embedding Values         : {}", fmt_head(e, 6));
+    }
+}
+
 fn cmd_encode(
     model: &ModelArgs,
     inputs: &InputArgs,
     seq_len: usize,
     all_layers: bool,
+    summary: bool,
 ) -> Result<()> {
     let inputs = gather_inputs(inputs)?;
     let engine = open_engine(model, seq_len)?;
+    if summary {
+        let request = Request {
+            pooled_output: engine.has_pooler(),
+            sequence_output: true,
+            ..Default::default()
+        };
+        let enc = engine.encode(&inputs, Some(seq_len), &request)?;
+        print_summary(&engine, &enc, seq_len);
+        return Ok(());
+    }
     let request = Request {
         pooled_output: engine.has_pooler(),
         sequence_output: true,
@@ -473,6 +526,13 @@ fn cmd_bench(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
 }
 
 fn main() {
+    // Like other Unix filters, end quietly when the reader of stdout goes away (`| head`)
+    // instead of panicking on the broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let r = match &cli.command {
@@ -481,7 +541,8 @@ fn main() {
             inputs,
             seq_len,
             all_layers,
-        } => cmd_encode(model, inputs, *seq_len, *all_layers),
+            summary,
+        } => cmd_encode(model, inputs, *seq_len, *all_layers, *summary),
         Command::Preprocess {
             model,
             inputs,
