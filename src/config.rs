@@ -119,7 +119,12 @@ impl BertConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Config {
+        Self::from_json(path, &text)
+    }
+
+    /// Parses and validates config JSON text; `path` names it in errors.
+    pub fn from_json(path: &Path, text: &str) -> Result<Self> {
+        let cfg: BertConfig = serde_json::from_str(text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: format!("not a valid BERT config.json ({e})"),
         })?;

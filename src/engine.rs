@@ -278,7 +278,7 @@ impl Engine {
         }
         let mut slots: Vec<Option<Packed>> = packed.into_iter().map(Some).collect();
         let mut out: Vec<Option<Encoded>> = (0..slots.len()).map(|_| None).collect();
-        for batch in order.chunks(self.opts.max_batch) {
+        for batch in order.chunks(self.batch_limit(seq)) {
             let chunk: Vec<Packed> = batch.iter().filter_map(|&i| slots[i].take()).collect();
             let run_seq = if full {
                 seq
@@ -320,6 +320,20 @@ impl Engine {
             return Err(Error::Device("an input was lost while batching".into()));
         }
         Ok(out)
+    }
+
+    /// Most sequences of `seq` tokens one forward pass may hold: `max_batch`, lowered so that no
+    /// activation buffer exceeds the adapter's storage binding limit (larger requests are split
+    /// into several passes; results are the same as for smaller batches).
+    pub fn batch_limit(&self, seq: usize) -> usize {
+        let c = self.config();
+        let widest = (3 * c.hidden_size).max(c.intermediate_size) as u64; // qkv or intermediate row
+        let per_seq = widest * seq as u64 * 4;
+        let fit = (self.ctx.max_activation_bytes() / per_seq.max(1)).max(1) as usize;
+        self.opts
+            .max_batch
+            .min(fit)
+            .min(crate::kernels::MAX_GROUPS_PER_DIM as usize)
     }
 
     /// One forward pass of `b` packed sequences of `s` tokens, through the plan cache.

@@ -14,6 +14,10 @@ pub struct GpuOptions {
     pub adapter_name: Option<String>,
     /// Backends to search; overrides `WGPU_BACKEND`.
     pub backends: Option<wgpu::Backends>,
+    /// Cap on the bytes of one activation buffer, below the adapter's own binding limit (to
+    /// bound memory per forward pass, or to test the splitting of large batches). Weights are
+    /// held to the adapter's limit only.
+    pub max_binding_bytes: Option<u64>,
 }
 
 /// Completion of each `map_async` of one readback, filled in by the callbacks.
@@ -31,6 +35,7 @@ pub struct GpuContext {
     pub features: wgpu::Features,
     /// Limits of the device (the adapter's own).
     pub limits: wgpu::Limits,
+    binding_cap: Option<u64>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -144,6 +149,7 @@ impl GpuContext {
             info,
             features,
             limits,
+            binding_cap: opts.max_binding_bytes,
             errors,
         })
     }
@@ -170,7 +176,7 @@ impl GpuContext {
     /// A storage buffer holding `data`.
     pub fn storage_from<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Result<wgpu::Buffer> {
         let bytes: &[u8] = bytemuck::cast_slice(data);
-        self.check_binding_size(label, bytes.len() as u64)?;
+        self.check_binding_size(label, bytes.len() as u64, self.max_binding_bytes())?;
         // wgpu rejects zero-sized bindings; keep at least 4 bytes.
         let padded;
         let contents = if bytes.is_empty() {
@@ -193,7 +199,7 @@ impl GpuContext {
     /// An uninitialised storage buffer of `len` f32/u32 elements.
     pub fn storage(&self, label: &str, len: usize) -> Result<wgpu::Buffer> {
         let size = (len.max(1) * 4) as u64;
-        self.check_binding_size(label, size)?;
+        self.check_binding_size(label, size, self.max_activation_bytes())?;
         Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
@@ -214,11 +220,20 @@ impl GpuContext {
             })
     }
 
-    fn check_binding_size(&self, label: &str, size: u64) -> Result<()> {
-        let max = self
-            .limits
+    /// Largest buffer one storage binding can hold on this device, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits
             .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
+            .min(self.limits.max_buffer_size)
+    }
+
+    /// Largest activation buffer: the device limit, or the `max_binding_bytes` option if lower.
+    pub fn max_activation_bytes(&self) -> u64 {
+        self.max_binding_bytes()
+            .min(self.binding_cap.unwrap_or(u64::MAX))
+    }
+
+    fn check_binding_size(&self, label: &str, size: u64, max: u64) -> Result<()> {
         if size > max {
             return Err(Error::Shape(format!(
                 "buffer {label} needs {size} bytes, above this adapter's storage binding limit of {max} bytes; \

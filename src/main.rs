@@ -215,6 +215,7 @@ fn open_engine_with(m: &ModelArgs, seq_len: usize, max_batch: usize) -> Result<E
         gpu: GpuOptions {
             adapter_name: m.adapter.clone(),
             backends: None,
+            ..Default::default()
         },
         seq_length: seq_len.max(2),
         max_batch: max_batch.max(1),
@@ -419,6 +420,7 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
     let ctx = GpuContext::new(&GpuOptions {
         adapter_name: model.adapter.clone(),
         backends: None,
+        ..Default::default()
     })?;
     let i = &ctx.info;
     println!("adapter      {}", i.name);
@@ -612,6 +614,7 @@ fn main() {
                 gpu: GpuOptions {
                     adapter_name: adapter.clone(),
                     backends: None,
+                    ..Default::default()
                 },
             };
             cmd_bench(&cfg, *json)

@@ -113,7 +113,17 @@ impl GpuModel {
     /// `[3H, H]` projection so a layer needs one GEMM for all three.
     pub fn new(kernels: Arc<Kernels>, config: BertConfig, weights: &BertWeights) -> Result<Self> {
         let ctx = kernels.ctx().clone();
-        let up = |label: &str, t: &[f32]| ctx.storage_from(label, t);
+        let max = ctx.max_binding_bytes();
+        let up = |label: &str, t: &[f32]| {
+            let bytes = t.len() as u64 * 4;
+            if bytes > max {
+                return Err(Error::Shape(format!(
+                    "weight tensor {label} is {bytes} bytes as f32, above this adapter's storage binding limit of {max} bytes; \
+                     wgbert does not split weight tensors across bindings yet, so this model cannot run on this adapter"
+                )));
+            }
+            ctx.storage_from(label, t)
+        };
         let mut layers = Vec::with_capacity(weights.layers.len());
         for (l, w) in weights.layers.iter().enumerate() {
             let p = format!("encoder.layer.{l}");

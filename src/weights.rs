@@ -187,7 +187,30 @@ impl TensorStore {
 
     fn read_file(path: &Path) -> Result<Vec<(String, HostTensor)>> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Weights {
+        Self::parse(path, &bytes)
+    }
+
+    /// Tensors of safetensors `bytes` (e.g. a file already in memory); `path` names them in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let raw = Self::parse(path, bytes)?;
+        let has_unprefixed = raw.iter().any(|(k, _)| k.starts_with("embeddings."));
+        let tensors = raw
+            .into_iter()
+            .map(|(k, t)| (normalise_name(&k, !has_unprefixed), t))
+            .filter(|(k, _)| {
+                k.starts_with("embeddings.")
+                    || k.starts_with("encoder.")
+                    || k.starts_with("pooler.")
+            })
+            .collect();
+        Ok(TensorStore {
+            path: path.to_path_buf(),
+            tensors,
+        })
+    }
+
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, HostTensor)>> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights {
             path: path.to_path_buf(),
             message: format!(
                 "not a valid safetensors file ({e}); the file may be truncated or corrupt: fetch it again"

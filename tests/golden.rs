@@ -272,3 +272,34 @@ fn contextual_word_vectors_differ_by_sense() {
         "fair (trial) should be closer to fair (judge) {c_tj} than to fair (county) {c_tc}"
     );
 }
+
+#[test]
+fn batches_beyond_the_binding_limit_are_split_with_identical_results() {
+    // Cap one binding at 40 000 bytes: the tiny model's widest activation (qkv, 180 floats a
+    // token) at seq 24 is 17 280 bytes a sequence, so at most 2 sequences fit in one pass.
+    let gpu = wgbert::GpuOptions {
+        max_binding_bytes: Some(40_000),
+        ..Default::default()
+    };
+    let opts = EngineOptions {
+        seq_length: 24,
+        max_batch: 32,
+        gpu,
+        ..Default::default()
+    };
+    let capped = Engine::from_dir(&data("tiny-bert"), opts).unwrap();
+    assert_eq!(capped.batch_limit(24), 2);
+    let texts: Vec<Input> = (0..7)
+        .map(|i| Input::from(format!("sentence number {i} about a fair trial").as_str()))
+        .collect();
+    let req = Request {
+        sequence_output: true,
+        ..Default::default()
+    };
+    let a = capped.encode(&texts, None, &req).unwrap();
+    let b = tiny().encode(&texts, None, &req).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.sequence_output, y.sequence_output);
+        assert_eq!(x.pooled_output, y.pooled_output);
+    }
+}
