@@ -20,6 +20,9 @@ pub struct GpuOptions {
     pub max_binding_bytes: Option<u64>,
 }
 
+/// Longest wait for one submission before it is reported as an error instead of a hang.
+pub const GPU_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Completion of each `map_async` of one readback, filled in by the callbacks.
 type MapResults = Arc<Mutex<Vec<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>>;
 
@@ -135,6 +138,15 @@ impl GpuContext {
                 v.push(e.to_string());
             }
         }));
+        let lost = errors.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            log::error!("wgpu device lost ({reason:?}): {message}");
+            if let Ok(mut v) = lost.lock() {
+                v.push(format!(
+                    "the GPU device was lost ({reason:?}: {message}); create a new Engine"
+                ));
+            }
+        });
         log::info!(
             "adapter: {} ({:?}, {:?}, driver {} {})",
             info.name,
@@ -287,7 +299,7 @@ impl GpuContext {
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(index),
-                timeout: None,
+                timeout: Some(GPU_TIMEOUT),
             })
             .map_err(|e| Error::Device(format!("waiting for the GPU failed ({e})")))?;
         // When several threads share the device, another thread's poll may be the one that runs

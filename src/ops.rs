@@ -279,7 +279,7 @@ impl Prepared {
             .device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(index),
-                timeout: None,
+                timeout: Some(crate::gpu::GPU_TIMEOUT),
             })
             .map_err(|e| crate::Error::Device(format!("waiting for the GPU failed ({e})")))?;
         self.kernels.ctx().check_errors()

@@ -1,42 +1,10 @@
 //! Bad model folders give errors that name the file, the tensor and the fix — never a panic.
 
 mod common;
-use common::data;
-use safetensors::{Dtype, tensor::TensorView};
-use std::collections::BTreeMap;
+use common::{ConfigEdit, Raw, data, tiny_config, tiny_raw, write_model};
+use safetensors::Dtype;
 use std::path::Path;
 use wgbert::{Engine, EngineOptions, Error, Input, Request};
-
-type ConfigEdit = Box<dyn Fn(&mut serde_json::Value)>;
-type Raw = BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>;
-
-fn tiny_raw() -> Raw {
-    let bytes = std::fs::read(data("tiny-bert/model.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensors()
-        .into_iter()
-        .map(|(n, v)| (n, (v.dtype(), v.shape().to_vec(), v.data().to_vec())))
-        .collect()
-}
-
-fn write_model(dir: &Path, raw: &Raw, config: &serde_json::Value) {
-    std::fs::create_dir_all(dir).unwrap();
-    let views: Vec<(String, TensorView)> = raw
-        .iter()
-        .map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
-    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
-    std::fs::write(
-        dir.join("config.json"),
-        serde_json::to_string_pretty(config).unwrap(),
-    )
-    .unwrap();
-    std::fs::copy(data("tiny-bert/tokenizer.json"), dir.join("tokenizer.json")).unwrap();
-}
-
-fn tiny_config() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(data("tiny-bert/config.json")).unwrap()).unwrap()
-}
 
 fn load(dir: &Path) -> Result<Engine, Error> {
     Engine::from_dir(

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use safetensors::{Dtype, tensor::TensorView};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use wgbert::GpuContext;
@@ -59,4 +62,38 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
             (got[i] - want[i]).abs()
         );
     }
+}
+
+pub type ConfigEdit = Box<dyn Fn(&mut serde_json::Value)>;
+pub type Raw = BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>;
+
+/// The tiny model's tensors as (dtype, shape, bytes).
+pub fn tiny_raw() -> Raw {
+    let bytes = std::fs::read(data("tiny-bert/model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(n, v)| (n, (v.dtype(), v.shape().to_vec(), v.data().to_vec())))
+        .collect()
+}
+
+/// Writes a model folder: safetensors from `raw`, `config`, the tiny model's tokenizer.
+pub fn write_model(dir: &Path, raw: &Raw, config: &serde_json::Value) {
+    std::fs::create_dir_all(dir).unwrap();
+    let views: Vec<(String, TensorView)> = raw
+        .iter()
+        .map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string_pretty(config).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(data("tiny-bert/tokenizer.json"), dir.join("tokenizer.json")).unwrap();
+}
+
+/// The tiny model's config.json.
+pub fn tiny_config() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(data("tiny-bert/config.json")).unwrap()).unwrap()
 }
