@@ -98,7 +98,8 @@ fn model_folder_cases() {
     std::fs::write(&w, b"\xff\xff\xff\xff\xff\xff\xff\x7fgarbage").unwrap();
     fails_with(&encode_with_model(&d), &["not a valid safetensors file"]);
     // Wrong dtype, missing tensor, wrong shape, NaN.
-    let cases: Vec<(&str, Box<dyn Fn(&mut common::Raw)>, Vec<&str>)> = vec![
+    type RawEdit = Box<dyn Fn(&mut common::Raw)>;
+    let cases: Vec<(&str, RawEdit, Vec<&str>)> = vec![
         (
             "dtype",
             Box::new(|r| {
