@@ -12,15 +12,15 @@
 // array is indexed dynamically (CPU drivers such as lavapipe turn those into memory traffic;
 // measured 3.4 → 14 GFLOP/s on lavapipe against a 4×4 scalar-array version).
 // Any M, N, K work: loads outside the matrix read 0 and stores outside it are skipped.
-// ACT (see common/activations.wgsl) is the fused epilogue: identity, GELU (erf or tanh), tanh.
-
-override ACT: u32 = 0u;
+// params.act (see common/activations.wgsl) is the fused epilogue: identity, GELU (erf or
+// tanh), tanh, ReLU. It is a uniform rather than a pipeline constant so that one pipeline
+// serves every layer: a CPU driver compiles each GEMM pipeline for about a second.
 
 struct Params {
     m: u32,
     n: u32,
     k: u32,
-    _pad: u32,
+    act: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -72,7 +72,7 @@ fn store(r: u32, c0: u32, v: vec4<f32>) {
     for (var j = 0u; j < 4u; j = j + 1u) {
         let col = c0 + j;
         if (col < params.n) {
-            c[r * params.n + col] = activate(v[j] + bias[col], ACT);
+            c[r * params.n + col] = activate(v[j] + bias[col], params.act);
         }
     }
 }

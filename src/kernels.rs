@@ -105,7 +105,7 @@ impl Kernel {
     /// Name of the pipeline-overridable constant that selects a variant, if any.
     pub fn variant_constant(self) -> Option<&'static str> {
         match self {
-            Kernel::Gemm | Kernel::Gelu => Some("ACT"),
+            Kernel::Gelu => Some("ACT"),
             Kernel::Pooling => Some("MODE"),
             _ => None,
         }
@@ -129,14 +129,14 @@ impl Kernel {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct GemmParams {
-    /// Mirrors the WGSL `Params` field of the same name.
+    /// Rows of A and C.
     pub m: u32,
-    /// Mirrors the WGSL `Params` field of the same name.
+    /// Columns of C (rows of W).
     pub n: u32,
-    /// Mirrors the WGSL `Params` field of the same name.
+    /// The reduced dimension.
     pub k: u32,
-    /// Padding to 16 bytes.
-    pub _pad: u32,
+    /// Epilogue activation, as `Activation::shader_code` (0 identity, 3 tanh).
+    pub act: u32,
 }
 
 /// `embeddings.wgsl` parameters.
@@ -271,9 +271,78 @@ pub fn row_grid(n: u32) -> [u32; 3] {
     }
 }
 
+/// Where compiled pipelines are kept between runs: `$WGBERT_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/wgbert`, else `~/.cache/wgbert`. `WGBERT_PIPELINE_CACHE=0` turns it off.
+pub fn pipeline_cache_dir() -> Option<std::path::PathBuf> {
+    if std::env::var("WGBERT_PIPELINE_CACHE").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    if let Some(d) = std::env::var_os("WGBERT_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return Some(d.into());
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Some(std::path::PathBuf::from(d).join("wgbert"));
+    }
+    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/wgbert"))
+}
+
+/// The driver's pipeline cache, loaded from and saved to disk (adapters with PIPELINE_CACHE).
+struct DiskCache {
+    cache: wgpu::PipelineCache,
+    path: std::path::PathBuf,
+}
+
+impl DiskCache {
+    fn open(ctx: &GpuContext) -> Option<DiskCache> {
+        if !ctx.has(wgpu::Features::PIPELINE_CACHE) {
+            return None;
+        }
+        let key = wgpu::util::pipeline_cache_key(&ctx.info)?;
+        let path = pipeline_cache_dir()?.join(key);
+        let data = std::fs::read(&path).ok();
+        // SAFETY: the data was written by `save` from `PipelineCache::get_data` for an adapter
+        // with this cache key (the key is the file name); wgpu and the driver validate the
+        // header and fall back to an empty cache when it does not match.
+        let cache = unsafe {
+            ctx.device
+                .create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                    label: Some("wgbert"),
+                    data: data.as_deref(),
+                    fallback: true,
+                })
+        };
+        log::info!(
+            "pipeline cache {} ({} bytes loaded)",
+            path.display(),
+            data.map_or(0, |d| d.len())
+        );
+        Some(DiskCache { cache, path })
+    }
+
+    /// Writes the cache atomically (temporary file + rename); best effort.
+    fn save(&self) {
+        let Some(data) = self.cache.get_data() else {
+            return;
+        };
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let tmp = self
+            .path
+            .with_extension(format!("tmp-{}", std::process::id()));
+        if std::fs::write(&tmp, &data).is_ok() && std::fs::rename(&tmp, &self.path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
 /// Pipelines and layouts, created once per (kernel, variant) and shared.
 pub struct Kernels {
     ctx: Arc<GpuContext>,
+    disk_cache: Option<DiskCache>,
     layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     modules: Mutex<HashMap<Kernel, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<(Kernel, u32), Arc<wgpu::ComputePipeline>>>,
@@ -346,6 +415,7 @@ impl Kernels {
             layouts.insert(k, (bgl, pl));
         }
         Kernels {
+            disk_cache: DiskCache::open(&ctx),
             ctx,
             layouts,
             modules: Mutex::new(HashMap::new()),
@@ -384,6 +454,7 @@ impl Kernels {
             .map(|c| vec![(c, variant as f64)])
             .unwrap_or_default();
         let (_, layout) = &self.layouts[&kernel];
+        let started = std::time::Instant::now();
         let pipeline = self
             .ctx
             .device
@@ -396,9 +467,17 @@ impl Kernels {
                     constants: &constants,
                     zero_initialize_workgroup_memory: false,
                 },
-                cache: None,
+                cache: self.disk_cache.as_ref().map(|c| &c.cache),
             });
+        let compile_s = started.elapsed().as_secs_f64();
+        log::debug!(
+            "pipeline {} (variant {variant}) built in {compile_s:.3} s",
+            kernel.name()
+        );
         self.ctx.check_errors()?;
+        if let Some(c) = &self.disk_cache {
+            c.save();
+        }
         let p = Arc::new(pipeline);
         pipes.insert((kernel, variant), p.clone());
         Ok(p)

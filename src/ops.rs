@@ -36,12 +36,12 @@ pub fn gemm(
     let d = k.dispatch(
         "gemm",
         Kernel::Gemm,
-        act,
+        0,
         &GemmParams {
             m: u(m),
             n: u(n),
             k: u(kd),
-            _pad: 0,
+            act,
         },
         &[&ab, &wb, &bb, &c],
         gemm_grid(m, n),
@@ -306,12 +306,12 @@ pub fn prepare_gemm(
             k.dispatch(
                 "gemm",
                 Kernel::Gemm,
-                act,
+                0,
                 &GemmParams {
                     m: u(m),
                     n: u(n),
                     k: u(kd),
-                    _pad: 0,
+                    act,
                 },
                 &[&a, &w, &b, &c],
                 gemm_grid(m, n),

@@ -472,3 +472,37 @@ fn engine_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<wgbert::Engine>();
 }
+
+#[test]
+fn pipeline_cache_is_kept_on_disk_when_the_adapter_supports_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wgbert"));
+        c.args(["encode", "--model", &tiny(), "--seq-len", "8", "cache me"])
+            .env("NODEVICE_SELECT", "1")
+            .env("WGBERT_CACHE_DIR", tmp.path());
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let ctx = wgbert::GpuContext::new(&Default::default()).unwrap();
+    assert!(run(&[("WGBERT_PIPELINE_CACHE", "0")]).status.success());
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "WGBERT_PIPELINE_CACHE=0 writes nothing"
+    );
+    assert!(run(&[]).status.success());
+    let files: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    if ctx.has(wgpu::Features::PIPELINE_CACHE) {
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[0].starts_with("wgpu_pipeline_cache_"), "{files:?}");
+        assert!(run(&[]).status.success(), "a second run loads the cache");
+    } else {
+        assert!(files.is_empty());
+    }
+}
