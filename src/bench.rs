@@ -38,6 +38,8 @@ pub struct BenchConfig {
     pub iters: usize,
     /// Untimed iterations before timing.
     pub warmup: usize,
+    /// Also time every kernel call of one forward with GPU timestamps.
+    pub profile: bool,
     /// Run every row at the full `seq_len` even when it is mostly padding (TF-Hub semantics);
     /// otherwise each batch runs only as long as its longest row.
     pub full_padding: bool,
@@ -88,6 +90,55 @@ pub struct BenchResult {
     pub load_s: f64,
     /// First forward: plan, pipeline compilation, run (s).
     pub first_forward_s: f64,
+    /// Per-kernel GPU time of one forward (with `--profile`), largest share first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Vec<ProfileRow>>,
+}
+
+/// GPU time of one kernel summed over a forward pass.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfileRow {
+    /// Kernel (shader) name; GEMMs are split by the layer step they serve.
+    pub kernel: String,
+    /// Dispatches of it in one forward.
+    pub calls: usize,
+    /// Summed GPU seconds.
+    pub seconds: f64,
+    /// Share of the forward's summed kernel time.
+    pub share: f64,
+}
+
+/// Sums per-dispatch times by kernel (GEMMs by step: qkv, attention.output.dense, ...).
+pub fn summarize(times: &[crate::model::KernelTime]) -> Vec<ProfileRow> {
+    let mut rows: Vec<ProfileRow> = Vec::new();
+    let total: f64 = times.iter().map(|t| t.seconds).sum();
+    for t in times {
+        let step = t
+            .label
+            .split_once('.')
+            .map_or(t.label.as_str(), |(_, rest)| rest);
+        let name = match t.kernel {
+            crate::kernels::Kernel::Gemm => format!("gemm ({step})"),
+            k => k.name().to_string(),
+        };
+        match rows.iter_mut().find(|r| r.kernel == name) {
+            Some(r) => {
+                r.calls += 1;
+                r.seconds += t.seconds;
+            }
+            None => rows.push(ProfileRow {
+                kernel: name,
+                calls: 1,
+                seconds: t.seconds,
+                share: 0.0,
+            }),
+        }
+    }
+    for r in &mut rows {
+        r.share = if total > 0.0 { r.seconds / total } else { 0.0 };
+    }
+    rows.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    rows
 }
 
 /// Matrix-multiply FLOPs of one forward, padding included (bench_peer.py's count).
@@ -198,6 +249,13 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
     } else {
         (times[times.len() / 2 - 1] + times[times.len() / 2]) / 2.0
     };
+    let profile = if cfg.profile {
+        Some(summarize(
+            &engine.profile(b, run_seq, &ids, &types, &mask, &request)?,
+        ))
+    } else {
+        None
+    };
     let info = &engine.gpu().info;
     Ok(BenchResult {
         engine: "wgbert",
@@ -220,5 +278,6 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         gflop_per_s: flops_per_forward(&c, b, s) / median_s / 1e9,
         load_s,
         first_forward_s,
+        profile,
     })
 }

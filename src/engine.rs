@@ -336,16 +336,14 @@ impl Engine {
             .min(crate::kernels::MAX_GROUPS_PER_DIM as usize)
     }
 
-    /// One forward pass of `b` packed sequences of `s` tokens, through the plan cache.
-    pub fn run(
+    /// Runs `f` on the cached plan for `b × s` (built on first use).
+    fn with_plan<T>(
         &self,
         b: usize,
         s: usize,
-        ids: &[u32],
-        types: &[u32],
-        mask: &[u32],
         request: &Request,
-    ) -> Result<crate::model::ForwardOutput> {
+        f: impl FnOnce(&mut Plan) -> Result<T>,
+    ) -> Result<T> {
         let key = PlanKey::new(b, s, request);
         let mut cache = self
             .plans
@@ -371,7 +369,38 @@ impl Engine {
             .get_mut(&key)
             .ok_or_else(|| Error::Device("plan vanished from the cache".into()))?;
         *t = now;
-        plan.forward(&self.ctx, ids, types, mask, request)
+        f(plan)
+    }
+
+    /// One forward pass of `b` packed sequences with a GPU timestamp around every kernel call;
+    /// returns each call's time in plan order (adapters with timestamp queries in passes).
+    pub fn profile(
+        &self,
+        b: usize,
+        s: usize,
+        ids: &[u32],
+        types: &[u32],
+        mask: &[u32],
+        request: &Request,
+    ) -> Result<Vec<crate::model::KernelTime>> {
+        self.with_plan(b, s, request, |plan| {
+            plan.profile(&self.ctx, ids, types, mask)
+        })
+    }
+
+    /// One forward pass of `b` packed sequences of `s` tokens, through the plan cache.
+    pub fn run(
+        &self,
+        b: usize,
+        s: usize,
+        ids: &[u32],
+        types: &[u32],
+        mask: &[u32],
+        request: &Request,
+    ) -> Result<crate::model::ForwardOutput> {
+        self.with_plan(b, s, request, |plan| {
+            plan.forward(&self.ctx, ids, types, mask, request)
+        })
     }
 
     /// Builds (or reuses) the plan for `b × s` and returns how many dispatches it records.

@@ -287,6 +287,20 @@ impl GpuContext {
         index: wgpu::SubmissionIndex,
         staging: &[(&wgpu::Buffer, usize)],
     ) -> Result<Vec<Vec<f32>>> {
+        let bytes: Vec<(&wgpu::Buffer, usize)> = staging.iter().map(|(b, l)| (*b, l * 4)).collect();
+        Ok(self
+            .wait_bytes(index, &bytes)?
+            .iter()
+            .map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
+            .collect())
+    }
+
+    /// Waits for `index`, maps every staging buffer and returns its first `len` bytes.
+    pub fn wait_bytes(
+        &self,
+        index: wgpu::SubmissionIndex,
+        staging: &[(&wgpu::Buffer, usize)],
+    ) -> Result<Vec<Vec<u8>>> {
         let results: MapResults = Arc::new(Mutex::new(vec![None; staging.len()]));
         for (i, (st, _)) in staging.iter().enumerate() {
             let r = results.clone();
@@ -339,7 +353,7 @@ impl GpuContext {
                 .slice(..)
                 .get_mapped_range()
                 .map_err(|e| Error::Device(format!("mapping results failed ({e})")))?;
-            out.push(bytemuck::pod_collect_to_vec::<u8, f32>(&view[..*len * 4]));
+            out.push(view[..*len].to_vec());
             drop(view);
             st.unmap();
         }

@@ -182,6 +182,9 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also time every kernel of one forward with GPU timestamp queries.
+        #[arg(long)]
+        profile: bool,
     },
     /// Adapter, backend, driver, features and limits, and the model's config.
     Info {
@@ -523,6 +526,18 @@ fn cmd_bench(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
             "throughput     {:.2} seq/s, {:.1} real tokens/s, {:.2} GFLOP/s",
             r.seq_per_s, r.real_tokens_per_s, r.gflop_per_s
         );
+        if let Some(rows) = &r.profile {
+            println!("profile        GPU time of one forward, by kernel:");
+            for row in rows {
+                println!(
+                    "  {:<40} {:>4} calls {:>10.3} ms {:>6.1} %",
+                    row.kernel,
+                    row.calls,
+                    row.seconds * 1e3,
+                    row.share * 100.0
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -599,6 +614,7 @@ fn main() {
             full_padding,
             adapter,
             json,
+            profile,
         } => {
             let cfg = wgbert::bench::BenchConfig {
                 model: match model {
@@ -611,6 +627,7 @@ fn main() {
                 iters: *iters,
                 warmup: *warmup,
                 full_padding: *full_padding,
+                profile: *profile,
                 gpu: GpuOptions {
                     adapter_name: adapter.clone(),
                     backends: None,

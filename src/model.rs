@@ -212,6 +212,17 @@ impl GpuModel {
     }
 }
 
+/// GPU time of one dispatch of a profiled forward.
+#[derive(Clone, Debug)]
+pub struct KernelTime {
+    /// The dispatch label, e.g. `layer3.attention.output.layernorm`.
+    pub label: String,
+    /// Which kernel ran.
+    pub kernel: Kernel,
+    /// Seconds between the timestamps around it.
+    pub seconds: f64,
+}
+
 /// What makes two plans interchangeable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PlanKey {
@@ -523,6 +534,104 @@ impl Plan {
         &self.dispatches
     }
 
+    fn upload(&self, ctx: &GpuContext, ids: &[u32], types: &[u32], mask: &[u32]) -> Result<()> {
+        let m = self.key.batch * self.key.seq;
+        if ids.len() != m || types.len() != m || mask.len() != m {
+            return Err(Error::Shape(format!(
+                "plan is for {} x {} = {m} tokens, got ids {}, types {}, mask {}",
+                self.key.batch,
+                self.key.seq,
+                ids.len(),
+                types.len(),
+                mask.len()
+            )));
+        }
+        ctx.queue
+            .write_buffer(&self.ids, 0, bytemuck::cast_slice(ids));
+        ctx.queue
+            .write_buffer(&self.types, 0, bytemuck::cast_slice(types));
+        ctx.queue
+            .write_buffer(&self.mask, 0, bytemuck::cast_slice(mask));
+        Ok(())
+    }
+
+    /// Runs one forward pass with a GPU timestamp around every dispatch and returns the time
+    /// of each, in plan order. Needs TIMESTAMP_QUERY and TIMESTAMP_QUERY_INSIDE_PASSES.
+    pub fn profile(
+        &mut self,
+        ctx: &GpuContext,
+        ids: &[u32],
+        types: &[u32],
+        mask: &[u32],
+    ) -> Result<Vec<KernelTime>> {
+        let needed =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        if !ctx.features.contains(needed) {
+            return Err(Error::Unsupported(format!(
+                "{} has no timestamp queries inside compute passes, so per-kernel GPU times are unavailable",
+                ctx.info.name
+            )));
+        }
+        self.upload(ctx, ids, types, mask)?;
+        let n = self.dispatches.len() as u32 + 1;
+        let qs = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count: n,
+        });
+        let size = n as u64 * 8;
+        let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile.resolve"),
+            size,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile.staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("profile"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("profile"),
+                timestamp_writes: None,
+            });
+            for (i, d) in self.dispatches.iter().enumerate() {
+                pass.write_timestamp(&qs, i as u32);
+                d.record(&mut pass);
+            }
+            pass.write_timestamp(&qs, n - 1);
+        }
+        encoder.resolve_query_set(&qs, 0..n, &resolve, 0);
+        encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, size);
+        let index = ctx.queue.submit(Some(encoder.finish()));
+        let bytes = ctx
+            .wait_bytes(index, &[(&staging, size as usize)])?
+            .pop()
+            .unwrap_or_default();
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&bytes);
+        let period_ns = ctx.queue.get_timestamp_period() as f64;
+        Ok(self
+            .dispatches
+            .iter()
+            .enumerate()
+            .map(|(i, d)| KernelTime {
+                label: d.label.clone(),
+                kernel: d.kernel,
+                seconds: ticks
+                    .get(i + 1)
+                    .zip(ticks.get(i))
+                    .map_or(0.0, |(b, a)| b.saturating_sub(*a) as f64 * period_ns * 1e-9),
+            })
+            .collect())
+    }
+
     /// Runs one forward pass on packed ids (`batch·seq` each) and copies back what `request`
     /// asks for. One compute pass, one submission, no host read between layers.
     pub fn forward(
@@ -535,14 +644,6 @@ impl Plan {
     ) -> Result<ForwardOutput> {
         let (b, s, h) = (self.key.batch, self.key.seq, self.hidden);
         let m = b * s;
-        if ids.len() != m || types.len() != m || mask.len() != m {
-            return Err(Error::Shape(format!(
-                "plan is for {b}×{s} = {m} tokens, got ids {}, types {}, mask {}",
-                ids.len(),
-                types.len(),
-                mask.len()
-            )));
-        }
         if request.encoder_outputs && !self.key.all_layers {
             return Err(Error::Shape(
                 "this plan does not keep every layer; build it with encoder_outputs".into(),
@@ -553,12 +654,7 @@ impl Plan {
                 "this checkpoint has no pooler (pooler.dense.*), so pooled_output is unavailable; ask for sequence_output or the embedding".into(),
             ));
         }
-        ctx.queue
-            .write_buffer(&self.ids, 0, bytemuck::cast_slice(ids));
-        ctx.queue
-            .write_buffer(&self.types, 0, bytemuck::cast_slice(types));
-        ctx.queue
-            .write_buffer(&self.mask, 0, bytemuck::cast_slice(mask));
+        self.upload(ctx, ids, types, mask)?;
 
         // Sources to copy back, in a fixed order.
         let mut sources: Vec<(&wgpu::Buffer, usize)> = Vec::new();

@@ -266,3 +266,50 @@ fn bench_json_contract() {
     let e = err_of(&wgbert(&["bench", "--fill", "0", "--iters", "1"]));
     assert!(e.contains("--fill"), "{e}");
 }
+
+#[test]
+fn bench_profile_reports_every_kernel() {
+    let model = data("tiny-bert");
+    let o = wgbert(&[
+        "bench",
+        "--model",
+        model.to_str().unwrap(),
+        "--batch",
+        "2",
+        "--seq-len",
+        "8",
+        "--iters",
+        "1",
+        "--warmup",
+        "1",
+        "--profile",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(ok_stdout(&o).trim()).unwrap();
+    let rows = v["profile"]
+        .as_array()
+        .expect("profile rows (lavapipe has timestamp queries in passes)");
+    let kernels: Vec<&str> = rows.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+    for k in [
+        "embeddings",
+        "attention",
+        "add_layernorm",
+        "pooler",
+        "pooling",
+        "gemm (attention.self.qkv)",
+        "gemm (intermediate.dense)",
+    ] {
+        assert!(kernels.contains(&k), "profile lacks {k}: {kernels:?}");
+    }
+    let calls: u64 = rows.iter().map(|r| r["calls"].as_u64().unwrap()).sum();
+    assert_eq!(
+        calls,
+        1 + 2 * 7 + 2,
+        "every dispatch of the 2-layer plan is timed once"
+    );
+    let share: f64 = rows.iter().map(|r| r["share"].as_f64().unwrap()).sum();
+    assert!(
+        (share - 1.0).abs() < 1e-6 || share == 0.0,
+        "shares sum to {share}"
+    );
+}
