@@ -60,6 +60,8 @@ pub struct BenchResult {
     pub driver: String,
     /// Arithmetic precision of the run.
     pub precision: &'static str,
+    /// GEMM variant in use (autotuned, or `WGBERT_GEMM`).
+    pub gemm: &'static str,
     /// Model shape name or folder.
     pub shape: String,
     /// Sequences per forward pass.
@@ -118,7 +120,9 @@ pub fn summarize(times: &[crate::model::KernelTime]) -> Vec<ProfileRow> {
             .split_once('.')
             .map_or(t.label.as_str(), |(_, rest)| rest);
         let name = match t.kernel {
-            crate::kernels::Kernel::Gemm => format!("gemm ({step})"),
+            crate::kernels::Kernel::Gemm | crate::kernels::Kernel::GemmSmall => {
+                format!("gemm ({step})")
+            }
             k => k.name().to_string(),
         };
         match rows.iter_mut().find(|r| r.kernel == name) {
@@ -263,6 +267,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         backend: format!("{:?}", info.backend),
         driver: format!("{} {}", info.driver, info.driver_info),
         precision: "f32",
+        gemm: engine.gemm_variant().name(),
         shape,
         batch: b,
         seq_len: s,

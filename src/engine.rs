@@ -149,6 +149,11 @@ impl Engine {
         &self.ctx
     }
 
+    /// The GEMM variant the autotuner chose for this adapter (or `WGBERT_GEMM`).
+    pub fn gemm_variant(&self) -> crate::kernels::GemmVariant {
+        self.model.kernels().gemm_variant()
+    }
+
     /// The options the engine was built with.
     pub fn options(&self) -> &EngineOptions {
         &self.opts

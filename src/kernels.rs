@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex};
 pub enum Kernel {
     /// Word + position + token-type gather, sum, LayerNorm.
     Embeddings,
-    /// Tiled GEMM with bias and fused activation epilogue.
+    /// Tiled GEMM with bias and fused activation epilogue (128×128 tiles, 8×8 per invocation).
     Gemm,
+    /// The same GEMM with 64×64 tiles and 4×4 per invocation (chosen by the autotuner).
+    GemmSmall,
     /// Fused multi-head attention with padding mask and online softmax.
     Attention,
     /// Residual add + LayerNorm.
@@ -42,9 +44,10 @@ const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 7] = [
+    pub const ALL: [Kernel; 8] = [
         Kernel::Embeddings,
         Kernel::Gemm,
+        Kernel::GemmSmall,
         Kernel::Attention,
         Kernel::AddLayerNorm,
         Kernel::Gelu,
@@ -57,6 +60,7 @@ impl Kernel {
         match self {
             Kernel::Embeddings => "embeddings",
             Kernel::Gemm => "gemm",
+            Kernel::GemmSmall => "gemm_small",
             Kernel::Attention => "attention",
             Kernel::AddLayerNorm => "add_layernorm",
             Kernel::Gelu => "gelu",
@@ -69,6 +73,7 @@ impl Kernel {
         match self {
             Kernel::Embeddings => include_str!("../shaders/embeddings.wgsl"),
             Kernel::Gemm => include_str!("../shaders/gemm.wgsl"),
+            Kernel::GemmSmall => include_str!("../shaders/gemm_small.wgsl"),
             Kernel::Attention => include_str!("../shaders/attention.wgsl"),
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
@@ -80,7 +85,7 @@ impl Kernel {
     /// The full WGSL source: the shared snippets the kernel uses, then its own file.
     pub fn source(self) -> String {
         let prelude = match self {
-            Kernel::Gemm | Kernel::Gelu => ACTIVATIONS,
+            Kernel::Gemm | Kernel::GemmSmall | Kernel::Gelu => ACTIVATIONS,
             Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
                 REDUCE
             }
@@ -93,7 +98,7 @@ impl Kernel {
     pub fn bindings(self) -> &'static [Access] {
         match self {
             Kernel::Embeddings => &[Read, Read, Read, Read, Read, Read, Read, ReadWrite],
-            Kernel::Gemm => &[Read, Read, Read, ReadWrite],
+            Kernel::Gemm | Kernel::GemmSmall => &[Read, Read, Read, ReadWrite],
             Kernel::Attention => &[Read, Read, ReadWrite],
             Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
             Kernel::Gelu => &[ReadWrite],
@@ -115,7 +120,7 @@ impl Kernel {
     pub fn params_size(self) -> usize {
         match self {
             Kernel::Embeddings => std::mem::size_of::<EmbeddingsParams>(),
-            Kernel::Gemm => std::mem::size_of::<GemmParams>(),
+            Kernel::Gemm | Kernel::GemmSmall => std::mem::size_of::<GemmParams>(),
             Kernel::Attention => std::mem::size_of::<AttentionParams>(),
             Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
@@ -239,16 +244,56 @@ pub struct PoolingParams {
     pub normalize: u32,
 }
 
-/// Rows × columns of C one `gemm.wgsl` workgroup computes.
-pub const GEMM_TILE: usize = 128;
+/// The GEMM kernels the autotuner chooses between (`src/tune.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GemmVariant {
+    /// `gemm.wgsl`: 128×128 tiles, 8×8 per invocation.
+    Tile128,
+    /// `gemm_small.wgsl`: 64×64 tiles, 4×4 per invocation.
+    Tile64,
+}
 
-/// Workgroup grid of a GEMM with an M × N output.
-pub fn gemm_grid(m: usize, n: usize) -> [u32; 3] {
-    [
-        n.div_ceil(GEMM_TILE) as u32,
-        m.div_ceil(GEMM_TILE) as u32,
-        1,
-    ]
+impl GemmVariant {
+    /// Every variant, in tuning order.
+    pub const ALL: [GemmVariant; 2] = [GemmVariant::Tile128, GemmVariant::Tile64];
+
+    /// The kernel that implements it.
+    pub fn kernel(self) -> Kernel {
+        match self {
+            GemmVariant::Tile128 => Kernel::Gemm,
+            GemmVariant::Tile64 => Kernel::GemmSmall,
+        }
+    }
+
+    /// Rows × columns of C one workgroup computes.
+    pub fn tile(self) -> usize {
+        match self {
+            GemmVariant::Tile128 => 128,
+            GemmVariant::Tile64 => 64,
+        }
+    }
+
+    /// Workgroup grid for an M × N output.
+    pub fn grid(self, m: usize, n: usize) -> [u32; 3] {
+        [
+            n.div_ceil(self.tile()) as u32,
+            m.div_ceil(self.tile()) as u32,
+            1,
+        ]
+    }
+
+    /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`).
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmVariant::Tile128 => "tile128",
+            GemmVariant::Tile64 => "tile64",
+        }
+    }
+
+    /// Parses [`GemmVariant::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        GemmVariant::ALL.into_iter().find(|v| v.name() == s)
+    }
 }
 
 /// Workgroup grid of `attention.wgsl` over `batch` sequences of `seq` tokens, `heads` heads of
@@ -342,6 +387,7 @@ impl DiskCache {
 /// Pipelines and layouts, created once per (kernel, variant) and shared.
 pub struct Kernels {
     ctx: Arc<GpuContext>,
+    gemm: GemmVariant,
     disk_cache: Option<DiskCache>,
     layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     modules: Mutex<HashMap<Kernel, wgpu::ShaderModule>>,
@@ -372,7 +418,16 @@ impl Dispatch {
 
 impl Kernels {
     /// Creates the bind-group and pipeline layouts of every kernel.
+    /// Creates the kernels and picks the GEMM variant for this adapter (`tune::gemm_variant`:
+    /// `WGBERT_GEMM`, else the on-disk tuning cache, else timing both variants here).
     pub fn new(ctx: Arc<GpuContext>) -> Self {
+        let mut k = Self::with_gemm(ctx, GemmVariant::Tile128);
+        k.gemm = crate::tune::gemm_variant(&k);
+        k
+    }
+
+    /// Creates the kernels with a fixed GEMM variant (tests, benchmarks, the tuner itself).
+    pub fn with_gemm(ctx: Arc<GpuContext>, gemm: GemmVariant) -> Self {
         let mut layouts = HashMap::new();
         for k in Kernel::ALL {
             let mut entries = vec![wgpu::BindGroupLayoutEntry {
@@ -417,10 +472,16 @@ impl Kernels {
         Kernels {
             disk_cache: DiskCache::open(&ctx),
             ctx,
+            gemm,
             layouts,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The GEMM variant every plan uses.
+    pub fn gemm_variant(&self) -> GemmVariant {
+        self.gemm
     }
 
     /// The context the kernels run on.

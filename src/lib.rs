@@ -29,6 +29,7 @@ pub mod npy;
 pub mod ops;
 pub mod preprocess;
 pub mod reference;
+pub mod tune;
 pub mod weights;
 
 pub use config::{Activation, BertConfig};

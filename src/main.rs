@@ -509,7 +509,10 @@ fn cmd_bench(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
-        println!("adapter        {} ({}, {})", r.adapter, r.backend, r.driver);
+        println!(
+            "adapter        {} ({}, {}); gemm {}",
+            r.adapter, r.backend, r.driver, r.gemm
+        );
         println!(
             "model          {} {} (batch {} x seq {}, fill {}, {} padding, ran seq {})",
             r.shape, r.precision, r.batch, r.seq_len, r.fill, r.padding, r.run_seq_len

@@ -295,6 +295,7 @@ impl Plan {
         let (mu, hu, iu) = (m as u32, h as u32, inter as u32);
         let eps = c.layer_norm_eps as f32;
         let act = c.activation().shader_code();
+        let gv = k.gemm_variant();
 
         let ids = ctx.storage("input_word_ids", m)?;
         let types = ctx.storage("input_type_ids", m)?;
@@ -358,7 +359,7 @@ impl Plan {
             // (B·S, 3H) ← x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
             d.push(k.dispatch(
                 format!("{p}.attention.self.qkv"),
-                Kernel::Gemm,
+                gv.kernel(),
                 0,
                 &GemmParams {
                     m: mu,
@@ -367,7 +368,7 @@ impl Plan {
                     act: 0,
                 },
                 &[x, &w.qkv_w, &w.qkv_b, &qkv],
-                gemm_grid(m, 3 * h),
+                gv.grid(m, 3 * h),
             )?);
             // (B·S, H) ← softmax(Q Kᵀ / √D + mask) V, per head
             d.push(k.dispatch(
@@ -390,7 +391,7 @@ impl Plan {
             // (B·S, H) ← context · Woᵀ + bo
             d.push(k.dispatch(
                 format!("{p}.attention.output.dense"),
-                Kernel::Gemm,
+                gv.kernel(),
                 0,
                 &GemmParams {
                     m: mu,
@@ -399,7 +400,7 @@ impl Plan {
                     act: 0,
                 },
                 &[&attn_ctx, &w.attn_out_w, &w.attn_out_b, &tmp],
-                gemm_grid(m, h),
+                gv.grid(m, h),
             )?);
             // (B·S, H) ← LayerNorm(dense + x)
             d.push(k.dispatch(
@@ -418,7 +419,7 @@ impl Plan {
             // (B·S, I) ← GELU(attention_output · Wiᵀ + bi)
             d.push(k.dispatch(
                 format!("{p}.intermediate.dense"),
-                Kernel::Gemm,
+                gv.kernel(),
                 0,
                 &GemmParams {
                     m: mu,
@@ -427,12 +428,12 @@ impl Plan {
                     act,
                 },
                 &[&attn_ln, &w.inter_w, &w.inter_b, &inter_buf],
-                gemm_grid(m, inter),
+                gv.grid(m, inter),
             )?);
             // (B·S, H) ← intermediate · Woutᵀ + bout
             d.push(k.dispatch(
                 format!("{p}.output.dense"),
-                Kernel::Gemm,
+                gv.kernel(),
                 0,
                 &GemmParams {
                     m: mu,
@@ -441,7 +442,7 @@ impl Plan {
                     act: 0,
                 },
                 &[&inter_buf, &w.out_w, &w.out_b, &tmp],
-                gemm_grid(m, h),
+                gv.grid(m, h),
             )?);
             // (B·S, H) ← LayerNorm(dense + attention_output)
             d.push(k.dispatch(

@@ -35,7 +35,7 @@ pub fn gemm(
     let c = ctx.storage("c", m * n)?;
     let d = k.dispatch(
         "gemm",
-        Kernel::Gemm,
+        k.gemm_variant().kernel(),
         0,
         &GemmParams {
             m: u(m),
@@ -44,7 +44,7 @@ pub fn gemm(
             act,
         },
         &[&ab, &wb, &bb, &c],
-        gemm_grid(m, n),
+        k.gemm_variant().grid(m, n),
     )?;
     run_one(k, d, &c, m * n)
 }
@@ -305,7 +305,7 @@ pub fn prepare_gemm(
         .map(|_| {
             k.dispatch(
                 "gemm",
-                Kernel::Gemm,
+                k.gemm_variant().kernel(),
                 0,
                 &GemmParams {
                     m: u(m),
@@ -314,7 +314,7 @@ pub fn prepare_gemm(
                     act,
                 },
                 &[&a, &w, &b, &c],
-                gemm_grid(m, n),
+                k.gemm_variant().grid(m, n),
             )
         })
         .collect::<Result<Vec<_>>>()?;

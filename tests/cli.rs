@@ -313,3 +313,51 @@ fn bench_profile_reports_every_kernel() {
         "shares sum to {share}"
     );
 }
+
+#[test]
+fn gemm_autotune_is_cached_and_can_be_overridden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = data("tiny-bert");
+    let bench = |env: &[(&str, &str)]| -> Value {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wgbert"));
+        c.args([
+            "bench",
+            "--model",
+            model.to_str().unwrap(),
+            "--batch",
+            "1",
+            "--seq-len",
+            "8",
+            "--iters",
+            "1",
+            "--warmup",
+            "1",
+            "--json",
+        ])
+        .env("NODEVICE_SELECT", "1")
+        .env("WGBERT_CACHE_DIR", tmp.path())
+        .env_remove("WGBERT_GEMM");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        serde_json::from_str(ok_stdout(&c.output().unwrap()).trim()).unwrap()
+    };
+    let tuned = bench(&[]);
+    let table: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("gemm-tune.json")).unwrap())
+            .unwrap();
+    let (key, choice) = table.as_object().unwrap().iter().next().unwrap();
+    assert!(
+        key.contains(tuned["adapter"].as_str().unwrap()),
+        "cache keyed by adapter: {key}"
+    );
+    assert_eq!(choice, &tuned["gemm"], "the run used the tuned variant");
+    assert_eq!(
+        bench(&[])["gemm"],
+        tuned["gemm"],
+        "second run reads the cache"
+    );
+    for v in ["tile64", "tile128"] {
+        assert_eq!(bench(&[("WGBERT_GEMM", v)])["gemm"], v);
+    }
+}

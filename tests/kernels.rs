@@ -3,52 +3,65 @@
 
 mod common;
 use common::{assert_close, kernels};
+use wgbert::kernels::{GemmVariant, Kernels};
 use wgbert::ops;
 use wgbert::reference::{self as cpu, SplitMix64};
 
+/// One kernel set per GEMM variant, on the shared context.
+fn gemm_variants() -> Vec<Kernels> {
+    GemmVariant::ALL
+        .iter()
+        .map(|&v| Kernels::with_gemm(kernels().ctx().clone(), v))
+        .collect()
+}
+
 #[test]
 fn gemm_matches_reference_on_awkward_shapes() {
-    let k = kernels();
-    let mut rng = SplitMix64::new(1);
-    // (M, N, K): tile multiples, odd sizes, one row, one column, K % 4 != 0, K < BK.
-    let shapes = [
-        (64, 64, 64),
-        (1, 1, 1),
-        (1, 384, 384),
-        (7, 13, 5),
-        (65, 130, 97),
-        (128, 96, 3),
-        (3, 200, 1023),
-        (100, 1, 33),
-    ];
-    for &(m, n, kd) in &shapes {
-        let a = rng.vec(m * kd, 1.0);
-        let w = rng.vec(n * kd, 1.0);
-        let b = rng.vec(n, 1.0);
-        let got = ops::gemm(k, &a, &w, &b, m, n, kd, 0).unwrap();
-        let want = cpu::gemm(&a, &w, &b, m, n, kd, 0);
-        assert_close(
-            &format!("gemm {m}x{n}x{kd}"),
-            &got,
-            &want,
-            1e-5 * (kd as f32).sqrt(),
-            1e-5,
-        );
+    for k in &gemm_variants() {
+        let v = k.gemm_variant().name();
+        let mut rng = SplitMix64::new(1);
+        // (M, N, K): tile multiples, odd sizes, one row, one column, K % 4 != 0, K < BK.
+        let shapes = [
+            (64, 64, 64),
+            (1, 1, 1),
+            (1, 384, 384),
+            (7, 13, 5),
+            (65, 130, 97),
+            (128, 96, 3),
+            (3, 200, 1023),
+            (100, 1, 33),
+        ];
+        for &(m, n, kd) in &shapes {
+            let a = rng.vec(m * kd, 1.0);
+            let w = rng.vec(n * kd, 1.0);
+            let b = rng.vec(n, 1.0);
+            let got = ops::gemm(k, &a, &w, &b, m, n, kd, 0).unwrap();
+            let want = cpu::gemm(&a, &w, &b, m, n, kd, 0);
+            assert_close(
+                &format!("gemm {v} {m}x{n}x{kd}"),
+                &got,
+                &want,
+                1e-5 * (kd as f32).sqrt(),
+                1e-5,
+            );
+        }
     }
 }
 
 #[test]
 fn gemm_fused_epilogues_match_reference() {
-    let k = kernels();
-    let mut rng = SplitMix64::new(2);
-    let (m, n, kd) = (37, 70, 45);
-    let a = rng.vec(m * kd, 1.0);
-    let w = rng.vec(n * kd, 0.5);
-    let b = rng.vec(n, 1.0);
-    for act in [1u32, 2, 3, 4] {
-        let got = ops::gemm(k, &a, &w, &b, m, n, kd, act).unwrap();
-        let want = cpu::gemm(&a, &w, &b, m, n, kd, act);
-        assert_close(&format!("gemm act {act}"), &got, &want, 2e-5, 1e-5);
+    for k in &gemm_variants() {
+        let v = k.gemm_variant().name();
+        let mut rng = SplitMix64::new(2);
+        let (m, n, kd) = (37, 70, 45);
+        let a = rng.vec(m * kd, 1.0);
+        let w = rng.vec(n * kd, 0.5);
+        let b = rng.vec(n, 1.0);
+        for act in [1u32, 2, 3, 4] {
+            let got = ops::gemm(k, &a, &w, &b, m, n, kd, act).unwrap();
+            let want = cpu::gemm(&a, &w, &b, m, n, kd, act);
+            assert_close(&format!("gemm {v} act {act}"), &got, &want, 2e-5, 1e-5);
+        }
     }
 }
 
