@@ -338,3 +338,36 @@ fn huge_batches_stay_inside_dispatch_limits() {
         assert_eq!(a.pooled_output, b.pooled_output);
     }
 }
+
+#[test]
+fn no_adapter_is_an_error_that_says_how_to_get_one() {
+    let m = data("tiny-bert");
+    let run = |k: &str, v: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wgbert"))
+            .args([
+                "encode",
+                "--model",
+                m.to_str().unwrap(),
+                "--seq-len",
+                "8",
+                "x",
+            ])
+            .env("NODEVICE_SELECT", "1")
+            .env(k, v)
+            .output()
+            .unwrap()
+    };
+    // No Vulkan driver at all (the loader finds no ICD).
+    fails_with(
+        &run("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
+        &[
+            "no GPU adapter found",
+            "apt-get install mesa-vulkan-drivers",
+        ],
+    );
+    // WGPU_ADAPTER_NAME that matches nothing lists what is there.
+    fails_with(
+        &run("WGPU_ADAPTER_NAME", "no-such-gpu-9000"),
+        &["no-such-gpu-9000", "adapters present"],
+    );
+}
