@@ -25,9 +25,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read> qkv: array<st>;
 @group(0) @binding(2) var<storage, read> mask: array<u32>;
-@group(0) @binding(3) var<storage, read_write> ctx: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ctx: array<st>;
 
 const LANES: u32 = 32u;
 const TILE: u32 = 2048u; // floats of q (and of acc) per workgroup: R · D ≤ TILE
@@ -60,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let stride = 3u * hidden;
     let q_base = (b * s_len + i) * stride + h * d_len;
     for (var d = 0u; d < d_len; d = d + 1u) {
-        q_s[d * rows + t] = qkv[q_base + d] * params.scale;
+        q_s[d * rows + t] = f32(qkv[q_base + d]) * params.scale;
         acc_s[d * rows + t] = 0.0;
     }
     let seq_base = b * s_len * stride + h * d_len; // row 0 of this sequence, this head
@@ -82,8 +82,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         var s_hi = vec4<f32>(0.0);
         for (var d = 0u; d < d_len; d = d + 1u) {
             let qd = q_s[d * rows + t];
-            s_lo = s_lo + qd * vec4<f32>(qkv[k0 + d], qkv[k1 + d], qkv[k2 + d], qkv[k3 + d]);
-            s_hi = s_hi + qd * vec4<f32>(qkv[k4 + d], qkv[k5 + d], qkv[k6 + d], qkv[k7 + d]);
+            s_lo = s_lo + qd * vec4<f32>(f32(qkv[k0 + d]), f32(qkv[k1 + d]), f32(qkv[k2 + d]), f32(qkv[k3 + d]));
+            s_hi = s_hi + qd * vec4<f32>(f32(qkv[k4 + d]), f32(qkv[k5 + d]), f32(qkv[k6 + d]), f32(qkv[k7 + d]));
         }
         s_lo = s_lo + vec4<f32>(key_bias(b, j0), key_bias(b, j0 + 1u), key_bias(b, j0 + 2u), key_bias(b, j0 + 3u));
         s_hi = s_hi + vec4<f32>(key_bias(b, j0 + 4u), key_bias(b, j0 + 5u), key_bias(b, j0 + 6u), key_bias(b, j0 + 7u));
@@ -96,8 +96,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         m_run = m_new;
         let v_off = hidden; // V columns follow K columns
         for (var d = 0u; d < d_len; d = d + 1u) {
-            let v_lo = vec4<f32>(qkv[k0 + v_off + d], qkv[k1 + v_off + d], qkv[k2 + v_off + d], qkv[k3 + v_off + d]);
-            let v_hi = vec4<f32>(qkv[k4 + v_off + d], qkv[k5 + v_off + d], qkv[k6 + v_off + d], qkv[k7 + v_off + d]);
+            let v_lo = vec4<f32>(f32(qkv[k0 + v_off + d]), f32(qkv[k1 + v_off + d]), f32(qkv[k2 + v_off + d]), f32(qkv[k3 + v_off + d]));
+            let v_hi = vec4<f32>(f32(qkv[k4 + v_off + d]), f32(qkv[k5 + v_off + d]), f32(qkv[k6 + v_off + d]), f32(qkv[k7 + v_off + d]));
             let a = d * rows + t;
             acc_s[a] = acc_s[a] * corr + dot(p_lo, v_lo) + dot(p_hi, v_hi);
         }
@@ -106,6 +106,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let out_base = (b * s_len + i) * hidden + h * d_len;
     let inv = 1.0 / l_run;
     for (var d = 0u; d < d_len; d = d + 1u) {
-        ctx[out_base + d] = acc_s[d * rows + t] * inv;
+        ctx[out_base + d] = st(acc_s[d * rows + t] * inv);
     }
 }

@@ -20,12 +20,18 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read> types: array<u32>;
-@group(0) @binding(3) var<storage, read> word: array<f32>;
-@group(0) @binding(4) var<storage, read> position: array<f32>;
-@group(0) @binding(5) var<storage, read> token_type: array<f32>;
-@group(0) @binding(6) var<storage, read> gamma: array<f32>;
-@group(0) @binding(7) var<storage, read> beta: array<f32>;
-@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> word: array<st>;
+@group(0) @binding(4) var<storage, read> position: array<st>;
+@group(0) @binding(5) var<storage, read> token_type: array<st>;
+@group(0) @binding(6) var<storage, read> gamma: array<st>;
+@group(0) @binding(7) var<storage, read> beta: array<st>;
+@group(0) @binding(8) var<storage, read_write> out: array<st>;
+
+// word[id] + position[pos] + token_type[tt] at column j, in f32 (recomputed by each pass).
+fn gathered(id: u32, pos: u32, tt: u32, j: u32) -> f32 {
+    let h = params.hidden;
+    return f32(word[id * h + j]) + f32(position[pos * h + j]) + f32(token_type[tt * h + j]);
+}
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -41,18 +47,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     var sum = 0.0;
     for (var j = t; j < h; j = j + WG) {
-        let v = word[id * h + j] + position[pos * h + j] + token_type[tt * h + j];
-        out[base + j] = v;
-        sum = sum + v;
+        sum = sum + gathered(id, pos, tt, j);
     }
     let mean = wg_sum(t, sum) / f32(h);
     var sq = 0.0;
     for (var j = t; j < h; j = j + WG) {
-        let d = out[base + j] - mean;
+        let d = gathered(id, pos, tt, j) - mean;
         sq = sq + d * d;
     }
     let inv = 1.0 / sqrt(wg_sum(t, sq) / f32(h) + params.eps);
     for (var j = t; j < h; j = j + WG) {
-        out[base + j] = (out[base + j] - mean) * inv * gamma[j] + beta[j];
+        out[base + j] = st((gathered(id, pos, tt, j) - mean) * inv * f32(gamma[j]) + f32(beta[j]));
     }
 }

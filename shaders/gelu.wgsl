@@ -14,7 +14,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st>;
 
 @compute @workgroup_size(256, 1, 1)
 fn main(
@@ -26,5 +26,5 @@ fn main(
     if (i >= params.len) {
         return;
     }
-    x[i] = activate(x[i], ACT);
+    x[i] = st(activate(f32(x[i]), ACT));
 }

@@ -24,10 +24,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<st>;
+@group(0) @binding(2) var<storage, read> w: array<st>;
+@group(0) @binding(3) var<storage, read> bias: array<st>;
+@group(0) @binding(4) var<storage, read_write> c: array<st>;
 
 const BM: u32 = 128u;
 const BN: u32 = 128u;
@@ -46,7 +46,7 @@ fn stage_a(lidx: u32, row0: u32, k0: u32) {
         let kk = e % BK;
         var v = 0.0;
         if (row0 + r < params.m && k0 + kk < params.k) {
-            v = a[(row0 + r) * params.k + k0 + kk];
+            v = f32(a[(row0 + r) * params.k + k0 + kk]);
         }
         a_tile[kk * (BM / 4u) + r / 4u][r % 4u] = v;
     }
@@ -59,7 +59,7 @@ fn stage_w(lidx: u32, col0: u32, k0: u32) {
         let kk = e % BK;
         var v = 0.0;
         if (col0 + r < params.n && k0 + kk < params.k) {
-            v = w[(col0 + r) * params.k + k0 + kk];
+            v = f32(w[(col0 + r) * params.k + k0 + kk]);
         }
         w_tile[kk * (BN / 4u) + r / 4u][r % 4u] = v;
     }
@@ -72,7 +72,7 @@ fn store(r: u32, c0: u32, v: vec4<f32>) {
     for (var j = 0u; j < 4u; j = j + 1u) {
         let col = c0 + j;
         if (col < params.n) {
-            c[r * params.n + col] = activate(v[j] + bias[col], params.act);
+            c[r * params.n + col] = st(activate(v[j] + f32(bias[col]), params.act));
         }
     }
 }

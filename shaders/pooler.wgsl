@@ -11,10 +11,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> pooled: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<st>;
+@group(0) @binding(2) var<storage, read> w: array<st>;
+@group(0) @binding(3) var<storage, read> bias: array<st>;
+@group(0) @binding(4) var<storage, read_write> pooled: array<st>;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -27,7 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x_base = b * params.seq * h;
     var sum = 0.0;
     for (var k = 0u; k < h; k = k + 1u) {
-        sum = sum + x[x_base + k] * w[n * h + k];
+        sum = sum + f32(x[x_base + k]) * f32(w[n * h + k]);
     }
-    pooled[b * h + n] = tanh(clamp(sum + bias[n], -15.0, 15.0));
+    pooled[b * h + n] = st(tanh(clamp(sum + f32(bias[n]), -15.0, 15.0)));
 }

@@ -17,9 +17,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<st>;
 @group(0) @binding(2) var<storage, read> mask: array<u32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<st>;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -39,12 +39,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var j = t; j < h; j = j + WG) {
         var v = 0.0;
         if (MODE == 2u) {
-            v = x[b * s_len * h + j];
+            v = f32(x[b * s_len * h + j]);
         } else if (MODE == 1u) {
             v = -3.0e38;
             for (var s = 0u; s < s_len; s = s + 1u) {
                 if (mask[b * s_len + s] != 0u) {
-                    v = max(v, x[(b * s_len + s) * h + j]);
+                    v = max(v, f32(x[(b * s_len + s) * h + j]));
                 }
             }
             if (count == 0.0) {
@@ -53,19 +53,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         } else {
             for (var s = 0u; s < s_len; s = s + 1u) {
                 if (mask[b * s_len + s] != 0u) {
-                    v = v + x[(b * s_len + s) * h + j];
+                    v = v + f32(x[(b * s_len + s) * h + j]);
                 }
             }
             v = v / max(count, 1e-9);
         }
-        out[b * h + j] = v;
+        out[b * h + j] = st(v);
         sq = sq + v * v;
     }
     let norm = sqrt(wg_sum(t, sq));
     if (params.normalize != 0u) {
         let inv = 1.0 / max(norm, 1e-12);
         for (var j = t; j < h; j = j + WG) {
-            out[b * h + j] = out[b * h + j] * inv;
+            out[b * h + j] = st(f32(out[b * h + j]) * inv);
         }
     }
 }

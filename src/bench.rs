@@ -40,6 +40,8 @@ pub struct BenchConfig {
     pub warmup: usize,
     /// Also time every kernel call of one forward with GPU timestamps.
     pub profile: bool,
+    /// Storage precision.
+    pub precision: crate::kernels::Precision,
     /// Run every row at the full `seq_len` even when it is mostly padding (TF-Hub semantics);
     /// otherwise each batch runs only as long as its longest row.
     pub full_padding: bool,
@@ -187,6 +189,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         gpu: cfg.gpu.clone(),
         seq_length: cfg.seq_len.max(2),
         max_batch: cfg.batch,
+        precision: cfg.precision,
         ..Default::default()
     };
     let (engine, shape) = match &cfg.model {
@@ -266,7 +269,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         adapter: info.name.clone(),
         backend: format!("{:?}", info.backend),
         driver: format!("{} {}", info.driver, info.driver_info),
-        precision: "f32",
+        precision: engine.precision().name(),
         gemm: engine.gemm_variant().name(),
         shape,
         batch: b,

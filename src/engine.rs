@@ -28,6 +28,8 @@ pub struct EngineOptions {
     pub pooling: Pooling,
     /// L2-normalise `embed` vectors (default: yes).
     pub normalize: bool,
+    /// Storage precision of weights and activations (default f32; f16 needs SHADER_F16).
+    pub precision: crate::kernels::Precision,
 }
 
 impl Default for EngineOptions {
@@ -38,6 +40,7 @@ impl Default for EngineOptions {
             max_batch: 32,
             pooling: Pooling::Mean,
             normalize: true,
+            precision: crate::kernels::Precision::F32,
         }
     }
 }
@@ -124,7 +127,7 @@ impl Engine {
         if opts.max_batch == 0 {
             return Err(Error::InvalidInput("max_batch must be at least 1".into()));
         }
-        let kernels = Arc::new(Kernels::new(ctx.clone()));
+        let kernels = Arc::new(Kernels::with_precision(ctx.clone(), opts.precision)?);
         let model = GpuModel::new(kernels, config, weights)?;
         Ok(Engine {
             model,
@@ -152,6 +155,11 @@ impl Engine {
     /// The GEMM variant the autotuner chose for this adapter (or `WGBERT_GEMM`).
     pub fn gemm_variant(&self) -> crate::kernels::GemmVariant {
         self.model.kernels().gemm_variant()
+    }
+
+    /// Storage precision of weights and activations.
+    pub fn precision(&self) -> crate::kernels::Precision {
+        self.model.kernels().precision()
     }
 
     /// The options the engine was built with.

@@ -210,7 +210,12 @@ impl GpuContext {
 
     /// An uninitialised storage buffer of `len` f32/u32 elements.
     pub fn storage(&self, label: &str, len: usize) -> Result<wgpu::Buffer> {
-        let size = (len.max(1) * 4) as u64;
+        self.storage_bytes(label, len * 4)
+    }
+
+    /// An uninitialised storage buffer of `bytes` bytes (rounded up to 4).
+    pub fn storage_bytes(&self, label: &str, bytes: usize) -> Result<wgpu::Buffer> {
+        let size = bytes.max(1).next_multiple_of(4) as u64;
         self.check_binding_size(label, size, self.max_activation_bytes())?;
         Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),

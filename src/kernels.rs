@@ -6,6 +6,52 @@ use crate::gpu::GpuContext;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Storage precision of weights and activations. Arithmetic, accumulation and statistics are
+/// f32 in both; f16 halves memory and bandwidth and needs the adapter's SHADER_F16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    /// 32-bit floats everywhere.
+    #[default]
+    F32,
+    /// 16-bit float storage, f32 arithmetic.
+    F16,
+}
+
+impl Precision {
+    /// Bytes per stored value.
+    pub fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+
+    /// `f32` or `f16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+
+    /// Parses [`Precision::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "f32" => Some(Precision::F32),
+            "f16" => Some(Precision::F16),
+            _ => None,
+        }
+    }
+
+    /// The WGSL lines that define the storage type `st` (and enable f16 when needed).
+    fn prelude(self) -> &'static str {
+        match self {
+            Precision::F32 => "alias st = f32;\n",
+            Precision::F16 => "enable f16;\nalias st = f16;\n",
+        }
+    }
+}
+
 /// Every compute kernel wgbert has. One name per thing: `Kernel::AddLayerNorm` ↔
 /// `shaders/add_layernorm.wgsl` ↔ `AddLayerNormParams`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,8 +128,13 @@ impl Kernel {
         }
     }
 
-    /// The full WGSL source: the shared snippets the kernel uses, then its own file.
+    /// The full WGSL source at f32 storage: the shared snippets the kernel uses, then its file.
     pub fn source(self) -> String {
+        self.source_for(Precision::F32)
+    }
+
+    /// The full WGSL source for a storage precision.
+    pub fn source_for(self, precision: Precision) -> String {
         let prelude = match self {
             Kernel::Gemm | Kernel::GemmSmall | Kernel::Gelu => ACTIVATIONS,
             Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
@@ -91,7 +142,7 @@ impl Kernel {
             }
             Kernel::Pooler => "",
         };
-        format!("{prelude}\n{}", self.file())
+        format!("{}{prelude}\n{}", precision.prelude(), self.file())
     }
 
     /// Storage bindings 1.. in order.
@@ -387,6 +438,7 @@ impl DiskCache {
 /// Pipelines and layouts, created once per (kernel, variant) and shared.
 pub struct Kernels {
     ctx: Arc<GpuContext>,
+    precision: Precision,
     gemm: GemmVariant,
     disk_cache: Option<DiskCache>,
     layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
@@ -421,13 +473,31 @@ impl Kernels {
     /// Creates the kernels and picks the GEMM variant for this adapter (`tune::gemm_variant`:
     /// `WGBERT_GEMM`, else the on-disk tuning cache, else timing both variants here).
     pub fn new(ctx: Arc<GpuContext>) -> Self {
-        let mut k = Self::with_gemm(ctx, GemmVariant::Tile128);
-        k.gemm = crate::tune::gemm_variant(&k);
-        k
+        Self::with_precision(ctx, Precision::F32)
+            .unwrap_or_else(|_| unreachable!("f32 needs no feature"))
     }
 
-    /// Creates the kernels with a fixed GEMM variant (tests, benchmarks, the tuner itself).
+    /// Creates tuned kernels that store weights and activations at `precision`; f16 needs the
+    /// adapter's SHADER_F16.
+    pub fn with_precision(ctx: Arc<GpuContext>, precision: Precision) -> crate::Result<Self> {
+        if precision == Precision::F16 && !ctx.has(wgpu::Features::SHADER_F16) {
+            return Err(crate::Error::Unsupported(format!(
+                "{} has no SHADER_F16, so f16 precision is unavailable; use f32",
+                ctx.info.name
+            )));
+        }
+        let mut k = Self::build(ctx, precision, GemmVariant::Tile128);
+        k.gemm = crate::tune::gemm_variant(&k);
+        Ok(k)
+    }
+
+    /// Creates f32 kernels with a fixed GEMM variant (tests, benchmarks, the tuner itself).
     pub fn with_gemm(ctx: Arc<GpuContext>, gemm: GemmVariant) -> Self {
+        Self::build(ctx, Precision::F32, gemm)
+    }
+
+    /// Creates kernels with a fixed precision and GEMM variant (no tuning, no feature check).
+    pub fn build(ctx: Arc<GpuContext>, precision: Precision, gemm: GemmVariant) -> Self {
         let mut layouts = HashMap::new();
         for k in Kernel::ALL {
             let mut entries = vec![wgpu::BindGroupLayoutEntry {
@@ -472,11 +542,87 @@ impl Kernels {
         Kernels {
             disk_cache: DiskCache::open(&ctx),
             ctx,
+            precision,
             gemm,
             layouts,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Storage precision of float buffers.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// An uninitialised float buffer of `len` values at the kernels' precision.
+    pub fn float_buffer(&self, label: &str, len: usize) -> crate::Result<wgpu::Buffer> {
+        self.ctx.storage_bytes(label, len * self.precision.bytes())
+    }
+
+    /// A float buffer holding `data` at the kernels' precision (values beyond f16's range are
+    /// an error at f16, not a silent infinity).
+    pub fn upload(&self, label: &str, data: &[f32]) -> crate::Result<wgpu::Buffer> {
+        match self.precision {
+            Precision::F32 => self.ctx.storage_from(label, data),
+            Precision::F16 => {
+                if let Some(v) = data.iter().find(|v| v.abs() > 65504.0) {
+                    return Err(crate::Error::Unsupported(format!(
+                        "{label} holds {v}, beyond the f16 range (±65504); use f32 precision"
+                    )));
+                }
+                let mut bits: Vec<u16> = data
+                    .iter()
+                    .map(|&v| half::f16::from_f32(v).to_bits())
+                    .collect();
+                if bits.len() % 2 == 1 {
+                    bits.push(0); // bindings are sized in 4-byte words
+                }
+                self.ctx.storage_from(label, &bits)
+            }
+        }
+    }
+
+    /// Decodes `bytes` read back from a float buffer into f32 values.
+    pub fn decode(&self, bytes: &[u8]) -> Vec<f32> {
+        match self.precision {
+            Precision::F32 => bytemuck::pod_collect_to_vec::<u8, f32>(bytes),
+            Precision::F16 => bytes
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+        }
+    }
+
+    /// Copies the first `len` values of each float buffer back to the host.
+    pub fn read(&self, sources: &[(&wgpu::Buffer, usize)]) -> crate::Result<Vec<Vec<f32>>> {
+        let e = self.precision.bytes();
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
+        let mut staging = Vec::with_capacity(sources.len());
+        for (buf, len) in sources {
+            let size = (len * e) as u64;
+            let st = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("staging"),
+                size: size.next_multiple_of(4).max(4),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            encoder.copy_buffer_to_buffer(buf, 0, &st, 0, size.next_multiple_of(4));
+            staging.push((st, len * e));
+        }
+        let index = self.ctx.queue.submit(Some(encoder.finish()));
+        let refs: Vec<(&wgpu::Buffer, usize)> = staging.iter().map(|(b, l)| (b, *l)).collect();
+        Ok(self
+            .ctx
+            .wait_bytes(index, &refs)?
+            .iter()
+            .map(|b| self.decode(b))
+            .collect())
     }
 
     /// The GEMM variant every plan uses.
@@ -507,7 +653,7 @@ impl Kernels {
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(kernel.name()),
-                    source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+                    source: wgpu::ShaderSource::Wgsl(kernel.source_for(self.precision).into()),
                 })
         });
         let constants: Vec<(&str, f64)> = kernel

@@ -29,6 +29,28 @@ struct ModelArgs {
     /// Adapter to use: a substring of its name (overrides WGPU_ADAPTER_NAME).
     #[arg(long, value_name = "NAME")]
     adapter: Option<String>,
+    /// Storage precision of weights and activations (f16 needs the adapter's SHADER_F16;
+    /// arithmetic stays f32).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
+}
+
+/// Storage precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PrecisionArg {
+    /// 32-bit floats.
+    F32,
+    /// 16-bit float storage, f32 arithmetic.
+    F16,
+}
+
+impl From<PrecisionArg> for wgbert::kernels::Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::F32 => wgbert::kernels::Precision::F32,
+            PrecisionArg::F16 => wgbert::kernels::Precision::F16,
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -185,6 +207,9 @@ enum Command {
         /// Also time every kernel of one forward with GPU timestamp queries.
         #[arg(long)]
         profile: bool,
+        /// Storage precision (f16 needs SHADER_F16).
+        #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+        precision: PrecisionArg,
     },
     /// Adapter, backend, driver, features and limits, and the model's config.
     Info {
@@ -222,6 +247,7 @@ fn open_engine_with(m: &ModelArgs, seq_len: usize, max_batch: usize) -> Result<E
         },
         seq_length: seq_len.max(2),
         max_batch: max_batch.max(1),
+        precision: m.precision.into(),
         ..Default::default()
     };
     Ok(Engine::from_dir(&dir, opts)?)
@@ -553,7 +579,10 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,wgpu_hal=off")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,wgpu_hal=off"),
+    )
+    .init();
     let cli = Cli::parse();
     let r = match &cli.command {
         Command::Encode {
@@ -618,6 +647,7 @@ fn main() {
             adapter,
             json,
             profile,
+            precision,
         } => {
             let cfg = wgbert::bench::BenchConfig {
                 model: match model {
@@ -631,6 +661,7 @@ fn main() {
                 warmup: *warmup,
                 full_padding: *full_padding,
                 profile: *profile,
+                precision: (*precision).into(),
                 gpu: GpuOptions {
                     adapter_name: adapter.clone(),
                     backends: None,

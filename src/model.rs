@@ -122,7 +122,7 @@ impl GpuModel {
                      wgbert does not split weight tensors across bindings yet, so this model cannot run on this adapter"
                 )));
             }
-            ctx.storage_from(label, t)
+            kernels.upload(label, t)
         };
         let mut layers = Vec::with_capacity(weights.layers.len());
         for (l, w) in weights.layers.iter().enumerate() {
@@ -254,6 +254,7 @@ impl PlanKey {
 /// Buffers allocated once for one (batch, seq_len) and the recorded sequence of kernel calls.
 pub struct Plan {
     key: PlanKey,
+    kernels: Arc<Kernels>,
     hidden: usize,
     ids: wgpu::Buffer,
     types: wgpu::Buffer,
@@ -306,17 +307,17 @@ impl Plan {
             2
         };
         let layer_out = (0..n_out)
-            .map(|i| ctx.storage(&format!("hidden{i}"), m * h))
+            .map(|i| k.float_buffer(&format!("hidden{i}"), m * h))
             .collect::<Result<Vec<_>>>()?;
-        let qkv = ctx.storage("qkv", m * 3 * h)?;
-        let attn_ctx = ctx.storage("context", m * h)?;
-        let tmp = ctx.storage("dense_out", m * h)?;
-        let attn_ln = ctx.storage("attention_output", m * h)?;
-        let inter_buf = ctx.storage("intermediate", m * inter)?;
-        let emb_out = ctx.storage("embedding_output", m * h)?;
-        let embedding = ctx.storage("sentence_embedding", batch * h)?;
+        let qkv = k.float_buffer("qkv", m * 3 * h)?;
+        let attn_ctx = k.float_buffer("context", m * h)?;
+        let tmp = k.float_buffer("dense_out", m * h)?;
+        let attn_ln = k.float_buffer("attention_output", m * h)?;
+        let inter_buf = k.float_buffer("intermediate", m * inter)?;
+        let emb_out = k.float_buffer("embedding_output", m * h)?;
+        let embedding = k.float_buffer("sentence_embedding", batch * h)?;
         let pooled = if model.pooler.is_some() {
-            Some(ctx.storage("pooled_output", batch * h)?)
+            Some(k.float_buffer("pooled_output", batch * h)?)
         } else {
             None
         };
@@ -511,6 +512,7 @@ impl Plan {
         ctx.check_errors()?;
         Ok(Plan {
             key,
+            kernels: model.kernels.clone(),
             hidden: h,
             ids,
             types,
@@ -673,9 +675,22 @@ impl Plan {
                 sources.push((buf, m * h));
             }
         }
+        let e = self.kernels.precision().bytes();
+        let bytes_of = |len: usize| (len * e).next_multiple_of(4);
+        // Staging buffers are kept between calls; one is replaced when a later request needs more.
+        self.staging.truncate(sources.len());
+        for (i, (_, len)) in sources.iter().enumerate() {
+            if self
+                .staging
+                .get(i)
+                .is_some_and(|b| b.size() < bytes_of(*len) as u64)
+            {
+                self.staging.truncate(i);
+            }
+        }
         while self.staging.len() < sources.len() {
             let i = self.staging.len();
-            let size = sources[i].1 * 4;
+            let size = bytes_of(sources[i].1);
             self.staging
                 .push(ctx.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(&format!("staging{i}")),
@@ -700,15 +715,18 @@ impl Plan {
             }
         }
         for ((src, len), st) in sources.iter().zip(&self.staging) {
-            encoder.copy_buffer_to_buffer(src, 0, st, 0, (*len * 4) as u64);
+            encoder.copy_buffer_to_buffer(src, 0, st, 0, bytes_of(*len) as u64);
         }
         let index = ctx.queue.submit(Some(encoder.finish()));
         let staged: Vec<(&wgpu::Buffer, usize)> = sources
             .iter()
             .zip(&self.staging)
-            .map(|((_, l), st)| (st, *l))
+            .map(|((_, l), st)| (st, l * e))
             .collect();
-        let mut got = ctx.wait(index, &staged)?.into_iter();
+        let mut got = ctx
+            .wait_bytes(index, &staged)?
+            .into_iter()
+            .map(|b| self.kernels.decode(&b));
 
         let mut out = ForwardOutput::default();
         if request.pooled_output {

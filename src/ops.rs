@@ -10,7 +10,7 @@ fn u(v: usize) -> u32 {
 
 fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
     k.run(std::slice::from_ref(&d));
-    let mut r = k.ctx().read_f32(&[(out, len)])?;
+    let mut r = k.read(&[(out, len)])?;
     Ok(r.pop().unwrap_or_default())
 }
 
@@ -26,13 +26,12 @@ pub fn gemm(
     kd: usize,
     act: u32,
 ) -> Result<Vec<f32>> {
-    let ctx = k.ctx();
     let (ab, wb, bb) = (
-        ctx.storage_from("a", a)?,
-        ctx.storage_from("w", w)?,
-        ctx.storage_from("bias", bias)?,
+        k.upload("a", a)?,
+        k.upload("w", w)?,
+        k.upload("bias", bias)?,
     );
-    let c = ctx.storage("c", m * n)?;
+    let c = k.float_buffer("c", m * n)?;
     let d = k.dispatch(
         "gemm",
         k.gemm_variant().kernel(),
@@ -59,15 +58,14 @@ pub fn add_layernorm(
     h: usize,
     eps: f32,
 ) -> Result<Vec<f32>> {
-    let ctx = k.ctx();
     let rows = x.len() / h;
     let bufs = [
-        ctx.storage_from("x", x)?,
-        ctx.storage_from("residual", residual)?,
-        ctx.storage_from("gamma", gamma)?,
-        ctx.storage_from("beta", beta)?,
+        k.upload("x", x)?,
+        k.upload("residual", residual)?,
+        k.upload("gamma", gamma)?,
+        k.upload("beta", beta)?,
     ];
-    let out = ctx.storage("out", x.len())?;
+    let out = k.float_buffer("out", x.len())?;
     let d = k.dispatch(
         "add_layernorm",
         Kernel::AddLayerNorm,
@@ -86,8 +84,7 @@ pub fn add_layernorm(
 
 /// In-place activation of `x` (`act` as `Activation::shader_code`).
 pub fn activation(k: &Kernels, x: &[f32], act: u32) -> Result<Vec<f32>> {
-    let ctx = k.ctx();
-    let buf = ctx.storage_from("x", x)?;
+    let buf = k.upload("x", x)?;
     let groups = x.len().div_ceil(256);
     let grid = if groups <= MAX_GROUPS_PER_DIM as usize {
         [u(groups.max(1)), 1, 1]
@@ -132,13 +129,13 @@ pub fn embeddings(
     let b = [
         ctx.storage_from("ids", ids)?,
         ctx.storage_from("types", types)?,
-        ctx.storage_from("word", t.word)?,
-        ctx.storage_from("position", t.position)?,
-        ctx.storage_from("token_type", t.token_type)?,
-        ctx.storage_from("gamma", t.gamma)?,
-        ctx.storage_from("beta", t.beta)?,
+        k.upload("word", t.word)?,
+        k.upload("position", t.position)?,
+        k.upload("token_type", t.token_type)?,
+        k.upload("gamma", t.gamma)?,
+        k.upload("beta", t.beta)?,
     ];
-    let out = ctx.storage("out", rows * h)?;
+    let out = k.float_buffer("out", rows * h)?;
     let d = k.dispatch(
         "embeddings",
         Kernel::Embeddings,
@@ -171,11 +168,8 @@ pub fn attention(
 ) -> Result<Vec<f32>> {
     let ctx = k.ctx();
     let hid = heads * head_dim;
-    let (qb, mb) = (
-        ctx.storage_from("qkv", qkv)?,
-        ctx.storage_from("mask", mask)?,
-    );
-    let out = ctx.storage("ctx", batch * seq * hid)?;
+    let (qb, mb) = (k.upload("qkv", qkv)?, ctx.storage_from("mask", mask)?);
+    let out = k.float_buffer("ctx", batch * seq * hid)?;
     let d = k.dispatch(
         "attention",
         Kernel::Attention,
@@ -206,13 +200,12 @@ pub fn pooler(
     seq: usize,
     h: usize,
 ) -> Result<Vec<f32>> {
-    let ctx = k.ctx();
     let b = [
-        ctx.storage_from("x", x)?,
-        ctx.storage_from("w", w)?,
-        ctx.storage_from("bias", bias)?,
+        k.upload("x", x)?,
+        k.upload("w", w)?,
+        k.upload("bias", bias)?,
     ];
-    let out = ctx.storage("pooled", batch * h)?;
+    let out = k.float_buffer("pooled", batch * h)?;
     let d = k.dispatch(
         "pooler",
         Kernel::Pooler,
@@ -242,8 +235,8 @@ pub fn pooling(
     normalize: bool,
 ) -> Result<Vec<f32>> {
     let ctx = k.ctx();
-    let (xb, mb) = (ctx.storage_from("x", x)?, ctx.storage_from("mask", mask)?);
-    let out = ctx.storage("pooled", batch * h)?;
+    let (xb, mb) = (k.upload("x", x)?, ctx.storage_from("mask", mask)?);
+    let out = k.float_buffer("pooled", batch * h)?;
     let d = k.dispatch(
         "pooling",
         Kernel::Pooling,
@@ -295,12 +288,11 @@ pub fn prepare_gemm(
     act: u32,
     repeats: usize,
 ) -> Result<Prepared> {
-    let ctx = k.ctx();
     let mut rng = crate::reference::SplitMix64::new(42);
-    let a = ctx.storage_from("a", &rng.vec(m * kd, 1.0))?;
-    let w = ctx.storage_from("w", &rng.vec(n * kd, 0.05))?;
-    let b = ctx.storage_from("bias", &rng.vec(n, 0.1))?;
-    let c = ctx.storage("c", m * n)?;
+    let a = k.upload("a", &rng.vec(m * kd, 1.0))?;
+    let w = k.upload("w", &rng.vec(n * kd, 0.05))?;
+    let b = k.upload("bias", &rng.vec(n, 0.1))?;
+    let c = k.float_buffer("c", m * n)?;
     let dispatches = (0..repeats.max(1))
         .map(|_| {
             k.dispatch(
@@ -337,9 +329,9 @@ pub fn prepare_attention(
     let ctx = k.ctx();
     let hid = heads * head_dim;
     let mut rng = crate::reference::SplitMix64::new(43);
-    let qkv = ctx.storage_from("qkv", &rng.vec(batch * seq * 3 * hid, 1.0))?;
+    let qkv = k.upload("qkv", &rng.vec(batch * seq * 3 * hid, 1.0))?;
     let mask = ctx.storage_from("mask", &vec![1u32; batch * seq])?;
-    let out = ctx.storage("ctx", batch * seq * hid)?;
+    let out = k.float_buffer("ctx", batch * seq * hid)?;
     let params = AttentionParams {
         batch: u(batch),
         seq: u(seq),
@@ -368,13 +360,12 @@ pub fn prepare_attention(
 
 /// Residual add + LayerNorm over `rows` × `h`.
 pub fn prepare_layernorm(k: &std::sync::Arc<Kernels>, rows: usize, h: usize) -> Result<Prepared> {
-    let ctx = k.ctx();
     let mut rng = crate::reference::SplitMix64::new(44);
-    let x = ctx.storage_from("x", &rng.vec(rows * h, 1.0))?;
-    let r = ctx.storage_from("residual", &rng.vec(rows * h, 1.0))?;
-    let g = ctx.storage_from("gamma", &vec![1.0f32; h])?;
-    let b = ctx.storage_from("beta", &vec![0.0f32; h])?;
-    let out = ctx.storage("out", rows * h)?;
+    let x = k.upload("x", &rng.vec(rows * h, 1.0))?;
+    let r = k.upload("residual", &rng.vec(rows * h, 1.0))?;
+    let g = k.upload("gamma", &vec![1.0f32; h])?;
+    let b = k.upload("beta", &vec![0.0f32; h])?;
+    let out = k.float_buffer("out", rows * h)?;
     let d = k.dispatch(
         "add_layernorm",
         Kernel::AddLayerNorm,

@@ -84,10 +84,10 @@ pub fn gemm_variant(k: &Kernels) -> GemmVariant {
 fn time_variant(k: &Kernels, v: GemmVariant) -> crate::Result<f64> {
     let (m, n, kd) = TUNE_SHAPE;
     let ctx = k.ctx();
-    let a = ctx.storage("tune.a", m * kd)?;
-    let w = ctx.storage("tune.w", n * kd)?;
-    let b = ctx.storage("tune.bias", n)?;
-    let c = ctx.storage("tune.c", m * n)?;
+    let a = k.float_buffer("tune.a", m * kd)?;
+    let w = k.float_buffer("tune.w", n * kd)?;
+    let b = k.float_buffer("tune.bias", n)?;
+    let c = k.float_buffer("tune.c", m * n)?;
     let params = GemmParams {
         m: m as u32,
         n: n as u32,

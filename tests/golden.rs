@@ -303,3 +303,49 @@ fn batches_beyond_the_binding_limit_are_split_with_identical_results() {
         assert_eq!(x.pooled_output, y.pooled_output);
     }
 }
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let d: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    d / (a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()
+        * b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt())
+}
+
+/// f16 storage (weights and activations), f32 arithmetic: embeddings within cosine 0.9995 of
+/// the float64 goldens, for the default model and the tiny one.
+#[test]
+fn f16_precision_embeddings_match_goldens() {
+    for (dir, golden, seq) in [
+        (common::minilm_dir(), "minilm_public.json", 128),
+        (data("tiny-bert"), "tiny_golden.json", 24),
+    ] {
+        let opts = EngineOptions {
+            seq_length: seq,
+            precision: wgbert::kernels::Precision::F16,
+            ..Default::default()
+        };
+        let e = Engine::from_dir(&dir, opts).unwrap();
+        assert_eq!(e.precision().name(), "f16");
+        let g: Value =
+            serde_json::from_str(&std::fs::read_to_string(data(golden)).unwrap()).unwrap();
+        let items = g["items"].as_array().unwrap();
+        let req = Request {
+            pooled_output: true,
+            sequence_output: true,
+            ..Default::default()
+        };
+        let out = e.encode(&inputs_of(items), None, &req).unwrap();
+        for (item, o) in items.iter().zip(&out) {
+            let text = item["text"].as_str().unwrap();
+            let c = cosine(
+                o.embedding.as_ref().unwrap(),
+                &f32s(&item["mean_pooled_normalized"]),
+            );
+            assert!(c >= 0.9995, "{golden} {text:?}: embedding cosine {c}");
+            let c = cosine(
+                o.pooled_output.as_ref().unwrap(),
+                &f32s(&item["pooled_output"]),
+            );
+            assert!(c >= 0.999, "{golden} {text:?}: pooled cosine {c}");
+        }
+    }
+}

@@ -235,3 +235,50 @@ fn pooling_modes_match_reference() {
         }
     }
 }
+
+#[test]
+fn kernels_at_f16_storage_match_reference_within_f16_rounding() {
+    let ctx = kernels().ctx().clone();
+    if !ctx.has(wgpu::Features::SHADER_F16) {
+        panic!(
+            "{} lacks SHADER_F16; the f16 path cannot be tested here",
+            ctx.info.name
+        );
+    }
+    let mut rng = SplitMix64::new(9);
+    for v in GemmVariant::ALL {
+        let k = Kernels::build(ctx.clone(), wgbert::kernels::Precision::F16, v);
+        let (m, n, kd) = (33, 70, 45);
+        let a = rng.vec(m * kd, 1.0);
+        let w = rng.vec(n * kd, 0.3);
+        let b = rng.vec(n, 0.5);
+        let got = ops::gemm(&k, &a, &w, &b, m, n, kd, 1).unwrap();
+        let want = cpu::gemm(&a, &w, &b, m, n, kd, 1);
+        assert_close(&format!("f16 gemm {}", v.name()), &got, &want, 1e-2, 1e-2);
+    }
+    let k = Kernels::build(ctx, wgbert::kernels::Precision::F16, GemmVariant::Tile128);
+    let (h, rows) = (96, 5);
+    let x = rng.vec(rows * h, 2.0);
+    let r = rng.vec(rows * h, 1.0);
+    let g: Vec<f32> = rng.vec(h, 0.2).iter().map(|v| v + 1.0).collect();
+    let be = rng.vec(h, 0.1);
+    let got = ops::add_layernorm(&k, &x, &r, &g, &be, h, 1e-12).unwrap();
+    assert_close(
+        "f16 add_layernorm",
+        &got,
+        &cpu::add_layernorm(&x, &r, &g, &be, h, 1e-12),
+        1e-2,
+        1e-2,
+    );
+    let (batch, seq, heads, dh) = (2, 20, 3, 16);
+    let qkv = rng.vec(batch * seq * 3 * heads * dh, 1.0);
+    let mask: Vec<u32> = (0..batch * seq).map(|i| (i % seq < 15) as u32).collect();
+    let got = ops::attention(&k, &qkv, &mask, batch, seq, heads, dh).unwrap();
+    assert_close(
+        "f16 attention",
+        &got,
+        &cpu::attention(&qkv, &mask, batch, seq, heads, dh),
+        1e-2,
+        1e-2,
+    );
+}

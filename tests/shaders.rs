@@ -45,6 +45,31 @@ fn every_shader_validates_with_naga() {
 }
 
 #[test]
+fn every_shader_validates_at_f16_storage() {
+    for k in Kernel::ALL {
+        let src = k.source_for(Precision::F16);
+        let m = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| {
+            panic!(
+                "{} (f16) does not parse:\n{}",
+                k.name(),
+                e.emit_to_string(&src)
+            )
+        });
+        let mut v = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        );
+        if let Err(e) = v.validate(&m) {
+            panic!(
+                "{} (f16) fails validation:\n{}",
+                k.name(),
+                e.emit_to_string(&src)
+            );
+        }
+    }
+}
+
+#[test]
 fn every_shader_file_is_registered() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
