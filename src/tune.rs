@@ -15,11 +15,12 @@ const TUNE_SHAPE: (usize, usize, usize) = (512, 768, 768);
 fn cache_key(k: &Kernels) -> String {
     let i = &k.ctx().info;
     format!(
-        "{} | {:?} | {} {} | wgbert {}",
+        "{} | {:?} | {} {} | {} | wgbert {}",
         i.name,
         i.backend,
         i.driver,
         i.driver_info,
+        k.precision().name(),
         env!("CARGO_PKG_VERSION")
     )
 }
