@@ -122,7 +122,9 @@ pub fn summarize(times: &[crate::model::KernelTime]) -> Vec<ProfileRow> {
             .split_once('.')
             .map_or(t.label.as_str(), |(_, rest)| rest);
         let name = match t.kernel {
-            crate::kernels::Kernel::Gemm | crate::kernels::Kernel::GemmSmall => {
+            crate::kernels::Kernel::Gemm
+            | crate::kernels::Kernel::GemmSmall
+            | crate::kernels::Kernel::GemmVec4 => {
                 format!("gemm ({step})")
             }
             k => k.name().to_string(),

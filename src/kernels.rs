@@ -62,6 +62,8 @@ pub enum Kernel {
     Gemm,
     /// The same GEMM with 64×64 tiles and 4×4 per invocation (chosen by the autotuner).
     GemmSmall,
+    /// `Gemm` with vec4 global loads along K (K divisible by 4; chosen by the autotuner).
+    GemmVec4,
     /// Fused multi-head attention with padding mask and online softmax.
     Attention,
     /// Residual add + LayerNorm.
@@ -90,10 +92,11 @@ const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
+        Kernel::GemmVec4,
         Kernel::Attention,
         Kernel::AddLayerNorm,
         Kernel::Gelu,
@@ -107,6 +110,7 @@ impl Kernel {
             Kernel::Embeddings => "embeddings",
             Kernel::Gemm => "gemm",
             Kernel::GemmSmall => "gemm_small",
+            Kernel::GemmVec4 => "gemm_vec4",
             Kernel::Attention => "attention",
             Kernel::AddLayerNorm => "add_layernorm",
             Kernel::Gelu => "gelu",
@@ -120,6 +124,7 @@ impl Kernel {
             Kernel::Embeddings => include_str!("../shaders/embeddings.wgsl"),
             Kernel::Gemm => include_str!("../shaders/gemm.wgsl"),
             Kernel::GemmSmall => include_str!("../shaders/gemm_small.wgsl"),
+            Kernel::GemmVec4 => include_str!("../shaders/gemm_vec4.wgsl"),
             Kernel::Attention => include_str!("../shaders/attention.wgsl"),
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
@@ -136,7 +141,7 @@ impl Kernel {
     /// The full WGSL source for a storage precision.
     pub fn source_for(self, precision: Precision) -> String {
         let prelude = match self {
-            Kernel::Gemm | Kernel::GemmSmall | Kernel::Gelu => ACTIVATIONS,
+            Kernel::Gemm | Kernel::GemmSmall | Kernel::GemmVec4 | Kernel::Gelu => ACTIVATIONS,
             Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
                 REDUCE
             }
@@ -149,7 +154,7 @@ impl Kernel {
     pub fn bindings(self) -> &'static [Access] {
         match self {
             Kernel::Embeddings => &[Read, Read, Read, Read, Read, Read, Read, ReadWrite],
-            Kernel::Gemm | Kernel::GemmSmall => &[Read, Read, Read, ReadWrite],
+            Kernel::Gemm | Kernel::GemmSmall | Kernel::GemmVec4 => &[Read, Read, Read, ReadWrite],
             Kernel::Attention => &[Read, Read, ReadWrite],
             Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
             Kernel::Gelu => &[ReadWrite],
@@ -171,7 +176,9 @@ impl Kernel {
     pub fn params_size(self) -> usize {
         match self {
             Kernel::Embeddings => std::mem::size_of::<EmbeddingsParams>(),
-            Kernel::Gemm | Kernel::GemmSmall => std::mem::size_of::<GemmParams>(),
+            Kernel::Gemm | Kernel::GemmSmall | Kernel::GemmVec4 => {
+                std::mem::size_of::<GemmParams>()
+            }
             Kernel::Attention => std::mem::size_of::<AttentionParams>(),
             Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
@@ -302,24 +309,33 @@ pub enum GemmVariant {
     Tile128,
     /// `gemm_small.wgsl`: 64×64 tiles, 4×4 per invocation.
     Tile64,
+    /// `gemm_vec4.wgsl`: `Tile128` with vec4 global loads (K % 4 == 0, else `Tile128`).
+    Tile128Vec4,
 }
 
 impl GemmVariant {
     /// Every variant, in tuning order.
-    pub const ALL: [GemmVariant; 2] = [GemmVariant::Tile128, GemmVariant::Tile64];
+    pub const ALL: [GemmVariant; 3] = [
+        GemmVariant::Tile128,
+        GemmVariant::Tile64,
+        GemmVariant::Tile128Vec4,
+    ];
 
-    /// The kernel that implements it.
-    pub fn kernel(self) -> Kernel {
+    /// The kernel that implements it for a reduced dimension `k` (the vec4 variant needs
+    /// `k % 4 == 0` and falls back to the scalar 128-tile kernel, with the same grid).
+    pub fn kernel(self, k: usize) -> Kernel {
         match self {
             GemmVariant::Tile128 => Kernel::Gemm,
             GemmVariant::Tile64 => Kernel::GemmSmall,
+            GemmVariant::Tile128Vec4 if k.is_multiple_of(4) => Kernel::GemmVec4,
+            GemmVariant::Tile128Vec4 => Kernel::Gemm,
         }
     }
 
     /// Rows × columns of C one workgroup computes.
     pub fn tile(self) -> usize {
         match self {
-            GemmVariant::Tile128 => 128,
+            GemmVariant::Tile128 | GemmVariant::Tile128Vec4 => 128,
             GemmVariant::Tile64 => 64,
         }
     }
@@ -333,11 +349,12 @@ impl GemmVariant {
         ]
     }
 
-    /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`).
+    /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`, `tile128v4`).
     pub fn name(self) -> &'static str {
         match self {
             GemmVariant::Tile128 => "tile128",
             GemmVariant::Tile64 => "tile64",
+            GemmVariant::Tile128Vec4 => "tile128v4",
         }
     }
 

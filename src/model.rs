@@ -360,7 +360,7 @@ impl Plan {
             // (B·S, 3H) ← x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
             d.push(k.dispatch(
                 format!("{p}.attention.self.qkv"),
-                gv.kernel(),
+                gv.kernel(hu as usize),
                 0,
                 &GemmParams {
                     m: mu,
@@ -392,7 +392,7 @@ impl Plan {
             // (B·S, H) ← context · Woᵀ + bo
             d.push(k.dispatch(
                 format!("{p}.attention.output.dense"),
-                gv.kernel(),
+                gv.kernel(hu as usize),
                 0,
                 &GemmParams {
                     m: mu,
@@ -420,7 +420,7 @@ impl Plan {
             // (B·S, I) ← GELU(attention_output · Wiᵀ + bi)
             d.push(k.dispatch(
                 format!("{p}.intermediate.dense"),
-                gv.kernel(),
+                gv.kernel(hu as usize),
                 0,
                 &GemmParams {
                     m: mu,
@@ -434,7 +434,7 @@ impl Plan {
             // (B·S, H) ← intermediate · Woutᵀ + bout
             d.push(k.dispatch(
                 format!("{p}.output.dense"),
-                gv.kernel(),
+                gv.kernel(iu as usize),
                 0,
                 &GemmParams {
                     m: mu,

@@ -34,7 +34,7 @@ pub fn gemm(
     let c = k.float_buffer("c", m * n)?;
     let d = k.dispatch(
         "gemm",
-        k.gemm_variant().kernel(),
+        k.gemm_variant().kernel(kd),
         0,
         &GemmParams {
             m: u(m),
@@ -297,7 +297,7 @@ pub fn prepare_gemm(
         .map(|_| {
             k.dispatch(
                 "gemm",
-                k.gemm_variant().kernel(),
+                k.gemm_variant().kernel(kd),
                 0,
                 &GemmParams {
                     m: u(m),

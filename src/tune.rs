@@ -1,7 +1,7 @@
 //! Autotuning: which GEMM variant runs fastest on this adapter, measured there once and
 //! remembered on disk (keyed by adapter, backend, driver and wgbert version).
 //!
-//! `WGBERT_GEMM=tile128|tile64` overrides the choice (for benchmarking a variant);
+//! `WGBERT_GEMM=tile128|tile64|tile128v4` overrides the choice (for benchmarking a variant);
 //! `WGBERT_TUNE=0` skips timing and uses the default (tile128).
 
 use crate::kernels::{GemmParams, GemmVariant, Kernels, pipeline_cache_dir};
@@ -35,7 +35,7 @@ pub fn gemm_variant(k: &Kernels) -> GemmVariant {
         match GemmVariant::from_name(&name) {
             Some(v) => return v,
             None => log::warn!(
-                "WGBERT_GEMM={name:?} is not a GEMM variant (tile128, tile64); tuning instead"
+                "WGBERT_GEMM={name:?} is not a GEMM variant (tile128, tile64, tile128v4); tuning instead"
             ),
         }
     }
@@ -97,7 +97,7 @@ fn time_variant(k: &Kernels, v: GemmVariant) -> crate::Result<f64> {
     };
     let d = k.dispatch(
         "tune.gemm",
-        v.kernel(),
+        v.kernel(kd),
         0,
         &params,
         &[&a, &w, &b, &c],

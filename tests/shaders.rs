@@ -115,6 +115,7 @@ fn params_structs_match_their_wgsl_mirrors() {
     let cases = [
         (Kernel::Gemm, rust_layout!(GemmParams; m, n, k, act)),
         (Kernel::GemmSmall, rust_layout!(GemmParams; m, n, k, act)),
+        (Kernel::GemmVec4, rust_layout!(GemmParams; m, n, k, act)),
         (
             Kernel::Embeddings,
             rust_layout!(EmbeddingsParams; rows, seq, hidden, vocab, type_vocab, eps, _pad0, _pad1),
