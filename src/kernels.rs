@@ -89,6 +89,7 @@ use Access::{Read, ReadWrite};
 
 const ACTIVATIONS: &str = include_str!("../shaders/common/activations.wgsl");
 const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
+const GEMM_128X128: &str = include_str!("../shaders/common/gemm_128x128.wgsl");
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
@@ -147,7 +148,11 @@ impl Kernel {
             }
             Kernel::Pooler => "",
         };
-        format!("{}{prelude}\n{}", precision.prelude(), self.file())
+        let body = match self {
+            Kernel::Gemm | Kernel::GemmVec4 => GEMM_128X128,
+            _ => "",
+        };
+        format!("{}{prelude}\n{}\n{body}", precision.prelude(), self.file())
     }
 
     /// Storage bindings 1.. in order.

@@ -293,7 +293,7 @@ impl Plan {
             c.head_dim(),
         );
         let m = batch * seq; // token rows
-        let (mu, hu, iu) = (m as u32, h as u32, inter as u32);
+        let (mu, hu) = (m as u32, h as u32);
         let eps = c.layer_norm_eps as f32;
         let act = c.activation().shader_code();
         let gv = k.gemm_variant();
@@ -351,6 +351,63 @@ impl Plan {
             row_grid(mu),
         )?);
 
+        // One kernel call per step of the paper's layer; every token row is independent except
+        // inside attention.
+        let gemm = |label: String,
+                    a: &wgpu::Buffer,
+                    w: &wgpu::Buffer,
+                    b: &wgpu::Buffer,
+                    c: &wgpu::Buffer,
+                    n: usize,
+                    kd: usize,
+                    act: u32| {
+            let params = GemmParams {
+                m: mu,
+                n: n as u32,
+                k: kd as u32,
+                act,
+            };
+            k.dispatch(
+                label,
+                gv.kernel(kd),
+                0,
+                &params,
+                &[a, w, b, c],
+                gv.grid(m, n),
+            )
+        };
+        let add_layernorm = |label: String,
+                             x: &wgpu::Buffer,
+                             res: &wgpu::Buffer,
+                             g: &wgpu::Buffer,
+                             b: &wgpu::Buffer,
+                             out: &wgpu::Buffer| {
+            let params = AddLayerNormParams {
+                rows: mu,
+                hidden: hu,
+                eps,
+                _pad: 0,
+            };
+            k.dispatch(
+                label,
+                Kernel::AddLayerNorm,
+                0,
+                &params,
+                &[x, res, g, b, out],
+                row_grid(mu),
+            )
+        };
+        let attention_params = AttentionParams {
+            batch: batch as u32,
+            seq: seq as u32,
+            heads: heads as u32,
+            head_dim: dh as u32,
+            hidden: hu,
+            scale: 1.0 / (dh as f32).sqrt(),
+            _pad0: 0,
+            _pad1: 0,
+        };
+
         let mut x = &emb_out;
         let mut last = 0;
         for (l, w) in model.layers.iter().enumerate() {
@@ -358,106 +415,75 @@ impl Plan {
             let out_idx = if key.all_layers { l } else { l % 2 };
             let y = &layer_out[out_idx];
             // (B·S, 3H) ← x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
-            d.push(k.dispatch(
+            d.push(gemm(
                 format!("{p}.attention.self.qkv"),
-                gv.kernel(hu as usize),
+                x,
+                &w.qkv_w,
+                &w.qkv_b,
+                &qkv,
+                3 * h,
+                h,
                 0,
-                &GemmParams {
-                    m: mu,
-                    n: 3 * hu,
-                    k: hu,
-                    act: 0,
-                },
-                &[x, &w.qkv_w, &w.qkv_b, &qkv],
-                gv.grid(m, 3 * h),
             )?);
             // (B·S, H) ← softmax(Q Kᵀ / √D + mask) V, per head
             d.push(k.dispatch(
                 format!("{p}.attention.self"),
                 Kernel::Attention,
                 0,
-                &AttentionParams {
-                    batch: batch as u32,
-                    seq: seq as u32,
-                    heads: heads as u32,
-                    head_dim: dh as u32,
-                    hidden: hu,
-                    scale: 1.0 / (dh as f32).sqrt(),
-                    _pad0: 0,
-                    _pad1: 0,
-                },
+                &attention_params,
                 &[&qkv, &mask, &attn_ctx],
                 attention_grid(batch, seq, heads, dh),
             )?);
             // (B·S, H) ← context · Woᵀ + bo
-            d.push(k.dispatch(
+            d.push(gemm(
                 format!("{p}.attention.output.dense"),
-                gv.kernel(hu as usize),
+                &attn_ctx,
+                &w.attn_out_w,
+                &w.attn_out_b,
+                &tmp,
+                h,
+                h,
                 0,
-                &GemmParams {
-                    m: mu,
-                    n: hu,
-                    k: hu,
-                    act: 0,
-                },
-                &[&attn_ctx, &w.attn_out_w, &w.attn_out_b, &tmp],
-                gv.grid(m, h),
             )?);
             // (B·S, H) ← LayerNorm(dense + x)
-            d.push(k.dispatch(
+            d.push(add_layernorm(
                 format!("{p}.attention.output.layernorm"),
-                Kernel::AddLayerNorm,
-                0,
-                &AddLayerNormParams {
-                    rows: mu,
-                    hidden: hu,
-                    eps,
-                    _pad: 0,
-                },
-                &[&tmp, x, &w.attn_ln_g, &w.attn_ln_b, &attn_ln],
-                row_grid(mu),
+                &tmp,
+                x,
+                &w.attn_ln_g,
+                &w.attn_ln_b,
+                &attn_ln,
             )?);
             // (B·S, I) ← GELU(attention_output · Wiᵀ + bi)
-            d.push(k.dispatch(
+            d.push(gemm(
                 format!("{p}.intermediate.dense"),
-                gv.kernel(hu as usize),
-                0,
-                &GemmParams {
-                    m: mu,
-                    n: iu,
-                    k: hu,
-                    act,
-                },
-                &[&attn_ln, &w.inter_w, &w.inter_b, &inter_buf],
-                gv.grid(m, inter),
+                &attn_ln,
+                &w.inter_w,
+                &w.inter_b,
+                &inter_buf,
+                inter,
+                h,
+                act,
             )?);
             // (B·S, H) ← intermediate · Woutᵀ + bout
-            d.push(k.dispatch(
+            d.push(gemm(
                 format!("{p}.output.dense"),
-                gv.kernel(iu as usize),
+                &inter_buf,
+                &w.out_w,
+                &w.out_b,
+                &tmp,
+                h,
+                inter,
                 0,
-                &GemmParams {
-                    m: mu,
-                    n: hu,
-                    k: iu,
-                    act: 0,
-                },
-                &[&inter_buf, &w.out_w, &w.out_b, &tmp],
-                gv.grid(m, h),
             )?);
             // (B·S, H) ← LayerNorm(dense + attention_output)
-            d.push(k.dispatch(
+            d.push(add_layernorm(
                 format!("{p}.output.layernorm"),
-                Kernel::AddLayerNorm,
-                0,
-                &AddLayerNormParams {
-                    rows: mu,
-                    hidden: hu,
-                    eps,
-                    _pad: 0,
-                },
-                &[&tmp, &attn_ln, &w.out_ln_g, &w.out_ln_b, y],
-                row_grid(mu),
+                &tmp,
+                &attn_ln,
+                &w.out_ln_g,
+                &w.out_ln_b,
+                y,
             )?);
             x = y;
             last = out_idx;

@@ -30,11 +30,11 @@ fn gemm_matches_reference_on_awkward_shapes() {
             (128, 96, 3),
             (3, 200, 1023),
             (100, 1, 33),
-        // K % 4 == 0 with ragged M and N (the vec4-load variant runs these).
-        (65, 130, 100),
-        (3, 200, 1024),
-        (1, 1, 4),
-        (129, 257, 36),
+            // K % 4 == 0 with ragged M and N (the vec4-load variant runs these).
+            (65, 130, 100),
+            (3, 200, 1024),
+            (1, 1, 4),
+            (129, 257, 36),
         ];
         for &(m, n, kd) in &shapes {
             let a = rng.vec(m * kd, 1.0);

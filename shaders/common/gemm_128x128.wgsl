@@ -1,0 +1,106 @@
+// The 128×128-tile GEMM body shared by gemm.wgsl and gemm_vec4.wgsl (appended after the
+// variant's file by the Rust shader registry): tile sizes, the workgroup tiles, the epilogue and
+// the register-blocked main loop. The variant file supplies Params, the bindings and how a
+// K-slice of A and W is staged (`stage_a`, `stage_w`).
+//
+// 16×16 invocations, each owning an 8×8 register block: rows 8·ty .. 8·ty+7 and columns
+// 8·tx .. 8·tx+7, held as sixteen vec4 accumulators (acc_r_lo = columns 0..3 of row r,
+// acc_r_hi = columns 4..7). Per k of a staged slice: 4 vec4 loads from workgroup memory and 16
+// vec4 multiply-adds; no private array is indexed dynamically (CPU drivers such as lavapipe
+// turn those into memory traffic).
+
+const BM: u32 = 128u;
+const BN: u32 = 128u;
+const BK: u32 = 16u;
+const THREADS: u32 = 256u;
+
+var<workgroup> a_tile: array<vec4<f32>, 512>; // [BK][BM / 4]
+var<workgroup> w_tile: array<vec4<f32>, 512>; // [BK][BN / 4]
+
+fn store(r: u32, c0: u32, v: vec4<f32>) {
+    if (r >= params.m) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let col = c0 + j;
+        if (col < params.n) {
+            c[r * params.n + col] = st(activate(v[j] + f32(bias[col]), params.act));
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) lidx: u32,
+) {
+    let row0 = wid.y * BM;
+    let col0 = wid.x * BN;
+
+    var acc0_lo = vec4<f32>(0.0);
+    var acc1_lo = vec4<f32>(0.0);
+    var acc2_lo = vec4<f32>(0.0);
+    var acc3_lo = vec4<f32>(0.0);
+    var acc4_lo = vec4<f32>(0.0);
+    var acc5_lo = vec4<f32>(0.0);
+    var acc6_lo = vec4<f32>(0.0);
+    var acc7_lo = vec4<f32>(0.0);
+    var acc0_hi = vec4<f32>(0.0);
+    var acc1_hi = vec4<f32>(0.0);
+    var acc2_hi = vec4<f32>(0.0);
+    var acc3_hi = vec4<f32>(0.0);
+    var acc4_hi = vec4<f32>(0.0);
+    var acc5_hi = vec4<f32>(0.0);
+    var acc6_hi = vec4<f32>(0.0);
+    var acc7_hi = vec4<f32>(0.0);
+
+    for (var k0 = 0u; k0 < params.k; k0 = k0 + BK) {
+        stage_a(lidx, row0, k0);
+        stage_w(lidx, col0, k0);
+        workgroupBarrier();
+
+        for (var kk = 0u; kk < BK; kk = kk + 1u) {
+            let a_top = a_tile[kk * (BM / 4u) + lid.y * 2u];      // rows 0..3 of the block
+            let a_bot = a_tile[kk * (BM / 4u) + lid.y * 2u + 1u]; // rows 4..7
+            let w_lo = w_tile[kk * (BN / 4u) + lid.x * 2u];       // columns 0..3
+            let w_hi = w_tile[kk * (BN / 4u) + lid.x * 2u + 1u];  // columns 4..7
+            acc0_lo = acc0_lo + a_top.x * w_lo;
+            acc1_lo = acc1_lo + a_top.y * w_lo;
+            acc2_lo = acc2_lo + a_top.z * w_lo;
+            acc3_lo = acc3_lo + a_top.w * w_lo;
+            acc4_lo = acc4_lo + a_bot.x * w_lo;
+            acc5_lo = acc5_lo + a_bot.y * w_lo;
+            acc6_lo = acc6_lo + a_bot.z * w_lo;
+            acc7_lo = acc7_lo + a_bot.w * w_lo;
+            acc0_hi = acc0_hi + a_top.x * w_hi;
+            acc1_hi = acc1_hi + a_top.y * w_hi;
+            acc2_hi = acc2_hi + a_top.z * w_hi;
+            acc3_hi = acc3_hi + a_top.w * w_hi;
+            acc4_hi = acc4_hi + a_bot.x * w_hi;
+            acc5_hi = acc5_hi + a_bot.y * w_hi;
+            acc6_hi = acc6_hi + a_bot.z * w_hi;
+            acc7_hi = acc7_hi + a_bot.w * w_hi;
+        }
+        workgroupBarrier();
+    }
+
+    let r0 = row0 + lid.y * 8u;
+    let c0 = col0 + lid.x * 8u;
+    store(r0, c0, acc0_lo);
+    store(r0 + 1u, c0, acc1_lo);
+    store(r0 + 2u, c0, acc2_lo);
+    store(r0 + 3u, c0, acc3_lo);
+    store(r0 + 4u, c0, acc4_lo);
+    store(r0 + 5u, c0, acc5_lo);
+    store(r0 + 6u, c0, acc6_lo);
+    store(r0 + 7u, c0, acc7_lo);
+    store(r0, c0 + 4u, acc0_hi);
+    store(r0 + 1u, c0 + 4u, acc1_hi);
+    store(r0 + 2u, c0 + 4u, acc2_hi);
+    store(r0 + 3u, c0 + 4u, acc3_hi);
+    store(r0 + 4u, c0 + 4u, acc4_hi);
+    store(r0 + 5u, c0 + 4u, acc5_hi);
+    store(r0 + 6u, c0 + 4u, acc6_hi);
+    store(r0 + 7u, c0 + 4u, acc7_hi);
+}
