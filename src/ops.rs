@@ -8,6 +8,25 @@ fn u(v: usize) -> u32 {
     v as u32
 }
 
+/// One GEMM dispatch of the kernels' variant over buffers `[a, w, bias, c]`.
+fn gemm_dispatch(
+    k: &Kernels,
+    bufs: [&wgpu::Buffer; 4],
+    m: usize,
+    n: usize,
+    kd: usize,
+    act: u32,
+) -> Result<Dispatch> {
+    let params = GemmParams {
+        m: u(m),
+        n: u(n),
+        k: u(kd),
+        act,
+    };
+    let v = k.gemm_variant();
+    k.dispatch("gemm", v.kernel(kd), 0, &params, &bufs, v.grid(m, n))
+}
+
 fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
     k.run(std::slice::from_ref(&d));
     let mut r = k.read(&[(out, len)])?;
@@ -32,19 +51,7 @@ pub fn gemm(
         k.upload("bias", bias)?,
     );
     let c = k.float_buffer("c", m * n)?;
-    let d = k.dispatch(
-        "gemm",
-        k.gemm_variant().kernel(kd),
-        0,
-        &GemmParams {
-            m: u(m),
-            n: u(n),
-            k: u(kd),
-            act,
-        },
-        &[&ab, &wb, &bb, &c],
-        k.gemm_variant().grid(m, n),
-    )?;
+    let d = gemm_dispatch(k, [&ab, &wb, &bb, &c], m, n, kd, act)?;
     run_one(k, d, &c, m * n)
 }
 
@@ -294,21 +301,7 @@ pub fn prepare_gemm(
     let b = k.upload("bias", &rng.vec(n, 0.1))?;
     let c = k.float_buffer("c", m * n)?;
     let dispatches = (0..repeats.max(1))
-        .map(|_| {
-            k.dispatch(
-                "gemm",
-                k.gemm_variant().kernel(kd),
-                0,
-                &GemmParams {
-                    m: u(m),
-                    n: u(n),
-                    k: u(kd),
-                    act,
-                },
-                &[&a, &w, &b, &c],
-                k.gemm_variant().grid(m, n),
-            )
-        })
+        .map(|_| gemm_dispatch(k, [&a, &w, &b, &c], m, n, kd, act))
         .collect::<Result<Vec<_>>>()?;
     Ok(Prepared {
         kernels: k.clone(),

@@ -7,21 +7,11 @@ use serde_json::Value;
 use std::process::{Command, Output};
 
 fn wgbert(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wgbert"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NODEVICE_SELECT", "1")
-        .output()
-        .expect("run wgbert")
+    common::run_wgbert(args)
 }
 
 fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "wgbert failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
+    common::ok_stdout(o)
 }
 
 fn err(o: &Output) -> String {

@@ -97,3 +97,23 @@ pub fn write_model(dir: &Path, raw: &Raw, config: &serde_json::Value) {
 pub fn tiny_config() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(data("tiny-bert/config.json")).unwrap()).unwrap()
 }
+
+/// Runs the wgbert binary from the package root.
+pub fn run_wgbert(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wgbert"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NODEVICE_SELECT", "1")
+        .output()
+        .expect("run wgbert")
+}
+
+/// Stdout of a run that must succeed.
+pub fn ok_stdout(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "wgbert failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
