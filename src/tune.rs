@@ -1,5 +1,6 @@
 //! Autotuning: which GEMM variant runs fastest on this adapter, measured there once and
-//! remembered on disk (keyed by adapter, backend, driver and wgbert version).
+//! remembered on disk (keyed by adapter, backend, driver, precision, the set of variants and
+//! the wgbert version, so that a new variant or driver is tuned afresh).
 //!
 //! `WGBERT_GEMM=tile128|tile64|tile128v4` overrides the choice (for benchmarking a variant);
 //! `WGBERT_TUNE=0` skips timing and uses the default (tile128).
@@ -15,12 +16,13 @@ const TUNE_SHAPE: (usize, usize, usize) = (512, 768, 768);
 fn cache_key(k: &Kernels) -> String {
     let i = &k.ctx().info;
     format!(
-        "{} | {:?} | {} {} | {} | wgbert {}",
+        "{} | {:?} | {} {} | {} | {} | wgbert {}",
         i.name,
         i.backend,
         i.driver,
         i.driver_info,
         k.precision().name(),
+        GemmVariant::ALL.map(|v| v.name()).join(","),
         env!("CARGO_PKG_VERSION")
     )
 }
