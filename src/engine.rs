@@ -415,12 +415,6 @@ impl Engine {
             plan.forward(&self.ctx, ids, types, mask, request)
         })
     }
-
-    /// Builds (or reuses) the plan for `b × s` and returns how many dispatches it records.
-    pub fn plan_dispatch_count(&self, b: usize, s: usize, request: &Request) -> Result<usize> {
-        let plan: Plan = self.model.plan(b, s, request)?;
-        Ok(plan.dispatches().len())
-    }
 }
 
 impl Encoded {

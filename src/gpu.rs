@@ -260,46 +260,6 @@ impl GpuContext {
         Ok(())
     }
 
-    /// Copies `len` f32 values of each `(buffer, len)` back to the host in one submission.
-    pub fn read_f32(&self, sources: &[(&wgpu::Buffer, usize)]) -> Result<Vec<Vec<f32>>> {
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("readback"),
-            });
-        let mut staging = Vec::with_capacity(sources.len());
-        for (i, (buf, len)) in sources.iter().enumerate() {
-            let size = (*len * 4) as u64;
-            let st = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("staging{i}")),
-                size: size.max(4),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            if size > 0 {
-                encoder.copy_buffer_to_buffer(buf, 0, &st, 0, size);
-            }
-            staging.push((st, *len));
-        }
-        let index = self.queue.submit(Some(encoder.finish()));
-        let refs: Vec<(&wgpu::Buffer, usize)> = staging.iter().map(|(b, l)| (b, *l)).collect();
-        self.wait(index, &refs)
-    }
-
-    /// Waits for `index`, maps every staging buffer and returns its first `len` f32 values.
-    pub fn wait(
-        &self,
-        index: wgpu::SubmissionIndex,
-        staging: &[(&wgpu::Buffer, usize)],
-    ) -> Result<Vec<Vec<f32>>> {
-        let bytes: Vec<(&wgpu::Buffer, usize)> = staging.iter().map(|(b, l)| (*b, l * 4)).collect();
-        Ok(self
-            .wait_bytes(index, &bytes)?
-            .iter()
-            .map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
-            .collect())
-    }
-
     /// Waits for `index`, maps every staging buffer and returns its first `len` bytes.
     pub fn wait_bytes(
         &self,

@@ -90,6 +90,7 @@ use Access::{Read, ReadWrite};
 const ACTIVATIONS: &str = include_str!("../shaders/common/activations.wgsl");
 const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 const GEMM_128X128: &str = include_str!("../shaders/common/gemm_128x128.wgsl");
+const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
@@ -149,8 +150,9 @@ impl Kernel {
             Kernel::Pooler => "",
         };
         let body = match self {
-            Kernel::Gemm | Kernel::GemmVec4 => GEMM_128X128,
-            _ => "",
+            Kernel::Gemm | Kernel::GemmVec4 => [GEMM_128X128, GEMM_STORE].join("\n"),
+            Kernel::GemmSmall => GEMM_STORE.to_string(),
+            _ => String::new(),
         };
         format!("{}{prelude}\n{}\n{body}", precision.prelude(), self.file())
     }
@@ -249,6 +251,22 @@ pub struct AttentionParams {
     pub _pad0: u32,
     /// Padding to 16 bytes.
     pub _pad1: u32,
+}
+
+impl AttentionParams {
+    /// Parameters for `batch` sequences of `seq` tokens, `heads` heads of `head_dim` (scale 1/√D).
+    pub fn new(batch: usize, seq: usize, heads: usize, head_dim: usize) -> Self {
+        AttentionParams {
+            batch: batch as u32,
+            seq: seq as u32,
+            heads: heads as u32,
+            head_dim: head_dim as u32,
+            hidden: (heads * head_dim) as u32,
+            scale: 1.0 / (head_dim as f32).sqrt(),
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
 }
 
 /// `add_layernorm.wgsl` parameters.

@@ -397,16 +397,7 @@ impl Plan {
                 row_grid(mu),
             )
         };
-        let attention_params = AttentionParams {
-            batch: batch as u32,
-            seq: seq as u32,
-            heads: heads as u32,
-            head_dim: dh as u32,
-            hidden: hu,
-            scale: 1.0 / (dh as f32).sqrt(),
-            _pad0: 0,
-            _pad1: 0,
-        };
+        let attention_params = AttentionParams::new(batch, seq, heads, dh);
 
         let mut x = &emb_out;
         let mut last = 0;

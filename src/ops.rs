@@ -181,16 +181,7 @@ pub fn attention(
         "attention",
         Kernel::Attention,
         0,
-        &AttentionParams {
-            batch: u(batch),
-            seq: u(seq),
-            heads: u(heads),
-            head_dim: u(head_dim),
-            hidden: u(hid),
-            scale: 1.0 / (head_dim as f32).sqrt(),
-            _pad0: 0,
-            _pad1: 0,
-        },
+        &AttentionParams::new(batch, seq, heads, head_dim),
         &[&qb, &mb, &out],
         attention_grid(batch, seq, heads, head_dim),
     )?;
@@ -325,16 +316,7 @@ pub fn prepare_attention(
     let qkv = k.upload("qkv", &rng.vec(batch * seq * 3 * hid, 1.0))?;
     let mask = ctx.storage_from("mask", &vec![1u32; batch * seq])?;
     let out = k.float_buffer("ctx", batch * seq * hid)?;
-    let params = AttentionParams {
-        batch: u(batch),
-        seq: u(seq),
-        heads: u(heads),
-        head_dim: u(head_dim),
-        hidden: u(hid),
-        scale: 1.0 / (head_dim as f32).sqrt(),
-        _pad0: 0,
-        _pad1: 0,
-    };
+    let params = AttentionParams::new(batch, seq, heads, head_dim);
     let d = k.dispatch(
         "attention",
         Kernel::Attention,

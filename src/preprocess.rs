@@ -171,7 +171,7 @@ impl Preprocessor {
             Input::Single(a) => vec![a.as_str()],
             Input::Pair(a, b) => vec![a.as_str(), b.as_str()],
         };
-        let specials = segments.len() + 1;
+        let specials = Self::min_seq_length(segments.len());
         if seq_length < specials {
             return Err(Error::InvalidInput(format!(
                 "seq_length {seq_length} cannot hold {} plus its [CLS]/[SEP] tokens; use a seq_length of at least {specials}",

@@ -17,18 +17,6 @@ const THREADS: u32 = 256u;
 var<workgroup> a_tile: array<vec4<f32>, 512>; // [BK][BM / 4]
 var<workgroup> w_tile: array<vec4<f32>, 512>; // [BK][BN / 4]
 
-fn store(r: u32, c0: u32, v: vec4<f32>) {
-    if (r >= params.m) {
-        return;
-    }
-    for (var j = 0u; j < 4u; j = j + 1u) {
-        let col = c0 + j;
-        if (col < params.n) {
-            c[r * params.n + col] = st(activate(v[j] + f32(bias[col]), params.act));
-        }
-    }
-}
-
 @compute @workgroup_size(16, 16, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
