@@ -15,7 +15,7 @@
 //! Layers: [`preprocess`] (tokenizer + TF-Hub packing), [`weights`] + [`config`] (Hugging Face
 //! files), [`gpu`] (adapter/device), [`kernels`] (the WGSL kernels), [`model`] (weights on the
 //! GPU and per-shape plans), [`engine`] (the API), [`mod@reference`] (CPU references of every
-//! kernel), [`ops`] (single kernels on host data), [`tune`] (GEMM autotuning), [`bench`]
+//! kernel), [`ops`] (single kernels on host data), [`tune`] (GEMM autotuning), [`mod@bench`]
 //! (`wgbert bench`), [`npy`] (streamed `.npy` output).
 
 #![warn(missing_docs)]
