@@ -25,6 +25,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod head;
 pub mod kernels;
 pub mod model;
 pub mod npy;

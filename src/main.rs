@@ -161,6 +161,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fit a softmax head on sentence embeddings from labeled rows (JSONL `{"text", "label"}`
+    /// or CSV with text,label columns); prints train and held-out accuracy.
+    TrainHead {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Labeled rows: .jsonl or .csv.
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Where to write the head (safetensors).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Share of the rows held out to measure accuracy.
+        #[arg(long, default_value_t = 0.2)]
+        holdout: f64,
+        /// Seed of the train/held-out split.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Gradient steps.
+        #[arg(long, default_value_t = 500)]
+        epochs: usize,
+    },
+    /// Label each input with a head trained by `wgbert train-head`.
+    Classify {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// The head (safetensors written by train-head).
+        #[arg(long, value_name = "FILE")]
+        head: Option<PathBuf>,
+        /// Output format: `text` (label and probability) or `jsonl` (every label's probability).
+        #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+        format: String,
+    },
     /// Show the tokens and the three TF-Hub arrays of each input.
     Preprocess {
         #[command(flatten)]
@@ -229,6 +263,14 @@ fn gather_texts(args: &InputArgs) -> Result<Vec<String>> {
 
 fn open_engine(m: &ModelArgs, seq_len: usize) -> Result<Engine> {
     open_engine_with(m, seq_len, 32)
+}
+
+/// For commands without a --seq-len: TF-Hub's 128, or the model's longest if that is shorter.
+fn open_engine_default_len(m: &ModelArgs) -> Result<Engine> {
+    let dir = wgbert::resolve_model_dir(m.model.as_deref());
+    let max = wgbert::BertConfig::from_file(&dir.join("config.json"))
+        .map_or(wgbert::DEFAULT_SEQ_LENGTH, |c| c.max_position_embeddings);
+    open_engine(m, wgbert::DEFAULT_SEQ_LENGTH.min(max))
 }
 
 fn open_engine_with(m: &ModelArgs, seq_len: usize, max_batch: usize) -> Result<Engine> {
@@ -598,6 +640,32 @@ fn main() {
             seq_len,
         } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
+        Command::TrainHead {
+            model,
+            data,
+            out,
+            holdout,
+            seed,
+            epochs,
+        } => (|| {
+            let engine = open_engine_default_len(model)?;
+            cli::head::train(&engine, data, out, *holdout, *seed, *epochs)
+        })(),
+        Command::Classify {
+            model,
+            inputs,
+            head,
+            format,
+        } => (|| {
+            let Some(head) = head else {
+                bail!(
+                    "classify needs --head FILE (a head trained with `wgbert train-head`); Hugging Face classification checkpoints are not supported yet"
+                );
+            };
+            let texts = gather_texts(inputs)?;
+            let engine = open_engine_default_len(model)?;
+            cli::head::classify(&engine, head, &texts, format == "jsonl")
+        })(),
         Command::Embed {
             model,
             inputs,
@@ -622,7 +690,7 @@ fn main() {
         ),
         Command::Similarity { model, inputs } => (|| {
             let texts = gather_texts(inputs)?;
-            let engine = open_engine(model, wgbert::DEFAULT_SEQ_LENGTH)?;
+            let engine = open_engine_default_len(model)?;
             cli::explore::similarity(&engine, &texts)
         })(),
         Command::Words {
@@ -632,7 +700,7 @@ fn main() {
             json,
         } => (|| {
             let texts = gather_texts(inputs)?;
-            let engine = open_engine(model, wgbert::DEFAULT_SEQ_LENGTH)?;
+            let engine = open_engine_default_len(model)?;
             cli::explore::words(&engine, &texts, word, *json)
         })(),
         Command::Bench {

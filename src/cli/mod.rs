@@ -2,4 +2,5 @@
 
 pub mod embed;
 pub mod explore;
+pub mod head;
 pub mod input;

@@ -1,0 +1,117 @@
+//! `wgbert train-head` (a softmax head on sentence embeddings from labeled rows) and
+//! `wgbert classify --head` (label and probability per input).
+
+use anyhow::{Result, bail};
+use std::io::Write;
+use std::path::Path;
+use wgbert::head::{Head, TrainOptions, read_labeled, split};
+use wgbert::{Engine, Input};
+
+/// Trains, reports accuracy on the training rows and on a held-out share, writes the head.
+pub fn train(
+    engine: &Engine,
+    data: &Path,
+    out: &Path,
+    holdout: f64,
+    seed: u64,
+    epochs: usize,
+) -> Result<()> {
+    if !(0.0..1.0).contains(&holdout) {
+        bail!("--holdout {holdout} must be in [0, 1)");
+    }
+    let rows = read_labeled(data)?;
+    let mut labels: Vec<String> = rows.iter().map(|(_, l)| l.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    if labels.len() < 2 {
+        bail!(
+            "{} has {} distinct label(s); a head needs at least two",
+            data.display(),
+            labels.len()
+        );
+    }
+    let inputs: Vec<Input> = rows.iter().map(|(t, _)| Input::from(t.as_str())).collect();
+    let x = engine.embed(&inputs)?;
+    let y: Vec<usize> = rows
+        .iter()
+        .map(|(_, l)| labels.binary_search(l).unwrap_or(0))
+        .collect();
+    let (train_idx, test_idx) = split(rows.len(), holdout, seed);
+    let pick = |idx: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
+        (
+            idx.iter().map(|&i| x[i].clone()).collect(),
+            idx.iter().map(|&i| y[i]).collect(),
+        )
+    };
+    let (tx, ty) = pick(&train_idx);
+    let opts = TrainOptions {
+        epochs,
+        ..Default::default()
+    };
+    let head = Head::train(
+        &tx,
+        &ty,
+        labels,
+        engine.options().pooling,
+        engine.options().normalize,
+        &opts,
+    )?;
+    let accuracy = |idx: &[usize]| {
+        idx.iter()
+            .filter(|&&i| Head::argmax(&head.predict(&x[i])) == y[i])
+            .count() as f64
+            / idx.len().max(1) as f64
+    };
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "labels       {:?}", head.labels)?;
+    writeln!(
+        o,
+        "rows         {} ({} train, {} held out, seed {seed})",
+        rows.len(),
+        train_idx.len(),
+        test_idx.len()
+    )?;
+    writeln!(o, "train acc    {:.1} %", 100.0 * accuracy(&train_idx))?;
+    if !test_idx.is_empty() {
+        writeln!(o, "held-out acc {:.1} %", 100.0 * accuracy(&test_idx))?;
+    }
+    head.save(out)?;
+    writeln!(o, "head         {}", out.display())?;
+    Ok(())
+}
+
+/// Prints `label<TAB>probability` (or JSON Lines with every label's probability) per input.
+pub fn classify(engine: &Engine, head_path: &Path, texts: &[String], jsonl: bool) -> Result<()> {
+    let head = Head::load(head_path)?;
+    if head.hidden != engine.config().hidden_size {
+        bail!(
+            "{} was trained on {}-wide embeddings, but this model's are {}-wide; use the model it was trained with",
+            head_path.display(),
+            head.hidden,
+            engine.config().hidden_size
+        );
+    }
+    let inputs: Vec<Input> = texts.iter().map(|t| Input::parse(t)).collect();
+    let vectors = engine.embed_with(&inputs, head.pooling, head.normalize)?;
+    let mut o = std::io::stdout().lock();
+    for v in &vectors {
+        let p = head.predict(v);
+        let best = Head::argmax(&p);
+        if jsonl {
+            let scores: serde_json::Map<String, serde_json::Value> = head
+                .labels
+                .iter()
+                .zip(&p)
+                .map(|(l, s)| (l.clone(), serde_json::json!(s)))
+                .collect();
+            serde_json::to_writer(
+                &mut o,
+                &serde_json::json!({"label": head.labels[best], "scores": scores}),
+            )?;
+            writeln!(o)?;
+        } else {
+            writeln!(o, "{}\t{:.4}", head.labels[best], p[best])?;
+        }
+    }
+    Ok(())
+}
