@@ -84,6 +84,12 @@ pub struct BertConfig {
     /// Architectures named by the checkpoint (informational).
     #[serde(default)]
     pub architectures: Option<Vec<String>>,
+    /// Label names of a classification head, by id (`{"0": "NEGATIVE", ...}`).
+    #[serde(default)]
+    pub id2label: Option<std::collections::HashMap<String, String>>,
+    /// `"multi_label_classification"` makes a classification head's scores sigmoids.
+    #[serde(default)]
+    pub problem_type: Option<String>,
 }
 
 impl Default for BertConfig {
@@ -101,6 +107,8 @@ impl Default for BertConfig {
             model_type: Some("bert".into()),
             position_embedding_type: Some("absolute".into()),
             architectures: None,
+            id2label: None,
+            problem_type: None,
         }
     }
 }
@@ -190,6 +198,19 @@ impl BertConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Label names of a classification head with `n` outputs: `id2label` in id order, or
+    /// `LABEL_i` where the config names none.
+    pub fn labels(&self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                self.id2label
+                    .as_ref()
+                    .and_then(|m| m.get(&i.to_string()).cloned())
+                    .unwrap_or_else(|| format!("LABEL_{i}"))
+            })
+            .collect()
     }
 
     /// The feed-forward activation (validated).

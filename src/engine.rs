@@ -60,6 +60,8 @@ pub struct Encoded {
     pub encoder_outputs: Option<Vec<Vec<f32>>>,
     /// Sentence embedding, `[H]`.
     pub embedding: Option<Vec<f32>>,
+    /// Logits of the checkpoint's sequence-classification head, `[labels]`.
+    pub logits: Option<Vec<f32>>,
 }
 
 /// Most plans kept alive at once; older shapes are dropped first.
@@ -226,11 +228,52 @@ impl Engine {
             embedding: true,
             pooling,
             normalize,
+            logits: false,
         };
         let out = self.encode(inputs, None, &request)?;
         Ok(out
             .into_iter()
             .map(|e| e.embedding.unwrap_or_default())
+            .collect())
+    }
+
+    /// Label names of the checkpoint's sequence-classification head (`id2label`), if it has one.
+    pub fn labels(&self) -> Option<Vec<String>> {
+        self.model
+            .classifier_labels()
+            .map(|n| self.config().labels(n))
+    }
+
+    /// Scores of the checkpoint's sequence-classification head (BertForSequenceClassification:
+    /// `classifier` on `pooled_output`, run on the GPU after the encoder): softmax probabilities,
+    /// or independent sigmoids when `problem_type` is `multi_label_classification`.
+    pub fn classify(&self, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
+        if self.model.classifier_labels().is_none() || !self.has_pooler() {
+            return Err(Error::Unsupported(
+                "this model has no sequence-classification head (classifier.weight/bias on a pooler); use a BertForSequenceClassification checkpoint or `wgbert train-head`".into(),
+            ));
+        }
+        let request = Request {
+            pooled_output: false,
+            embedding: false,
+            logits: true,
+            ..Default::default()
+        };
+        let multi = self.config().problem_type.as_deref() == Some("multi_label_classification");
+        Ok(self
+            .encode(inputs, None, &request)?
+            .into_iter()
+            .map(|e| {
+                let z = e.logits.unwrap_or_default();
+                if multi {
+                    z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+                } else {
+                    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                    let ex: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
+                    let s: f32 = ex.iter().sum();
+                    ex.iter().map(|v| v / s).collect()
+                }
+            })
             .collect())
     }
 
@@ -325,6 +368,10 @@ impl Engine {
                             .collect()
                     }),
                     embedding: row(&fwd.embedding, h),
+                    logits: self
+                        .model
+                        .classifier_labels()
+                        .and_then(|l| row(&fwd.logits, l)),
                 });
             }
         }

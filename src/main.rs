@@ -182,13 +182,14 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         epochs: usize,
     },
-    /// Label each input with a head trained by `wgbert train-head`.
+    /// Label each input: with a head trained by `wgbert train-head` (--head), or with the
+    /// model's own head (a BertForSequenceClassification checkpoint).
     Classify {
         #[command(flatten)]
         model: ModelArgs,
         #[command(flatten)]
         inputs: InputArgs,
-        /// The head (safetensors written by train-head).
+        /// A head written by train-head; without it, the model's own classifier is used.
         #[arg(long, value_name = "FILE")]
         head: Option<PathBuf>,
         /// Output format: `text` (label and probability) or `jsonl` (every label's probability).
@@ -657,14 +658,12 @@ fn main() {
             head,
             format,
         } => (|| {
-            let Some(head) = head else {
-                bail!(
-                    "classify needs --head FILE (a head trained with `wgbert train-head`); Hugging Face classification checkpoints are not supported yet"
-                );
-            };
             let texts = gather_texts(inputs)?;
             let engine = open_engine_default_len(model)?;
-            cli::head::classify(&engine, head, &texts, format == "jsonl")
+            match head {
+                Some(head) => cli::head::classify(&engine, head, &texts, format == "jsonl"),
+                None => cli::head::classify_checkpoint(&engine, &texts, format == "jsonl"),
+            }
         })(),
         Command::Embed {
             model,

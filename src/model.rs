@@ -47,6 +47,8 @@ pub struct Request {
     pub pooling: Pooling,
     /// L2-normalise `embedding`.
     pub normalize: bool,
+    /// The classification head's logits `[B, labels]` (checkpoints with `classifier.*`).
+    pub logits: bool,
 }
 
 impl Default for Request {
@@ -59,6 +61,7 @@ impl Default for Request {
             embedding: true,
             pooling: Pooling::Mean,
             normalize: true,
+            logits: false,
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct ForwardOutput {
     pub encoder_outputs: Option<Vec<Vec<f32>>>,
     /// `[B·H]`.
     pub embedding: Option<Vec<f32>>,
+    /// `[B·labels]`.
+    pub logits: Option<Vec<f32>>,
 }
 
 struct GpuLayer {
@@ -102,6 +107,8 @@ pub struct GpuModel {
     emb_ln_b: wgpu::Buffer,
     layers: Vec<GpuLayer>,
     pooler: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// Sequence-classification head: weight `[labels, H]`, bias, number of labels.
+    classifier: Option<(wgpu::Buffer, wgpu::Buffer, usize)>,
 }
 
 fn concat(parts: &[&HostTensor]) -> Vec<f32> {
@@ -167,7 +174,16 @@ impl GpuModel {
             )),
             None => None,
         };
+        let classifier = match &weights.classifier {
+            Some((w, b)) => Some((
+                up("classifier.weight", &w.data)?,
+                up("classifier.bias", &b.data)?,
+                b.data.len(),
+            )),
+            None => None,
+        };
         let model = GpuModel {
+            classifier,
             word: up(
                 "embeddings.word_embeddings.weight",
                 &weights.word_embeddings.data,
@@ -199,6 +215,11 @@ impl GpuModel {
     /// Whether the checkpoint has a pooler (`pooled_output` available).
     pub fn has_pooler(&self) -> bool {
         self.pooler.is_some()
+    }
+
+    /// Number of labels of the sequence-classification head, if the checkpoint has one.
+    pub fn classifier_labels(&self) -> Option<usize> {
+        self.classifier.as_ref().map(|c| c.2)
     }
 
     /// The kernels (and through them the GPU context).
@@ -263,6 +284,7 @@ pub struct Plan {
     layer_out: Vec<wgpu::Buffer>,
     last: usize,
     pooled: Option<wgpu::Buffer>,
+    logits: Option<(wgpu::Buffer, usize)>,
     embedding: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     staging: Vec<wgpu::Buffer>,
@@ -525,6 +547,29 @@ impl Plan {
             row_grid(batch as u32),
         )?);
 
+        // (B, labels) ← pooled · Wcᵀ + bc — the sequence-classification head, on the GPU
+        let logits = match (&model.classifier, &pooled) {
+            (Some((cw, cb, labels)), Some(pooled)) => {
+                let out = k.float_buffer("logits", batch * labels)?;
+                let params = GemmParams {
+                    m: batch as u32,
+                    n: *labels as u32,
+                    k: hu,
+                    act: 0,
+                };
+                d.push(k.dispatch(
+                    "classifier",
+                    gv.kernel(h),
+                    0,
+                    &params,
+                    &[pooled, cw, cb, &out],
+                    gv.grid(batch, *labels),
+                )?);
+                Some((out, *labels))
+            }
+            _ => None,
+        };
+
         let scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
         ctx.check_errors()?;
         Ok(Plan {
@@ -538,6 +583,7 @@ impl Plan {
             last,
             pooled,
             embedding,
+            logits,
             dispatches: d,
             staging: Vec::new(),
             _scratch: scratch,
@@ -692,6 +738,15 @@ impl Plan {
                 sources.push((buf, m * h));
             }
         }
+        if request.logits {
+            let (buf, labels) = self.logits.as_ref().ok_or_else(|| {
+                Error::Unsupported(
+                    "this checkpoint has no sequence-classification head (classifier.*) and pooler"
+                        .into(),
+                )
+            })?;
+            sources.push((buf, b * labels));
+        }
         let e = self.kernels.precision().bytes();
         let bytes_of = |len: usize| (len * e).next_multiple_of(4);
         // Staging buffers are kept between calls; one is replaced when a later request needs more.
@@ -756,7 +811,11 @@ impl Plan {
             out.sequence_output = got.next();
         }
         if request.encoder_outputs {
-            out.encoder_outputs = Some(got.collect());
+            let layers = self.layer_out.len();
+            out.encoder_outputs = Some(got.by_ref().take(layers).collect());
+        }
+        if request.logits {
+            out.logits = got.next();
         }
         Ok(out)
     }

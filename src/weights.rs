@@ -73,6 +73,8 @@ pub struct BertWeights {
     pub layers: Vec<LayerWeights>,
     /// `pooler.dense` weight and bias, when the checkpoint has a pooler.
     pub pooler: Option<(HostTensor, HostTensor)>,
+    /// `classifier` weight `[labels, H]` and bias of a BertForSequenceClassification checkpoint.
+    pub classifier: Option<(HostTensor, HostTensor)>,
 }
 
 /// Named tensors before they are sorted into the model structure.
@@ -175,6 +177,7 @@ impl TensorStore {
             if name.starts_with("embeddings.")
                 || name.starts_with("encoder.")
                 || name.starts_with("pooler.")
+                || name.starts_with("classifier.")
             {
                 tensors.insert(name, t);
             }
@@ -302,6 +305,31 @@ impl TensorStore {
         } else {
             None
         };
+        let classifier = match self
+            .tensors
+            .get("classifier.weight")
+            .map(|t| t.shape.clone())
+        {
+            Some(shape) => {
+                let labels = shape.first().copied().unwrap_or(0);
+                if let Some(m) = &c.id2label
+                    && m.len() != labels
+                {
+                    return Err(Error::Weights {
+                        path: self.path.clone(),
+                        message: format!(
+                            "classifier.weight has {labels} rows but config.json's id2label names {} labels; the head and the config do not belong together",
+                            m.len()
+                        ),
+                    });
+                }
+                Some((
+                    self.take("classifier.weight", &[labels, h])?,
+                    self.take("classifier.bias", &[labels])?,
+                ))
+            }
+            None => None,
+        };
         Ok(BertWeights {
             word_embeddings,
             position_embeddings,
@@ -310,6 +338,7 @@ impl TensorStore {
             emb_ln_b,
             layers,
             pooler,
+            classifier,
         })
     }
 }
@@ -358,6 +387,7 @@ impl BertWeights {
             emb_ln_b: t(&[h], 0.02, 0.0),
             layers,
             pooler: Some((t(&[h, h], 0.05, 0.0), t(&[h], 0.02, 0.0))),
+            classifier: None,
         }
     }
 }

@@ -93,24 +93,40 @@ pub fn classify(engine: &Engine, head_path: &Path, texts: &[String], jsonl: bool
     }
     let inputs: Vec<Input> = texts.iter().map(|t| Input::parse(t)).collect();
     let vectors = engine.embed_with(&inputs, head.pooling, head.normalize)?;
+    let scores: Vec<Vec<f32>> = vectors.iter().map(|v| head.predict(v)).collect();
+    print_scores(&head.labels, &scores, jsonl)
+}
+
+/// Labels each input with the model's own sequence-classification head (a
+/// BertForSequenceClassification checkpoint; the head runs on the GPU after the encoder).
+pub fn classify_checkpoint(engine: &Engine, texts: &[String], jsonl: bool) -> Result<()> {
+    let Some(labels) = engine.labels() else {
+        bail!(
+            "this model has no classification head (classifier.*); pass --head FILE from `wgbert train-head`, or a BertForSequenceClassification checkpoint with --model"
+        );
+    };
+    let inputs: Vec<Input> = texts.iter().map(|t| Input::parse(t)).collect();
+    print_scores(&labels, &engine.classify(&inputs)?, jsonl)
+}
+
+/// One line per input: `label<TAB>score` of the best label, or JSON with every label's score.
+fn print_scores(labels: &[String], scores: &[Vec<f32>], jsonl: bool) -> Result<()> {
     let mut o = std::io::stdout().lock();
-    for v in &vectors {
-        let p = head.predict(v);
-        let best = Head::argmax(&p);
+    for p in scores {
+        let best = Head::argmax(p);
         if jsonl {
-            let scores: serde_json::Map<String, serde_json::Value> = head
-                .labels
+            let all: serde_json::Map<String, serde_json::Value> = labels
                 .iter()
-                .zip(&p)
+                .zip(p)
                 .map(|(l, s)| (l.clone(), serde_json::json!(s)))
                 .collect();
             serde_json::to_writer(
                 &mut o,
-                &serde_json::json!({"label": head.labels[best], "scores": scores}),
+                &serde_json::json!({"label": labels[best], "scores": all}),
             )?;
             writeln!(o)?;
         } else {
-            writeln!(o, "{}\t{:.4}", head.labels[best], p[best])?;
+            writeln!(o, "{}\t{:.4}", labels[best], p[best])?;
         }
     }
     Ok(())
