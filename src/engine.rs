@@ -248,7 +248,8 @@ impl Engine {
     /// `classifier` on `pooled_output`, run on the GPU after the encoder): softmax probabilities,
     /// or independent sigmoids when `problem_type` is `multi_label_classification`.
     pub fn classify(&self, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
-        if self.model.classifier_labels().is_none() || !self.has_pooler() {
+        if self.model.classifier_labels().is_none() || !self.has_pooler() || self.model.token_head()
+        {
             return Err(Error::Unsupported(
                 "this model has no sequence-classification head (classifier.weight/bias on a pooler); use a BertForSequenceClassification checkpoint or `wgbert train-head`".into(),
             ));
@@ -273,6 +274,41 @@ impl Engine {
                     let s: f32 = ex.iter().sum();
                     ex.iter().map(|v| v / s).collect()
                 }
+            })
+            .collect())
+    }
+
+    /// Named entities of each input with the checkpoint's token-classification head
+    /// (BertForTokenClassification, on the GPU after the encoder): labels per WordPiece, the
+    /// first sub-token's label for each word, B-/I- tags merged into entities ("simple"
+    /// aggregation), character offsets into the input text.
+    pub fn ner(&self, inputs: &[Input]) -> Result<Vec<Vec<crate::ner::Entity>>> {
+        let Some(n) = self
+            .model
+            .classifier_labels()
+            .filter(|_| self.model.token_head())
+        else {
+            return Err(Error::Unsupported(
+                "this model has no token-classification head; use a BertForTokenClassification checkpoint (architectures and classifier.*)".into(),
+            ));
+        };
+        let labels = self.config().labels(n);
+        let request = Request {
+            pooled_output: false,
+            embedding: false,
+            logits: true,
+            ..Default::default()
+        };
+        let out = self.encode(inputs, None, &request)?;
+        Ok(out
+            .iter()
+            .zip(inputs)
+            .map(|(e, input)| {
+                let text = match input {
+                    Input::Single(a) | Input::Pair(a, _) => a.as_str(),
+                };
+                let logits = e.logits.as_deref().unwrap_or(&[]);
+                crate::ner::aggregate(text, &e.packed, logits, &labels)
             })
             .collect())
     }
@@ -368,10 +404,16 @@ impl Engine {
                             .collect()
                     }),
                     embedding: row(&fwd.embedding, h),
-                    logits: self
-                        .model
-                        .classifier_labels()
-                        .and_then(|l| row(&fwd.logits, l)),
+                    logits: self.model.classifier_labels().and_then(|l| {
+                        row(
+                            &fwd.logits,
+                            if self.model.token_head() {
+                                run_seq * l
+                            } else {
+                                l
+                            },
+                        )
+                    }),
                 });
             }
         }

@@ -28,6 +28,7 @@ pub mod gpu;
 pub mod head;
 pub mod kernels;
 pub mod model;
+pub mod ner;
 pub mod npy;
 pub mod ops;
 pub mod preprocess;

@@ -196,6 +196,16 @@ enum Command {
         #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
         format: String,
     },
+    /// Named entities with character offsets, from a BertForTokenClassification checkpoint.
+    Ner {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Output format: `text` (one entity a line) or `jsonl` (one array per input).
+        #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+        format: String,
+    },
     /// Show the tokens and the three TF-Hub arrays of each input.
     Preprocess {
         #[command(flatten)]
@@ -641,6 +651,33 @@ fn main() {
             seq_len,
         } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
+        Command::Ner {
+            model,
+            inputs,
+            format,
+        } => (|| {
+            let texts = gather_texts(inputs)?;
+            let engine = open_engine_default_len(model)?;
+            let inputs: Vec<Input> = texts.iter().map(|t| Input::Single(t.clone())).collect();
+            let found = engine.ner(&inputs)?;
+            let mut o = std::io::stdout().lock();
+            for (i, (text, ents)) in texts.iter().zip(&found).enumerate() {
+                if format == "jsonl" {
+                    serde_json::to_writer(&mut o, ents)?;
+                    writeln!(o)?;
+                    continue;
+                }
+                writeln!(o, "[{i}] {text}")?;
+                for e in ents {
+                    writeln!(
+                        o,
+                        "  {:<8} {:?} {}..{} {:.4}",
+                        e.entity_group, e.word, e.start, e.end, e.score
+                    )?;
+                }
+            }
+            Ok(())
+        })(),
         Command::TrainHead {
             model,
             data,

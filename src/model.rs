@@ -217,7 +217,18 @@ impl GpuModel {
         self.pooler.is_some()
     }
 
-    /// Number of labels of the sequence-classification head, if the checkpoint has one.
+    /// Whether the classification head is per token (BertForTokenClassification) rather than on
+    /// the pooled output.
+    pub fn token_head(&self) -> bool {
+        self.classifier.is_some()
+            && self
+                .config
+                .architectures
+                .as_ref()
+                .is_some_and(|a| a.iter().any(|n| n.contains("TokenClassification")))
+    }
+
+    /// Number of labels of the classification head, if the checkpoint has one.
     pub fn classifier_labels(&self) -> Option<usize> {
         self.classifier.as_ref().map(|c| c.2)
     }
@@ -547,8 +558,28 @@ impl Plan {
             row_grid(batch as u32),
         )?);
 
-        // (B, labels) ← pooled · Wcᵀ + bc — the sequence-classification head, on the GPU
+        // The classification head, on the GPU after the encoder:
+        //   token head     (B·S, labels) ← x · Wcᵀ + bc      (BertForTokenClassification)
+        //   sequence head  (B, labels)   ← pooled · Wcᵀ + bc (BertForSequenceClassification)
         let logits = match (&model.classifier, &pooled) {
+            (Some((cw, cb, labels)), _) if model.token_head() => {
+                let out = k.float_buffer("logits", m * labels)?;
+                let params = GemmParams {
+                    m: mu,
+                    n: *labels as u32,
+                    k: hu,
+                    act: 0,
+                };
+                d.push(k.dispatch(
+                    "classifier",
+                    gv.kernel(h),
+                    0,
+                    &params,
+                    &[x, cw, cb, &out],
+                    gv.grid(m, *labels),
+                )?);
+                Some((out, seq * labels))
+            }
             (Some((cw, cb, labels)), Some(pooled)) => {
                 let out = k.float_buffer("logits", batch * labels)?;
                 let params = GemmParams {

@@ -59,6 +59,9 @@ pub struct Packed {
     pub input_type_ids: Vec<u32>,
     /// The WordPiece strings of the real tokens, `[CLS]` and `[SEP]` included.
     pub tokens: Vec<String>,
+    /// Character span `(start, end)` in its segment's text of each real token; `(0, 0)` for
+    /// `[CLS]` and `[SEP]`.
+    pub offsets: Vec<(usize, usize)>,
 }
 
 impl Packed {
@@ -94,6 +97,9 @@ pub fn round_robin_allocation(lengths: &[usize], budget: usize) -> Vec<usize> {
     }
     alloc
 }
+
+/// Ids, WordPiece strings and character spans of one segment's tokens.
+pub type Tokenized = (Vec<u32>, Vec<String>, Vec<(usize, usize)>);
 
 /// WordPiece tokenisation and TF-Hub packing.
 pub struct Preprocessor {
@@ -153,11 +159,21 @@ impl Preprocessor {
 
     /// WordPiece ids and strings of one segment, without special tokens or truncation.
     pub fn tokenize(&self, text: &str) -> Result<(Vec<u32>, Vec<String>)> {
+        let (ids, tokens, _) = self.tokenize_with_offsets(text)?;
+        Ok((ids, tokens))
+    }
+
+    /// Ids, strings and character spans (in `text`) of one segment's WordPieces.
+    pub fn tokenize_with_offsets(&self, text: &str) -> Result<Tokenized> {
         let enc = self
             .tokenizer
-            .encode(text, false)
+            .encode_char_offsets(text, false)
             .map_err(|e| Error::Tokenizer(format!("cannot tokenise input ({e})")))?;
-        Ok((enc.get_ids().to_vec(), enc.get_tokens().to_vec()))
+        Ok((
+            enc.get_ids().to_vec(),
+            enc.get_tokens().to_vec(),
+            enc.get_offsets().to_vec(),
+        ))
     }
 
     /// The smallest `seq_length` that can hold an input with `segments` segments.
@@ -184,7 +200,7 @@ impl Preprocessor {
         }
         let toks = segments
             .iter()
-            .map(|s| self.tokenize(s))
+            .map(|s| self.tokenize_with_offsets(s))
             .collect::<Result<Vec<_>>>()?;
         let lengths: Vec<usize> = toks.iter().map(|t| t.0.len()).collect();
         let alloc = round_robin_allocation(&lengths, seq_length - specials);
@@ -192,11 +208,14 @@ impl Preprocessor {
         let mut ids = vec![self.cls_id];
         let mut types = vec![0u32];
         let mut tokens = vec!["[CLS]".to_string()];
-        for (seg, ((seg_ids, seg_toks), &n)) in toks.iter().zip(&alloc).enumerate() {
+        let mut offsets = vec![(0, 0)];
+        for (seg, ((seg_ids, seg_toks, seg_offs), &n)) in toks.iter().zip(&alloc).enumerate() {
             ids.extend_from_slice(&seg_ids[..n]);
             ids.push(self.sep_id);
             tokens.extend(seg_toks[..n].iter().cloned());
             tokens.push("[SEP]".to_string());
+            offsets.extend_from_slice(&seg_offs[..n]);
+            offsets.push((0, 0));
             types.extend(std::iter::repeat_n(seg as u32, n + 1));
         }
         let real = ids.len();
@@ -209,6 +228,7 @@ impl Preprocessor {
             input_mask: mask,
             input_type_ids: types,
             tokens,
+            offsets,
         })
     }
 }
