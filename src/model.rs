@@ -561,11 +561,16 @@ impl Plan {
         // The classification head, on the GPU after the encoder:
         //   token head     (B·S, labels) ← x · Wcᵀ + bc      (BertForTokenClassification)
         //   sequence head  (B, labels)   ← pooled · Wcᵀ + bc (BertForSequenceClassification)
-        let logits = match (&model.classifier, &pooled) {
-            (Some((cw, cb, labels)), _) if model.token_head() => {
-                let out = k.float_buffer("logits", m * labels)?;
+        let head_input = match (&model.classifier, &pooled) {
+            (Some(_), _) if model.token_head() => Some((x, m, seq)), // rows, rows per sequence
+            (Some(_), Some(pooled)) => Some((pooled, batch, 1)),
+            _ => None,
+        };
+        let logits = match (&model.classifier, head_input) {
+            (Some((cw, cb, labels)), Some((input, rows, per_seq))) => {
+                let out = k.float_buffer("logits", rows * labels)?;
                 let params = GemmParams {
-                    m: mu,
+                    m: rows as u32,
                     n: *labels as u32,
                     k: hu,
                     act: 0,
@@ -575,28 +580,10 @@ impl Plan {
                     gv.kernel(h),
                     0,
                     &params,
-                    &[x, cw, cb, &out],
-                    gv.grid(m, *labels),
+                    &[input, cw, cb, &out],
+                    gv.grid(rows, *labels),
                 )?);
-                Some((out, seq * labels))
-            }
-            (Some((cw, cb, labels)), Some(pooled)) => {
-                let out = k.float_buffer("logits", batch * labels)?;
-                let params = GemmParams {
-                    m: batch as u32,
-                    n: *labels as u32,
-                    k: hu,
-                    act: 0,
-                };
-                d.push(k.dispatch(
-                    "classifier",
-                    gv.kernel(h),
-                    0,
-                    &params,
-                    &[pooled, cw, cb, &out],
-                    gv.grid(batch, *labels),
-                )?);
-                Some((out, *labels))
+                Some((out, per_seq * labels))
             }
             _ => None,
         };

@@ -11,13 +11,7 @@ fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(data("tiny_cls_expected.json")).unwrap()).unwrap()
 }
 
-fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
+use common::f32s;
 
 fn engine(dir: &std::path::Path) -> Engine {
     Engine::from_dir(

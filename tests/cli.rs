@@ -25,13 +25,7 @@ fn err_of(o: &Output) -> String {
     e
 }
 
-fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
+use common::f32s;
 
 fn check_jsonl_against_golden(stdout: &str, golden: &str, all_layers: Option<usize>) {
     let g: Value = serde_json::from_str(&std::fs::read_to_string(data(golden)).unwrap()).unwrap();

@@ -28,13 +28,7 @@ fn tiny() -> &'static Engine {
     })
 }
 
-fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
+use common::f32s;
 
 fn inputs_of(items: &[Value]) -> Vec<Input> {
     items

@@ -117,3 +117,12 @@ pub fn ok_stdout(o: &std::process::Output) -> String {
     );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
+
+/// A JSON array of numbers as f32s.
+pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
