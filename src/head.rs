@@ -1,6 +1,6 @@
 //! Classification heads on sentence embeddings: a softmax (multinomial logistic regression)
 //! layer trained on the user's own labels, saved as an ordinary safetensors file
-//! (`classifier.weight` [labels, H], `classifier.bias` [labels], label names and pooling in the
+//! (`classifier.weight` `[labels, H]`, `classifier.bias` `[labels]`, label names and pooling in the
 //! metadata), and applied to new text.
 
 use crate::error::{Error, Result};
