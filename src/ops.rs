@@ -27,6 +27,30 @@ fn gemm_dispatch(
     k.dispatch("gemm", v.kernel(kd), 0, &params, &bufs, v.grid(m, n))
 }
 
+/// One residual add + LayerNorm dispatch over buffers `[x, residual, gamma, beta, out]`.
+fn layernorm_dispatch(
+    k: &Kernels,
+    bufs: [&wgpu::Buffer; 5],
+    rows: usize,
+    h: usize,
+    eps: f32,
+) -> Result<Dispatch> {
+    let params = AddLayerNormParams {
+        rows: u(rows),
+        hidden: u(h),
+        eps,
+        _pad: 0,
+    };
+    k.dispatch(
+        "add_layernorm",
+        Kernel::AddLayerNorm,
+        0,
+        &params,
+        &bufs,
+        row_grid(u(rows)),
+    )
+}
+
 fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
     k.run(std::slice::from_ref(&d));
     let mut r = k.read(&[(out, len)])?;
@@ -73,18 +97,12 @@ pub fn add_layernorm(
         k.upload("beta", beta)?,
     ];
     let out = k.float_buffer("out", x.len())?;
-    let d = k.dispatch(
-        "add_layernorm",
-        Kernel::AddLayerNorm,
-        0,
-        &AddLayerNormParams {
-            rows: u(rows),
-            hidden: u(h),
-            eps,
-            _pad: 0,
-        },
-        &[&bufs[0], &bufs[1], &bufs[2], &bufs[3], &out],
-        row_grid(u(rows)),
+    let d = layernorm_dispatch(
+        k,
+        [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &out],
+        rows,
+        h,
+        eps,
     )?;
     run_one(k, d, &out, x.len())
 }
@@ -341,19 +359,7 @@ pub fn prepare_layernorm(k: &std::sync::Arc<Kernels>, rows: usize, h: usize) -> 
     let g = k.upload("gamma", &vec![1.0f32; h])?;
     let b = k.upload("beta", &vec![0.0f32; h])?;
     let out = k.float_buffer("out", rows * h)?;
-    let d = k.dispatch(
-        "add_layernorm",
-        Kernel::AddLayerNorm,
-        0,
-        &AddLayerNormParams {
-            rows: u(rows),
-            hidden: u(h),
-            eps: 1e-12,
-            _pad: 0,
-        },
-        &[&x, &r, &g, &b, &out],
-        row_grid(u(rows)),
-    )?;
+    let d = layernorm_dispatch(k, [&x, &r, &g, &b, &out], rows, h, 1e-12)?;
     Ok(Prepared {
         kernels: k.clone(),
         dispatches: vec![d],
