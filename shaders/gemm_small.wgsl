@@ -80,8 +80,16 @@ fn main(
 
     let r0 = row0 + lid.y * 4u;
     let c0 = col0 + lid.x * 4u;
-    store(r0, c0, acc0);
-    store(r0 + 1u, c0, acc1);
-    store(r0 + 2u, c0, acc2);
-    store(r0 + 3u, c0, acc3);
+    // One `store` call site in a loop (see common/gemm_128x128.wgsl): each call inlines the
+    // activation, and unrolled copies multiply the driver's compile time.
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        var v = acc0;
+        switch i {
+            case 1u: { v = acc1; }
+            case 2u: { v = acc2; }
+            case 3u: { v = acc3; }
+            default: {}
+        }
+        store(r0 + i, c0, v);
+    }
 }

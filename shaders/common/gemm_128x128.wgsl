@@ -73,22 +73,26 @@ fn main(
         workgroupBarrier();
     }
 
+    // The epilogue is a loop over the 8 rows with one pair of `store` call sites, not 16
+    // unrolled calls: every call inlines the activation (erf, tanh), and on lavapipe (Mesa 25)
+    // 16 copies made the first dispatch JIT-compile for 2.1 s instead of 0.42 s, at the same
+    // run time.
     let r0 = row0 + lid.y * 8u;
     let c0 = col0 + lid.x * 8u;
-    store(r0, c0, acc0_lo);
-    store(r0 + 1u, c0, acc1_lo);
-    store(r0 + 2u, c0, acc2_lo);
-    store(r0 + 3u, c0, acc3_lo);
-    store(r0 + 4u, c0, acc4_lo);
-    store(r0 + 5u, c0, acc5_lo);
-    store(r0 + 6u, c0, acc6_lo);
-    store(r0 + 7u, c0, acc7_lo);
-    store(r0, c0 + 4u, acc0_hi);
-    store(r0 + 1u, c0 + 4u, acc1_hi);
-    store(r0 + 2u, c0 + 4u, acc2_hi);
-    store(r0 + 3u, c0 + 4u, acc3_hi);
-    store(r0 + 4u, c0 + 4u, acc4_hi);
-    store(r0 + 5u, c0 + 4u, acc5_hi);
-    store(r0 + 6u, c0 + 4u, acc6_hi);
-    store(r0 + 7u, c0 + 4u, acc7_hi);
+    for (var i = 0u; i < 8u; i = i + 1u) {
+        var lo = acc0_lo;
+        var hi = acc0_hi;
+        switch i {
+            case 1u: { lo = acc1_lo; hi = acc1_hi; }
+            case 2u: { lo = acc2_lo; hi = acc2_hi; }
+            case 3u: { lo = acc3_lo; hi = acc3_hi; }
+            case 4u: { lo = acc4_lo; hi = acc4_hi; }
+            case 5u: { lo = acc5_lo; hi = acc5_hi; }
+            case 6u: { lo = acc6_lo; hi = acc6_hi; }
+            case 7u: { lo = acc7_lo; hi = acc7_hi; }
+            default: {}
+        }
+        store(r0 + i, c0, lo);
+        store(r0 + i, c0 + 4u, hi);
+    }
 }
