@@ -487,6 +487,7 @@ pub struct Kernels {
 }
 
 /// One recorded kernel call: pipeline, bindings and grid. A plan is a list of these.
+#[derive(Clone)]
 pub struct Dispatch {
     /// The wgpu label, e.g. `layer3.attention.output.layernorm`.
     pub label: String,

@@ -287,3 +287,23 @@ fn kernels_at_f16_storage_match_reference_within_f16_rounding() {
         1e-2,
     );
 }
+
+#[test]
+fn autotuner_times_repeated_dispatches_and_returns_a_variant() {
+    use wgbert::tune;
+    let k = kernels();
+    let shape = (64, 96, 40);
+    for v in GemmVariant::ALL {
+        let single = tune::time_gemm(k, v, shape, 1).unwrap();
+        let repeated = tune::time_gemm(k, v, shape, 8).unwrap();
+        assert!(
+            single.is_finite() && single > 0.0 && repeated.is_finite() && repeated > 0.0,
+            "{}: {single} s, {repeated} s per dispatch",
+            v.name()
+        );
+    }
+    let reps = tune::repeats(k, shape, 0.005).unwrap();
+    assert!((1..=200).contains(&reps), "{reps} repeats");
+    let chosen = tune::fastest(k, &[(shape, 4), ((33, 70, 64), 2)]).unwrap();
+    assert!(GemmVariant::ALL.contains(&chosen));
+}
