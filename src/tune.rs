@@ -77,8 +77,10 @@ pub fn gemm_variant(k: &Kernels) -> GemmVariant {
     let best = match choose(k) {
         Ok(v) => v,
         Err(e) => {
-            log::warn!("autotune: timing failed ({e}); using tile128");
-            GemmVariant::Tile128
+            // Not remembered: the failure may belong to this process (e.g. a binding-size cap
+            // in GpuOptions), not to the adapter.
+            log::warn!("autotune: timing failed ({e}); using tile128 this time");
+            return GemmVariant::Tile128;
         }
     };
     table.insert(key, best.name().to_string());
