@@ -407,12 +407,9 @@ pub fn row_grid(n: u32) -> [u32; 3] {
     }
 }
 
-/// Where compiled pipelines are kept between runs: `$WGBERT_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/wgbert`, else `~/.cache/wgbert`. `WGBERT_PIPELINE_CACHE=0` turns it off.
-pub fn pipeline_cache_dir() -> Option<std::path::PathBuf> {
-    if std::env::var("WGBERT_PIPELINE_CACHE").is_ok_and(|v| v == "0") {
-        return None;
-    }
+/// wgbert's cache folder (GEMM tuning, compiled pipelines): `$WGBERT_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/wgbert`, else `~/.cache/wgbert`.
+pub fn cache_dir() -> Option<std::path::PathBuf> {
     if let Some(d) = std::env::var_os("WGBERT_CACHE_DIR").filter(|v| !v.is_empty()) {
         return Some(d.into());
     }
@@ -420,6 +417,15 @@ pub fn pipeline_cache_dir() -> Option<std::path::PathBuf> {
         return Some(std::path::PathBuf::from(d).join("wgbert"));
     }
     std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/wgbert"))
+}
+
+/// Where compiled pipelines are kept between runs: [`cache_dir`], unless
+/// `WGBERT_PIPELINE_CACHE=0` turns the pipeline cache off (the GEMM tuning is still kept).
+pub fn pipeline_cache_dir() -> Option<std::path::PathBuf> {
+    if std::env::var("WGBERT_PIPELINE_CACHE").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    cache_dir()
 }
 
 /// The driver's pipeline cache, loaded from and saved to disk (adapters with PIPELINE_CACHE).

@@ -5,7 +5,7 @@
 //! `WGBERT_GEMM=tile128|tile64|tile128v4` overrides the choice (for benchmarking a variant);
 //! `WGBERT_TUNE=0` skips timing and uses the default (tile128).
 
-use crate::kernels::{GemmParams, GemmVariant, Kernels, pipeline_cache_dir};
+use crate::kernels::{GemmParams, GemmVariant, Kernels, cache_dir};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -50,7 +50,7 @@ fn cache_key(k: &Kernels) -> String {
 }
 
 fn cache_file() -> Option<std::path::PathBuf> {
-    pipeline_cache_dir().map(|d| d.join("gemm-tune.json"))
+    cache_dir().map(|d| d.join("gemm-tune.json"))
 }
 
 /// The GEMM variant to use on `k`'s adapter.
