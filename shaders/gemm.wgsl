@@ -12,13 +12,6 @@
 // tanh), tanh, ReLU. It is a uniform rather than a pipeline constant so that one pipeline
 // serves every layer: a CPU driver (lavapipe) JIT-compiles each GEMM pipeline for 0.2–0.4 s.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    act: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<st>;
 @group(0) @binding(2) var<storage, read> w: array<st>;

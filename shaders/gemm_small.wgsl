@@ -9,13 +9,6 @@
 // Accumulation order over k is the same as gemm.wgsl's, so without FMA fusion (lavapipe) both
 // give bit-identical results.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    act: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<st>;
 @group(0) @binding(2) var<storage, read> w: array<st>;

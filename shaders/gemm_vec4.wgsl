@@ -6,13 +6,6 @@
 // instead of 8 scalar ones. Same accumulation order, so results equal gemm.wgsl's bit for bit
 // without FMA fusion. One of the variants the autotuner (`src/tune.rs`) times.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    act: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<st>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<st>>;

@@ -1,6 +1,14 @@
-// The GEMM epilogue shared by every GEMM variant (appended by the Rust shader registry):
-// row r, columns c0..c0+3 of C get act(acc + bias), skipping what lies outside the M × N
-// output, converted to the storage type.
+// What every GEMM variant shares (appended by the Rust shader registry): the parameters
+// (`GemmParams` in src/kernels.rs; each variant file declares `params` and the bindings) and
+// the epilogue: row r, columns c0..c0+3 of C get act(acc + bias), skipping what lies outside
+// the M × N output, converted to the storage type.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    act: u32,
+}
 
 fn store(r: u32, c0: u32, v: vec4<f32>) {
     if (r >= params.m) {
