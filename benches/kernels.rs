@@ -15,7 +15,7 @@ fn kernels() -> Arc<Kernels> {
         "adapter: {} ({:?}, {} {})",
         ctx.info.name, ctx.info.backend, ctx.info.driver, ctx.info.driver_info
     );
-    Arc::new(Kernels::new(Arc::new(ctx)))
+    Arc::new(Kernels::new(Arc::new(ctx)).unwrap())
 }
 
 fn bench(c: &mut Criterion, group: &str, cases: Vec<(String, Prepared)>) {

@@ -38,6 +38,9 @@ pub struct GpuContext {
     pub features: wgpu::Features,
     /// Limits of the device (the adapter's own).
     pub limits: wgpu::Limits,
+    /// The cooperative-matrix configurations wgbert can use (f16 A and B, f16 or f32 C), as the
+    /// adapter lists them; empty when EXPERIMENTAL_COOPERATIVE_MATRIX is not enabled.
+    pub coop: Vec<CoopConfig>,
     binding_cap: Option<u64>,
     errors: Arc<Mutex<Vec<String>>>,
 }
@@ -48,6 +51,50 @@ pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
     .union(wgpu::Features::TIMESTAMP_QUERY)
     .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
     .union(wgpu::Features::PIPELINE_CACHE);
+
+/// One cooperative-matrix configuration the adapter lists: square `size`×`size`×`size`
+/// fragments (wgpu keeps only 8 and 16), f16 inputs, accumulation in `acc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CoopConfig {
+    /// Fragment edge: 8 or 16.
+    pub size: u32,
+    /// The accumulator (C) type: f32, or f16.
+    pub acc_f32: bool,
+}
+
+impl std::fmt::Display for CoopConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.size;
+        let acc = if self.acc_f32 { "f32" } else { "f16" };
+        write!(f, "{n}x{n}x{n} f16*f16+{acc}")
+    }
+}
+
+/// The configurations of `props` wgbert can use: square 8 or 16, f16 A/B, f16 or f32 C, no
+/// saturation; listed in the adapter's order without repeats.
+pub fn usable_coop_configs(props: &[wgpu::CooperativeMatrixProperties]) -> Vec<CoopConfig> {
+    use wgpu::CooperativeScalarType as T;
+    let mut out = Vec::new();
+    for p in props {
+        let square = p.m_size == p.n_size && p.n_size == p.k_size;
+        if !square || !matches!(p.m_size, 8 | 16) || p.ab_type != T::F16 {
+            continue;
+        }
+        let acc_f32 = match p.cr_type {
+            T::F32 => true,
+            T::F16 => false,
+            _ => continue,
+        };
+        let c = CoopConfig {
+            size: p.m_size,
+            acc_f32,
+        };
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
 
 fn device_type_rank(t: wgpu::DeviceType) -> u32 {
     match t {
@@ -115,14 +162,39 @@ impl GpuContext {
             }
         };
         let info = adapter.get_info();
-        let features = adapter.features() & OPTIONAL_FEATURES;
+        let mut features = adapter.features() & OPTIONAL_FEATURES;
+        // Tensor cores (NVIDIA), WMMA (AMD), XMX (Intel), lavapipe 26's emulation: requested only
+        // when the adapter lists a configuration the kernels can use, and never without
+        // SHADER_F16 and SUBGROUP (the kernels stage f16 tiles and split work by subgroup).
+        // `WGBERT_COOP=0` leaves them off.
+        let coop_off = std::env::var("WGBERT_COOP").is_ok_and(|v| v == "0");
+        let coop = if coop_off
+            || !adapter
+                .features()
+                .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
+            || !features.contains(wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP)
+        {
+            Vec::new()
+        } else {
+            usable_coop_configs(&adapter.cooperative_matrix_properties())
+        };
+        if !coop.is_empty() {
+            features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+        }
         let limits = adapter.limits();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgbert"),
                 required_features: features,
                 required_limits: limits.clone(),
-                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                // SAFETY: the only experimental feature requested is cooperative matrices, and
+                // only for configurations the adapter lists; wgbert's coop shaders use those
+                // and nothing else (tests/coop.rs checks them against CPU references).
+                experimental_features: if coop.is_empty() {
+                    wgpu::ExperimentalFeatures::disabled()
+                } else {
+                    unsafe { wgpu::ExperimentalFeatures::enabled() }
+                },
                 memory_hints: wgpu::MemoryHints::Performance,
                 trace: wgpu::Trace::Off,
             })
@@ -161,6 +233,7 @@ impl GpuContext {
             info,
             features,
             limits,
+            coop,
             binding_cap: opts.max_binding_bytes,
             errors,
         })
@@ -178,6 +251,25 @@ impl GpuContext {
         let first = v.remove(0);
         v.clear();
         Err(Error::Device(first))
+    }
+
+    /// The cooperative-matrix fragment size for f16 inputs with f32 accumulation: 16 where the
+    /// adapter lists it (fewer, larger tensor-core operations), else 8; `None` without one.
+    pub fn coop_size(&self) -> Option<u32> {
+        let f32_acc = |n| self.coop.iter().any(|c| c.size == n && c.acc_f32);
+        [16, 8].into_iter().find(|&n| f32_acc(n))
+    }
+
+    /// Human-readable cooperative-matrix configurations, e.g. `8x8x8 f16*f16+f32`, or `none`.
+    pub fn coop_summary(&self) -> String {
+        if self.coop.is_empty() {
+            return "none".to_string();
+        }
+        self.coop
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Whether `f` is enabled on the device.

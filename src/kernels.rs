@@ -43,11 +43,11 @@ impl Precision {
         }
     }
 
-    /// The WGSL lines that define the storage type `st` (and enable f16 when needed).
-    fn prelude(self) -> &'static str {
+    /// The WGSL line that defines the storage type `st`.
+    fn alias(self) -> &'static str {
         match self {
             Precision::F32 => "alias st = f32;\n",
-            Precision::F16 => "enable f16;\nalias st = f16;\n",
+            Precision::F16 => "alias st = f16;\n",
         }
     }
 }
@@ -74,6 +74,10 @@ pub enum Kernel {
     Pooler,
     /// Mean / max / CLS pooling with optional L2 normalisation.
     Pooling,
+    /// The GEMM on cooperative matrices (tensor cores), 8×8×8 fragments.
+    GemmCoop8,
+    /// The GEMM on cooperative matrices (tensor cores), 16×16×16 fragments.
+    GemmCoop16,
 }
 
 /// How a binding is used by a kernel (binding 0 is always the uniform `params`).
@@ -92,9 +96,21 @@ const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 const GEMM_128X128: &str = include_str!("../shaders/common/gemm_128x128.wgsl");
 const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
 
+/// The WGSL lines that name the cooperative-matrix fragment types of edge `n` (8 or 16):
+/// `frag_a`, `frag_b` (f16 inputs), `frag_c` (f32 accumulator), and `F`.
+fn coop_prelude(n: u32) -> String {
+    format!(
+        "enable wgpu_cooperative_matrix;\n\
+         const F: u32 = {n}u;\n\
+         alias frag_a = coop_mat{n}x{n}<f16, A>;\n\
+         alias frag_b = coop_mat{n}x{n}<f16, B>;\n\
+         alias frag_c = coop_mat{n}x{n}<f32, C>;\n"
+    )
+}
+
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
@@ -104,11 +120,16 @@ impl Kernel {
         Kernel::Gelu,
         Kernel::Pooler,
         Kernel::Pooling,
+        Kernel::GemmCoop8,
+        Kernel::GemmCoop16,
     ];
 
-    /// The shader file name (without `.wgsl`).
+    /// The kernel's name: its shader file's name (without `.wgsl`), with the fragment size for
+    /// the cooperative-matrix kernels (`gemm_coop8` is `gemm_coop.wgsl` at 8×8×8).
     pub fn name(self) -> &'static str {
         match self {
+            Kernel::GemmCoop8 => "gemm_coop8",
+            Kernel::GemmCoop16 => "gemm_coop16",
             Kernel::Embeddings => "embeddings",
             Kernel::Gemm => "gemm",
             Kernel::GemmSmall => "gemm_small",
@@ -118,6 +139,38 @@ impl Kernel {
             Kernel::Gelu => "gelu",
             Kernel::Pooler => "pooler",
             Kernel::Pooling => "pooling",
+        }
+    }
+
+    /// The shader file's name in `shaders/` (without `.wgsl`).
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            Kernel::GemmCoop8 | Kernel::GemmCoop16 => "gemm_coop",
+            k => k.name(),
+        }
+    }
+
+    /// The cooperative-matrix fragment edge the kernel is built for, if it uses them.
+    pub fn coop_size(self) -> Option<u32> {
+        match self {
+            Kernel::GemmCoop8 => Some(8),
+            Kernel::GemmCoop16 => Some(16),
+            _ => None,
+        }
+    }
+
+    /// Whether `ctx` can run the kernel: a cooperative-matrix kernel needs its fragment size
+    /// listed with f32 accumulation, and its workgroup (one sub-tile per subgroup of the
+    /// adapter's largest size) within the invocation limit.
+    pub fn runs_on(self, ctx: &GpuContext) -> bool {
+        match self.coop_size() {
+            None => true,
+            Some(n) => {
+                let subtiles = (64 / (2 * n)).pow(2);
+                ctx.coop.iter().any(|c| c.size == n && c.acc_f32)
+                    && subtiles * ctx.info.subgroup_max_size
+                        <= ctx.limits.max_compute_invocations_per_workgroup
+            }
         }
     }
 
@@ -132,6 +185,7 @@ impl Kernel {
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
             Kernel::Pooler => include_str!("../shaders/pooler.wgsl"),
             Kernel::Pooling => include_str!("../shaders/pooling.wgsl"),
+            Kernel::GemmCoop8 | Kernel::GemmCoop16 => include_str!("../shaders/gemm_coop.wgsl"),
         }
     }
 
@@ -143,7 +197,12 @@ impl Kernel {
     /// The full WGSL source for a storage precision.
     pub fn source_for(self, precision: Precision) -> String {
         let prelude = match self {
-            Kernel::Gemm | Kernel::GemmSmall | Kernel::GemmVec4 | Kernel::Gelu => ACTIVATIONS,
+            Kernel::Gemm
+            | Kernel::GemmSmall
+            | Kernel::GemmVec4
+            | Kernel::Gelu
+            | Kernel::GemmCoop8
+            | Kernel::GemmCoop16 => ACTIVATIONS,
             Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
                 REDUCE
             }
@@ -151,17 +210,27 @@ impl Kernel {
         };
         let body = match self {
             Kernel::Gemm | Kernel::GemmVec4 => [GEMM_128X128, GEMM_STORE].join("\n"),
-            Kernel::GemmSmall => GEMM_STORE.to_string(),
+            Kernel::GemmSmall | Kernel::GemmCoop8 | Kernel::GemmCoop16 => GEMM_STORE.to_string(),
             _ => String::new(),
         };
-        format!("{}{prelude}\n{}\n{body}", precision.prelude(), self.file())
+        // Cooperative matrices take f16 inputs whatever the storage precision.
+        let head = match (self.coop_size(), precision) {
+            (Some(n), _) => format!("enable f16;\n{}{}", coop_prelude(n), precision.alias()),
+            (None, Precision::F16) => format!("enable f16;\n{}", precision.alias()),
+            (None, Precision::F32) => precision.alias().to_string(),
+        };
+        format!("{head}{prelude}\n{}\n{body}", self.file())
     }
 
     /// Storage bindings 1.. in order.
     pub fn bindings(self) -> &'static [Access] {
         match self {
             Kernel::Embeddings => &[Read, Read, Read, Read, Read, Read, Read, ReadWrite],
-            Kernel::Gemm | Kernel::GemmSmall | Kernel::GemmVec4 => &[Read, Read, Read, ReadWrite],
+            Kernel::Gemm
+            | Kernel::GemmSmall
+            | Kernel::GemmVec4
+            | Kernel::GemmCoop8
+            | Kernel::GemmCoop16 => &[Read, Read, Read, ReadWrite],
             Kernel::Attention => &[Read, Read, ReadWrite],
             Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
             Kernel::Gelu => &[ReadWrite],
@@ -183,9 +252,11 @@ impl Kernel {
     pub fn params_size(self) -> usize {
         match self {
             Kernel::Embeddings => std::mem::size_of::<EmbeddingsParams>(),
-            Kernel::Gemm | Kernel::GemmSmall | Kernel::GemmVec4 => {
-                std::mem::size_of::<GemmParams>()
-            }
+            Kernel::Gemm
+            | Kernel::GemmSmall
+            | Kernel::GemmVec4
+            | Kernel::GemmCoop8
+            | Kernel::GemmCoop16 => std::mem::size_of::<GemmParams>(),
             Kernel::Attention => std::mem::size_of::<AttentionParams>(),
             Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
@@ -334,11 +405,24 @@ pub enum GemmVariant {
     Tile64,
     /// `gemm_vec4.wgsl`: `Tile128` with vec4 global loads (K % 4 == 0, else `Tile128`).
     Tile128Vec4,
+    /// `gemm_coop.wgsl` with 8×8×8 cooperative-matrix fragments (f16 inputs, f32 accumulation).
+    Coop8,
+    /// `gemm_coop.wgsl` with 16×16×16 cooperative-matrix fragments.
+    Coop16,
 }
 
 impl GemmVariant {
-    /// Every variant, in tuning order.
-    pub const ALL: [GemmVariant; 3] = [
+    /// Every variant.
+    pub const ALL: [GemmVariant; 5] = [
+        GemmVariant::Tile128,
+        GemmVariant::Tile64,
+        GemmVariant::Tile128Vec4,
+        GemmVariant::Coop8,
+        GemmVariant::Coop16,
+    ];
+
+    /// The variants that run on every adapter (f32 arithmetic, no optional feature).
+    pub const PORTABLE: [GemmVariant; 3] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
         GemmVariant::Tile128Vec4,
@@ -352,14 +436,27 @@ impl GemmVariant {
             GemmVariant::Tile64 => Kernel::GemmSmall,
             GemmVariant::Tile128Vec4 if k.is_multiple_of(4) => Kernel::GemmVec4,
             GemmVariant::Tile128Vec4 => Kernel::Gemm,
+            GemmVariant::Coop8 => Kernel::GemmCoop8,
+            GemmVariant::Coop16 => Kernel::GemmCoop16,
         }
+    }
+
+    /// The cooperative-matrix fragment edge, for the coop variants.
+    pub fn coop_size(self) -> Option<u32> {
+        self.kernel(0).coop_size()
+    }
+
+    /// Whether `ctx` can run this variant: the coop variants need their fragment size listed
+    /// with f32 accumulation (and SUBGROUP, SHADER_F16, which the context requires for them).
+    pub fn runs_on(self, ctx: &GpuContext) -> bool {
+        self.kernel(0).runs_on(ctx)
     }
 
     /// Rows × columns of C one workgroup computes.
     pub fn tile(self) -> usize {
         match self {
             GemmVariant::Tile128 | GemmVariant::Tile128Vec4 => 128,
-            GemmVariant::Tile64 => 64,
+            GemmVariant::Tile64 | GemmVariant::Coop8 | GemmVariant::Coop16 => 64,
         }
     }
 
@@ -372,12 +469,15 @@ impl GemmVariant {
         ]
     }
 
-    /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`, `tile128v4`).
+    /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`, `tile128v4`,
+    /// `coop8`, `coop16`).
     pub fn name(self) -> &'static str {
         match self {
             GemmVariant::Tile128 => "tile128",
             GemmVariant::Tile64 => "tile64",
             GemmVariant::Tile128Vec4 => "tile128v4",
+            GemmVariant::Coop8 => "coop8",
+            GemmVariant::Coop16 => "coop16",
         }
     }
 
@@ -516,12 +616,10 @@ impl Dispatch {
 }
 
 impl Kernels {
-    /// Creates the bind-group and pipeline layouts of every kernel.
-    /// Creates the kernels and picks the GEMM variant for this adapter (`tune::gemm_variant`:
-    /// `WGBERT_GEMM`, else the on-disk tuning cache, else timing both variants here).
-    pub fn new(ctx: Arc<GpuContext>) -> Self {
+    /// Creates f32 kernels and picks the GEMM variant for this adapter (`tune::gemm_variant`:
+    /// `WGBERT_GEMM`, else the on-disk tuning cache, else timing the variants here).
+    pub fn new(ctx: Arc<GpuContext>) -> crate::Result<Self> {
         Self::with_precision(ctx, Precision::F32)
-            .unwrap_or_else(|_| unreachable!("f32 needs no feature"))
     }
 
     /// Creates tuned kernels that store weights and activations at `precision`; f16 needs the
@@ -534,13 +632,19 @@ impl Kernels {
             )));
         }
         let mut k = Self::build(ctx, precision, GemmVariant::Tile128);
-        k.gemm = crate::tune::gemm_variant(&k);
+        k.gemm = crate::tune::gemm_variant(&k)?;
         Ok(k)
     }
 
     /// Creates f32 kernels with a fixed GEMM variant (tests, benchmarks, the tuner itself).
     pub fn with_gemm(ctx: Arc<GpuContext>, gemm: GemmVariant) -> Self {
         Self::build(ctx, Precision::F32, gemm)
+    }
+
+    /// The same kernels with another GEMM variant (shares the device; pipelines are rebuilt
+    /// on first use).
+    pub fn with_variant(&self, gemm: GemmVariant) -> Self {
+        Self::build(self.ctx.clone(), self.precision, gemm)
     }
 
     /// Creates kernels with a fixed precision and GEMM variant (no tuning, no feature check).
@@ -703,10 +807,22 @@ impl Kernels {
                     source: wgpu::ShaderSource::Wgsl(kernel.source_for(self.precision).into()),
                 })
         });
-        let constants: Vec<(&str, f64)> = kernel
+        let mut constants: Vec<(&str, f64)> = kernel
             .variant_constant()
             .map(|c| vec![(c, variant as f64)])
             .unwrap_or_default();
+        if let Some(n) = kernel.coop_size() {
+            if !kernel.runs_on(&self.ctx) {
+                return Err(crate::Error::Unsupported(format!(
+                    "{} needs {n}x{n}x{n} f16*f16+f32 cooperative matrices, which {} does not list \
+                     (it has: {}); use a tiled GEMM (WGBERT_GEMM=tile128)",
+                    kernel.name(),
+                    self.ctx.info.name,
+                    self.ctx.coop_summary()
+                )));
+            }
+            constants.push(("SG", self.ctx.info.subgroup_max_size as f64));
+        }
         let (_, layout) = &self.layouts[&kernel];
         let started = std::time::Instant::now();
         let pipeline = self

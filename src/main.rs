@@ -510,6 +510,18 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
     println!("device type  {:?}", i.device_type);
     println!("driver       {} {}", i.driver, i.driver_info);
     println!("features     {:?}", ctx.features);
+    println!("cooperative matrix  {}", ctx.coop_summary());
+    println!(
+        "subgroups    {}",
+        if ctx.has(wgpu::Features::SUBGROUP) {
+            format!(
+                "{}..{} invocations",
+                i.subgroup_min_size, i.subgroup_max_size
+            )
+        } else {
+            "none".to_string()
+        }
+    );
     let l = &ctx.limits;
     println!(
         "limits       max_storage_buffer_binding_size {} B, max_buffer_size {} B,",

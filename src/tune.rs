@@ -2,10 +2,16 @@
 //! remembered on disk (keyed by adapter, backend, driver, precision, the set of variants, the
 //! wgbert version and the timing method, so that a new variant or driver is tuned afresh).
 //!
-//! `WGBERT_GEMM=tile128|tile64|tile128v4` overrides the choice (for benchmarking a variant);
-//! `WGBERT_TUNE=0` skips timing and uses the default (tile128).
+//! The candidates are the portable f32 variants, plus the cooperative-matrix variants (tensor
+//! cores) at f16 precision on adapters that have them: at f32 precision a coop GEMM would round
+//! the inputs to f16, so it runs there only when asked for.
+//!
+//! `WGBERT_GEMM=tile128|tile64|tile128v4|coop8|coop16` overrides the choice (for benchmarking
+//! a variant), `WGBERT_GEMM=coop` picks the adapter's cooperative-matrix variant (16×16×16
+//! where listed, else 8×8×8); a variant the adapter cannot run is an error, never a silent
+//! fallback. `WGBERT_TUNE=0` skips timing and uses the default (tile128).
 
-use crate::kernels::{GemmParams, GemmVariant, Kernels, cache_dir};
+use crate::kernels::{GemmParams, GemmVariant, Kernels, Precision, cache_dir};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -44,7 +50,11 @@ fn cache_key(k: &Kernels) -> String {
         i.driver,
         i.driver_info,
         k.precision().name(),
-        GemmVariant::ALL.map(|v| v.name()).join(","),
+        candidates(k)
+            .iter()
+            .map(|v| v.name())
+            .collect::<Vec<_>>()
+            .join(","),
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -53,26 +63,76 @@ fn cache_file() -> Option<std::path::PathBuf> {
     cache_dir().map(|d| d.join("gemm-tune.json"))
 }
 
-/// The GEMM variant to use on `k`'s adapter.
-pub fn gemm_variant(k: &Kernels) -> GemmVariant {
-    if let Ok(name) = std::env::var("WGBERT_GEMM") {
-        match GemmVariant::from_name(&name) {
-            Some(v) => return v,
-            None => log::warn!(
-                "WGBERT_GEMM={name:?} is not a GEMM variant (tile128, tile64, tile128v4); tuning instead"
-            ),
+/// The variants the tuner times on `k`'s adapter and precision.
+pub fn candidates(k: &Kernels) -> Vec<GemmVariant> {
+    let mut v = GemmVariant::PORTABLE.to_vec();
+    if k.precision() == Precision::F16 {
+        v.extend(
+            [GemmVariant::Coop16, GemmVariant::Coop8]
+                .into_iter()
+                .filter(|c| c.runs_on(k.ctx())),
+        );
+    }
+    v
+}
+
+/// The variant `WGBERT_GEMM` asks for, if set: an error names what is missing when the adapter
+/// cannot run it, or lists the names when it is not one.
+pub fn requested_variant(k: &Kernels) -> crate::Result<Option<GemmVariant>> {
+    let Ok(name) = std::env::var("WGBERT_GEMM") else {
+        return Ok(None);
+    };
+    let ctx = k.ctx();
+    let v = if name == "coop" {
+        [GemmVariant::Coop16, GemmVariant::Coop8]
+            .into_iter()
+            .find(|v| v.runs_on(ctx))
+    } else {
+        GemmVariant::from_name(&name).filter(|v| v.runs_on(ctx))
+    };
+    match v {
+        Some(v) => Ok(Some(v)),
+        None if name.starts_with("coop") => {
+            let missing = if ctx.coop.is_empty() {
+                "no cooperative-matrix configuration wgbert can use \
+                 (EXPERIMENTAL_COOPERATIVE_MATRIX with f16 inputs, SHADER_F16 and SUBGROUP)"
+                    .to_string()
+            } else {
+                format!(
+                    "cooperative matrices {}, not the fragment size {name:?} needs with f32 accumulation",
+                    ctx.coop_summary()
+                )
+            };
+            Err(crate::Error::Unsupported(format!(
+                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick tile128, tile64 or tile128v4",
+                ctx.info.name
+            )))
         }
+        None => Err(crate::Error::InvalidInput(format!(
+            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, coop (coop8, coop16), or unset it"
+        ))),
+    }
+}
+
+/// The GEMM variant to use on `k`'s adapter: `WGBERT_GEMM`, else the tuning cache, else timed.
+pub fn gemm_variant(k: &Kernels) -> crate::Result<GemmVariant> {
+    if let Some(v) = requested_variant(k)? {
+        return Ok(v);
     }
     if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
-        return GemmVariant::Tile128;
+        return Ok(GemmVariant::Tile128);
     }
     let key = cache_key(k);
     let mut table: BTreeMap<String, String> = cache_file()
         .and_then(|f| std::fs::read_to_string(f).ok())
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    if let Some(v) = table.get(&key).and_then(|n| GemmVariant::from_name(n)) {
-        return v;
+    if let Some(v) = table
+        .get(&key)
+        .and_then(|n| GemmVariant::from_name(n))
+        .filter(|v| v.runs_on(k.ctx()))
+    {
+        return Ok(v);
     }
     let best = match choose(k) {
         Ok(v) => v,
@@ -80,7 +140,7 @@ pub fn gemm_variant(k: &Kernels) -> GemmVariant {
             // Not remembered: the failure may belong to this process (e.g. a binding-size cap
             // in GpuOptions), not to the adapter.
             log::warn!("autotune: timing failed ({e}); using tile128 this time");
-            return GemmVariant::Tile128;
+            return Ok(GemmVariant::Tile128);
         }
     };
     table.insert(key, best.name().to_string());
@@ -94,7 +154,7 @@ pub fn gemm_variant(k: &Kernels) -> GemmVariant {
             let _ = std::fs::remove_file(&tmp);
         }
     }
-    best
+    Ok(best)
 }
 
 /// Times every variant on this adapter and returns the fastest: at [`PROBE_SHAPE`] on slow
@@ -135,7 +195,7 @@ fn fastest_given(
     known: Option<(GemmVariant, f64)>,
 ) -> crate::Result<GemmVariant> {
     let mut best: Option<(f64, GemmVariant)> = None;
-    for v in GemmVariant::ALL {
+    for v in candidates(k) {
         let total: crate::Result<f64> = match known {
             Some((kv, t)) if kv == v => Ok(t),
             _ => cases

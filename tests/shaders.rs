@@ -72,7 +72,7 @@ fn every_shader_validates_at_f16_storage() {
 #[test]
 fn every_shader_file_is_registered() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
+    let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.file_stem()).collect();
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "wgsl") {

@@ -22,7 +22,7 @@ fn a_failed_tuning_is_not_remembered_and_a_successful_one_is() {
         ..Default::default()
     })
     .unwrap();
-    let k = Kernels::new(Arc::new(capped));
+    let k = Kernels::new(Arc::new(capped)).unwrap();
     assert_eq!(k.gemm_variant(), GemmVariant::Tile128, "the fallback");
     let text = std::fs::read_to_string(&table).unwrap_or_default();
     assert!(
@@ -30,7 +30,7 @@ fn a_failed_tuning_is_not_remembered_and_a_successful_one_is() {
         "a failed tuning must not be cached: {text}"
     );
 
-    let k = Kernels::new(Arc::new(GpuContext::new(&Default::default()).unwrap()));
+    let k = Kernels::new(Arc::new(GpuContext::new(&Default::default()).unwrap())).unwrap();
     let text = std::fs::read_to_string(&table).expect("the tuning is cached");
     let entries: std::collections::BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
     assert_eq!(entries.len(), 1, "{text}");

@@ -15,7 +15,7 @@ pub fn kernels() -> &'static Kernels {
     static K: OnceLock<Kernels> = OnceLock::new();
     K.get_or_init(|| {
         let ctx = GpuContext::new(&Default::default()).unwrap_or_else(|e| panic!("{e}"));
-        Kernels::new(Arc::new(ctx))
+        Kernels::new(Arc::new(ctx)).unwrap_or_else(|e| panic!("{e}"))
     })
 }
 

@@ -1,0 +1,116 @@
+//! The cooperative-matrix (tensor-core) kernels against the CPU references, on adapters that
+//! list cooperative matrices (Mesa 26 lavapipe in CI: `.ci/run` runs this file through
+//! `scripts/lavapipe26.sh` with `WGBERT_EXPECT_COOP=1`, so a driver without them fails there
+//! instead of passing quietly). On an adapter without them the same tests check that asking for
+//! a coop kernel is a clear error.
+
+mod common;
+use common::{assert_close, kernels};
+use wgbert::kernels::{GemmVariant, Kernels, Precision};
+use wgbert::ops;
+use wgbert::reference::{self as cpu, SplitMix64};
+
+/// The coop GEMM variants this adapter runs; fails when `WGBERT_EXPECT_COOP=1` and there is none.
+fn coop_variants() -> Vec<GemmVariant> {
+    let ctx = kernels().ctx();
+    let v: Vec<GemmVariant> = [GemmVariant::Coop8, GemmVariant::Coop16]
+        .into_iter()
+        .filter(|v| v.runs_on(ctx))
+        .collect();
+    if std::env::var("WGBERT_EXPECT_COOP").is_ok_and(|e| e == "1") {
+        assert!(
+            !v.is_empty(),
+            "WGBERT_EXPECT_COOP=1 but {} ({}) has no usable cooperative matrices: {}",
+            ctx.info.name,
+            ctx.info.driver_info,
+            ctx.coop_summary()
+        );
+    }
+    v
+}
+
+/// Rounds to f16 and back, so that the coop kernels' conversion of their inputs is exact.
+fn f16_round(v: &[f32]) -> Vec<f32> {
+    v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
+}
+
+#[test]
+fn coop_gemm_is_exact_on_ragged_shapes() {
+    let ctx = kernels().ctx().clone();
+    for v in coop_variants() {
+        let k = Kernels::build(ctx.clone(), Precision::F32, v);
+        let mut rng = SplitMix64::new(21);
+        // M, N, K not multiples of 8, 16 or 64; one row; one column; K < BK; K > BK.
+        let shapes = [
+            (64, 64, 64),
+            (1, 1, 1),
+            (7, 13, 5),
+            (65, 130, 97),
+            (3, 200, 1023),
+            (100, 1, 33),
+            (129, 257, 36),
+            (17, 384, 384),
+            (250, 70, 31),
+        ];
+        for &(m, n, kd) in &shapes {
+            let a = f16_round(&rng.vec(m * kd, 1.0));
+            let w = f16_round(&rng.vec(n * kd, 1.0));
+            let b = rng.vec(n, 1.0);
+            let got = ops::gemm(&k, &a, &w, &b, m, n, kd, 0).unwrap();
+            let want = cpu::gemm(&a, &w, &b, m, n, kd, 0);
+            // f16 products are exact in f32: only the f32 summation order differs.
+            assert_close(
+                &format!("{} {m}x{n}x{kd}", v.name()),
+                &got,
+                &want,
+                1e-5 * (kd as f32).sqrt(),
+                1e-5,
+            );
+        }
+    }
+}
+
+#[test]
+fn coop_gemm_epilogues_and_f16_storage_match_reference() {
+    let ctx = kernels().ctx().clone();
+    for v in coop_variants() {
+        let mut rng = SplitMix64::new(22);
+        let (m, n, kd) = (37, 70, 45);
+        let a = rng.vec(m * kd, 1.0);
+        let w = rng.vec(n * kd, 0.5);
+        let b = rng.vec(n, 1.0);
+        for precision in [Precision::F32, Precision::F16] {
+            let k = Kernels::build(ctx.clone(), precision, v);
+            for act in [0u32, 1, 2, 3, 4] {
+                let got = ops::gemm(&k, &a, &w, &b, m, n, kd, act).unwrap();
+                let want = cpu::gemm(&a, &w, &b, m, n, kd, act);
+                // Inputs rounded to f16 (relative 2^-11), f32 accumulation.
+                assert_close(
+                    &format!("{} {} act {act}", v.name(), precision.name()),
+                    &got,
+                    &want,
+                    1e-2,
+                    1e-2,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn coop_kernels_are_an_error_where_the_adapter_has_none() {
+    let ctx = kernels().ctx().clone();
+    for v in [GemmVariant::Coop8, GemmVariant::Coop16] {
+        if v.runs_on(&ctx) {
+            continue;
+        }
+        let k = Kernels::build(ctx.clone(), Precision::F16, v);
+        let err = ops::gemm(&k, &[1.0], &[1.0], &[0.0], 1, 1, 1, 0)
+            .expect_err("a coop GEMM on an adapter without it must fail")
+            .to_string();
+        assert!(
+            err.contains("cooperative matrices") && err.contains("WGBERT_GEMM=tile128"),
+            "{err}"
+        );
+    }
+}
