@@ -27,7 +27,7 @@ fn stage_a(lidx: u32, row0: u32, k0: u32) {
         let kk = e % BK;
         var v = 0.0;
         if (row0 + r < params.m && k0 + kk < params.k) {
-            v = f32(a[(row0 + r) * params.k + k0 + kk]);
+            v = f32(a[(row0 + r) * params.a_stride + k0 + kk]);
         }
         a_tile[kk * (BM / 4u) + r / 4u][r % 4u] = v;
     }

@@ -44,7 +44,7 @@ fn stage(lidx: u32, row0: u32, col0: u32, k0: u32) {
         let in_k = k0 + kk < params.k;
         var av = 0.0h;
         if (row0 + r < params.m && in_k) {
-            av = f16(a[(row0 + r) * params.k + k0 + kk]);
+            av = f16(a[(row0 + r) * params.a_stride + k0 + kk]);
         }
         a_s[e] = av;
         var wv = 0.0h;

@@ -33,7 +33,7 @@ fn stage(lidx: u32, row0: u32, col0: u32, k0: u32) {
         let in_k = k0 + kk < params.k;
         var av = 0.0;
         if (row0 + r < params.m && in_k) {
-            av = f32(a[(row0 + r) * params.k + k0 + kk]);
+            av = f32(a[(row0 + r) * params.a_stride + k0 + kk]);
         }
         a_tile[kk * (BM / 4u) + r / 4u][r % 4u] = av;
         var wv = 0.0;

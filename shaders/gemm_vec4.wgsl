@@ -16,7 +16,7 @@
 // consecutive invocations read consecutive vec4s of one row. K % 4 == 0, so a vec4 is either
 // wholly inside the matrix or wholly past its end.
 fn stage_a(lidx: u32, row0: u32, k0: u32) {
-    let k4 = params.k / 4u;
+    let k4 = params.a_stride / 4u; // a_stride is a multiple of 4 when K is
     for (var s = 0u; s < (BM * BK) / (4u * THREADS); s = s + 1u) {
         let e = lidx + s * THREADS;
         let r = e / (BK / 4u);

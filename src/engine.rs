@@ -30,6 +30,9 @@ pub struct EngineOptions {
     pub normalize: bool,
     /// Storage precision of weights and activations (default f32; f16 needs SHADER_F16).
     pub precision: crate::kernels::Precision,
+    /// GEMM variant by name, as `WGBERT_GEMM` takes it (`coop`, `tile128`, …), overriding the
+    /// variable; `None`: the variable, else the autotuner's choice.
+    pub gemm: Option<String>,
 }
 
 impl Default for EngineOptions {
@@ -41,6 +44,7 @@ impl Default for EngineOptions {
             pooling: Pooling::Mean,
             normalize: true,
             precision: crate::kernels::Precision::F32,
+            gemm: None,
         }
     }
 }
@@ -129,7 +133,11 @@ impl Engine {
         if opts.max_batch == 0 {
             return Err(Error::InvalidInput("max_batch must be at least 1".into()));
         }
-        let kernels = Arc::new(Kernels::with_precision(ctx.clone(), opts.precision)?);
+        let kernels = Arc::new(Kernels::tuned(
+            ctx.clone(),
+            opts.precision,
+            opts.gemm.as_deref(),
+        )?);
         let model = GpuModel::new(kernels, config, weights)?;
         Ok(Engine {
             model,

@@ -70,8 +70,6 @@ pub enum Kernel {
     AddLayerNorm,
     /// Elementwise activation (GELU).
     Gelu,
-    /// Dense + tanh on `[CLS]`.
-    Pooler,
     /// Mean / max / CLS pooling with optional L2 normalisation.
     Pooling,
     /// The GEMM on cooperative matrices (tensor cores), 8×8×8 fragments.
@@ -110,7 +108,7 @@ fn coop_prelude(n: u32) -> String {
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 10] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
@@ -118,7 +116,6 @@ impl Kernel {
         Kernel::Attention,
         Kernel::AddLayerNorm,
         Kernel::Gelu,
-        Kernel::Pooler,
         Kernel::Pooling,
         Kernel::GemmCoop8,
         Kernel::GemmCoop16,
@@ -137,7 +134,6 @@ impl Kernel {
             Kernel::Attention => "attention",
             Kernel::AddLayerNorm => "add_layernorm",
             Kernel::Gelu => "gelu",
-            Kernel::Pooler => "pooler",
             Kernel::Pooling => "pooling",
         }
     }
@@ -183,7 +179,6 @@ impl Kernel {
             Kernel::Attention => include_str!("../shaders/attention.wgsl"),
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
-            Kernel::Pooler => include_str!("../shaders/pooler.wgsl"),
             Kernel::Pooling => include_str!("../shaders/pooling.wgsl"),
             Kernel::GemmCoop8 | Kernel::GemmCoop16 => include_str!("../shaders/gemm_coop.wgsl"),
         }
@@ -206,7 +201,6 @@ impl Kernel {
             Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
                 REDUCE
             }
-            Kernel::Pooler => "",
         };
         let body = match self {
             Kernel::Gemm | Kernel::GemmVec4 => [GEMM_128X128, GEMM_STORE].join("\n"),
@@ -234,7 +228,6 @@ impl Kernel {
             Kernel::Attention => &[Read, Read, ReadWrite],
             Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
             Kernel::Gelu => &[ReadWrite],
-            Kernel::Pooler => &[Read, Read, Read, ReadWrite],
             Kernel::Pooling => &[Read, Read, ReadWrite],
         }
     }
@@ -260,7 +253,6 @@ impl Kernel {
             Kernel::Attention => std::mem::size_of::<AttentionParams>(),
             Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
-            Kernel::Pooler => std::mem::size_of::<PoolerParams>(),
             Kernel::Pooling => std::mem::size_of::<PoolingParams>(),
         }
     }
@@ -278,6 +270,31 @@ pub struct GemmParams {
     pub k: u32,
     /// Epilogue activation, as `Activation::shader_code` (0 identity, 3 tanh).
     pub act: u32,
+    /// Elements between consecutive rows of A: `k` for a dense matrix; `S·H` to take the
+    /// `[CLS]` row of each sequence (the pooler).
+    pub a_stride: u32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+    /// Padding to 16 bytes.
+    pub _pad1: u32,
+    /// Padding to 16 bytes.
+    pub _pad2: u32,
+}
+
+impl GemmParams {
+    /// C`[m, n]` = act(A`[m, k]` · W`[n, k]`ᵀ + bias) over a dense A.
+    pub fn new(m: usize, n: usize, k: usize, act: u32) -> Self {
+        GemmParams {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            act,
+            a_stride: k as u32,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        }
+    }
 }
 
 /// `embeddings.wgsl` parameters.
@@ -366,20 +383,6 @@ pub struct GeluParams {
     pub _pad1: u32,
     /// Padding to 16 bytes.
     pub _pad2: u32,
-}
-
-/// `pooler.wgsl` parameters.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct PoolerParams {
-    /// Mirrors the WGSL `Params` field of the same name.
-    pub batch: u32,
-    /// Mirrors the WGSL `Params` field of the same name.
-    pub seq: u32,
-    /// Mirrors the WGSL `Params` field of the same name.
-    pub hidden: u32,
-    /// Padding to 16 bytes.
-    pub _pad: u32,
 }
 
 /// `pooling.wgsl` parameters.
@@ -625,6 +628,16 @@ impl Kernels {
     /// Creates tuned kernels that store weights and activations at `precision`; f16 needs the
     /// adapter's SHADER_F16.
     pub fn with_precision(ctx: Arc<GpuContext>, precision: Precision) -> crate::Result<Self> {
+        Self::tuned(ctx, precision, None)
+    }
+
+    /// [`Kernels::with_precision`] with the GEMM variant named by `gemm` (as `WGBERT_GEMM`
+    /// takes it, overriding the variable) instead of the tuned one.
+    pub fn tuned(
+        ctx: Arc<GpuContext>,
+        precision: Precision,
+        gemm: Option<&str>,
+    ) -> crate::Result<Self> {
         if precision == Precision::F16 && !ctx.has(wgpu::Features::SHADER_F16) {
             return Err(crate::Error::Unsupported(format!(
                 "{} has no SHADER_F16, so f16 precision is unavailable; use f32",
@@ -632,7 +645,7 @@ impl Kernels {
             )));
         }
         let mut k = Self::build(ctx, precision, GemmVariant::Tile128);
-        k.gemm = crate::tune::gemm_variant(&k)?;
+        k.gemm = crate::tune::gemm_variant(&k, gemm)?;
         Ok(k)
     }
 
@@ -907,6 +920,28 @@ impl Kernels {
             groups,
             _params: ubuf,
         })
+    }
+
+    /// One GEMM dispatch over `[a, w, bias, c]` with the variant chosen for this adapter.
+    pub fn gemm(
+        &self,
+        label: impl Into<String>,
+        params: &GemmParams,
+        buffers: [&wgpu::Buffer; 4],
+    ) -> Result<Dispatch> {
+        self.gemm_with(self.gemm, label, params, buffers)
+    }
+
+    /// One GEMM dispatch of variant `v` over `[a, w, bias, c]`.
+    pub fn gemm_with(
+        &self,
+        v: GemmVariant,
+        label: impl Into<String>,
+        params: &GemmParams,
+        buffers: [&wgpu::Buffer; 4],
+    ) -> Result<Dispatch> {
+        let (m, n, k) = (params.m as usize, params.n as usize, params.k as usize);
+        self.dispatch(label, v.kernel(k), 0, params, &buffers, v.grid(m, n))
     }
 
     /// Records `dispatches` into one compute pass of a new encoder and submits it.

@@ -329,7 +329,6 @@ impl Plan {
         let (mu, hu) = (m as u32, h as u32);
         let eps = c.layer_norm_eps as f32;
         let act = c.activation().shader_code();
-        let gv = k.gemm_variant();
 
         let ids = ctx.storage("input_word_ids", m)?;
         let types = ctx.storage("input_type_ids", m)?;
@@ -394,20 +393,7 @@ impl Plan {
                     n: usize,
                     kd: usize,
                     act: u32| {
-            let params = GemmParams {
-                m: mu,
-                n: n as u32,
-                k: kd as u32,
-                act,
-            };
-            k.dispatch(
-                label,
-                gv.kernel(kd),
-                0,
-                &params,
-                &[a, w, b, c],
-                gv.grid(m, n),
-            )
+            k.gemm(label, &GemmParams::new(m, n, kd, act), [a, w, b, c])
         };
         let add_layernorm = |label: String,
                              x: &wgpu::Buffer,
@@ -513,21 +499,13 @@ impl Plan {
             last = out_idx;
         }
 
-        // (B, H) ← tanh([CLS] · Wpᵀ + bp)
+        // (B, H) ← tanh([CLS] · Wpᵀ + bp): a GEMM over every S-th row (the [CLS] rows)
         if let (Some((pw, pb)), Some(pooled)) = (&model.pooler, &pooled) {
-            d.push(k.dispatch(
-                "pooler",
-                Kernel::Pooler,
-                0,
-                &PoolerParams {
-                    batch: batch as u32,
-                    seq: seq as u32,
-                    hidden: hu,
-                    _pad: 0,
-                },
-                &[x, pw, pb, pooled],
-                [hu.div_ceil(64), batch as u32, 1],
-            )?);
+            let params = GemmParams {
+                a_stride: (seq * h) as u32,
+                ..GemmParams::new(batch, h, h, 3)
+            };
+            d.push(k.gemm("pooler", &params, [x, pw, pb, pooled])?);
         }
         // (B, H) ← pool(x) over real tokens, optionally L2-normalised
         let pool_src = match (request.pooling, &pooled) {
@@ -569,19 +547,10 @@ impl Plan {
         let logits = match (&model.classifier, head_input) {
             (Some((cw, cb, labels)), Some((input, rows, per_seq))) => {
                 let out = k.float_buffer("logits", rows * labels)?;
-                let params = GemmParams {
-                    m: rows as u32,
-                    n: *labels as u32,
-                    k: hu,
-                    act: 0,
-                };
-                d.push(k.dispatch(
+                d.push(k.gemm(
                     "classifier",
-                    gv.kernel(h),
-                    0,
-                    &params,
-                    &[input, cw, cb, &out],
-                    gv.grid(rows, *labels),
+                    &GemmParams::new(rows, *labels, h, 0),
+                    [input, cw, cb, &out],
                 )?);
                 Some((out, per_seq * labels))
             }

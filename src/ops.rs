@@ -8,25 +8,6 @@ fn u(v: usize) -> u32 {
     v as u32
 }
 
-/// One GEMM dispatch of the kernels' variant over buffers `[a, w, bias, c]`.
-fn gemm_dispatch(
-    k: &Kernels,
-    bufs: [&wgpu::Buffer; 4],
-    m: usize,
-    n: usize,
-    kd: usize,
-    act: u32,
-) -> Result<Dispatch> {
-    let params = GemmParams {
-        m: u(m),
-        n: u(n),
-        k: u(kd),
-        act,
-    };
-    let v = k.gemm_variant();
-    k.dispatch("gemm", v.kernel(kd), 0, &params, &bufs, v.grid(m, n))
-}
-
 /// One residual add + LayerNorm dispatch over buffers `[x, residual, gamma, beta, out]`.
 fn layernorm_dispatch(
     k: &Kernels,
@@ -75,7 +56,7 @@ pub fn gemm(
         k.upload("bias", bias)?,
     );
     let c = k.float_buffer("c", m * n)?;
-    let d = gemm_dispatch(k, [&ab, &wb, &bb, &c], m, n, kd, act)?;
+    let d = k.gemm("gemm", &GemmParams::new(m, n, kd, act), [&ab, &wb, &bb, &c])?;
     run_one(k, d, &c, m * n)
 }
 
@@ -222,19 +203,11 @@ pub fn pooler(
         k.upload("bias", bias)?,
     ];
     let out = k.float_buffer("pooled", batch * h)?;
-    let d = k.dispatch(
-        "pooler",
-        Kernel::Pooler,
-        0,
-        &PoolerParams {
-            batch: u(batch),
-            seq: u(seq),
-            hidden: u(h),
-            _pad: 0,
-        },
-        &[&b[0], &b[1], &b[2], &out],
-        [u(h.div_ceil(64)), u(batch), 1],
-    )?;
+    let params = GemmParams {
+        a_stride: u(seq * h),
+        ..GemmParams::new(batch, h, h, 3)
+    };
+    let d = k.gemm("pooler", &params, [&b[0], &b[1], &b[2], &out])?;
     run_one(k, d, &out, batch * h)
 }
 
@@ -310,7 +283,7 @@ pub fn prepare_gemm(
     let b = k.upload("bias", &rng.vec(n, 0.1))?;
     let c = k.float_buffer("c", m * n)?;
     let dispatches = (0..repeats.max(1))
-        .map(|_| gemm_dispatch(k, [&a, &w, &b, &c], m, n, kd, act))
+        .map(|_| k.gemm("gemm", &GemmParams::new(m, n, kd, act), [&a, &w, &b, &c]))
         .collect::<Result<Vec<_>>>()?;
     Ok(Prepared {
         kernels: k.clone(),

@@ -279,3 +279,62 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
             |acc, v| if v.0 > acc.0 || v.0.is_nan() { v } else { acc },
         )
 }
+
+/// What [`forward`] returns: the last layer `[B·S·H]` and, with a pooler, `[B·H]`.
+pub struct ReferenceOutput {
+    /// `sequence_output`.
+    pub sequence_output: Vec<f32>,
+    /// `pooled_output`, when the weights have a pooler.
+    pub pooled_output: Option<Vec<f32>>,
+}
+
+/// The whole encoder on the CPU, built from the kernel references above (f64 sums, f32
+/// between steps): the reference for end-to-end tests of models without goldens, such as
+/// random bert-base-shaped weights. `ids`, `types`, `mask` are `batch·seq` each.
+pub fn forward(
+    c: &crate::BertConfig,
+    w: &crate::BertWeights,
+    ids: &[u32],
+    types: &[u32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+) -> ReferenceOutput {
+    let (h, inter, heads, dh) = (
+        c.hidden_size,
+        c.intermediate_size,
+        c.num_attention_heads,
+        c.head_dim(),
+    );
+    let m = batch * seq;
+    let eps = c.layer_norm_eps;
+    let act = c.activation().shader_code();
+    let tables = EmbeddingTables {
+        word: &w.word_embeddings.data,
+        position: &w.position_embeddings.data,
+        token_type: &w.token_type_embeddings.data,
+        gamma: &w.emb_ln_g.data,
+        beta: &w.emb_ln_b.data,
+    };
+    let mut x = embeddings(ids, types, seq, h, &tables, eps);
+    for l in &w.layers {
+        let cat = |parts: [&[f32]; 3]| parts.concat();
+        let qkv_w = cat([&l.query_w.data, &l.key_w.data, &l.value_w.data]);
+        let qkv_b = cat([&l.query_b.data, &l.key_b.data, &l.value_b.data]);
+        let qkv = gemm(&x, &qkv_w, &qkv_b, m, 3 * h, h, 0);
+        let ctx = attention(&qkv, mask, batch, seq, heads, dh);
+        let dense = gemm(&ctx, &l.attn_out_w.data, &l.attn_out_b.data, m, h, h, 0);
+        let attn = add_layernorm(&dense, &x, &l.attn_ln_g.data, &l.attn_ln_b.data, h, eps);
+        let mid = gemm(&attn, &l.inter_w.data, &l.inter_b.data, m, inter, h, act);
+        let out = gemm(&mid, &l.out_w.data, &l.out_b.data, m, h, inter, 0);
+        x = add_layernorm(&out, &attn, &l.out_ln_g.data, &l.out_ln_b.data, h, eps);
+    }
+    let pooled_output = w
+        .pooler
+        .as_ref()
+        .map(|(pw, pb)| pooler(&x, &pw.data, &pb.data, batch, seq, h));
+    ReferenceOutput {
+        sequence_output: x,
+        pooled_output,
+    }
+}

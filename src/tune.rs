@@ -76,10 +76,13 @@ pub fn candidates(k: &Kernels) -> Vec<GemmVariant> {
     v
 }
 
-/// The variant `WGBERT_GEMM` asks for, if set: an error names what is missing when the adapter
-/// cannot run it, or lists the names when it is not one.
-pub fn requested_variant(k: &Kernels) -> crate::Result<Option<GemmVariant>> {
-    let Ok(name) = std::env::var("WGBERT_GEMM") else {
+/// The variant `name` (else `WGBERT_GEMM`) asks for, if any: an error names what is missing
+/// when the adapter cannot run it, or lists the names when it is not one.
+pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Option<GemmVariant>> {
+    let Some(name) = name
+        .map(str::to_string)
+        .or_else(|| std::env::var("WGBERT_GEMM").ok())
+    else {
         return Ok(None);
     };
     let ctx = k.ctx();
@@ -114,9 +117,10 @@ pub fn requested_variant(k: &Kernels) -> crate::Result<Option<GemmVariant>> {
     }
 }
 
-/// The GEMM variant to use on `k`'s adapter: `WGBERT_GEMM`, else the tuning cache, else timed.
-pub fn gemm_variant(k: &Kernels) -> crate::Result<GemmVariant> {
-    if let Some(v) = requested_variant(k)? {
+/// The GEMM variant to use on `k`'s adapter: `name`, else `WGBERT_GEMM`, else the tuning
+/// cache, else timed.
+pub fn gemm_variant(k: &Kernels, name: Option<&str>) -> crate::Result<GemmVariant> {
+    if let Some(v) = requested_variant(k, name)? {
         return Ok(v);
     }
     if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
@@ -235,20 +239,7 @@ pub fn time_gemm(
     let w = k.float_buffer("tune.w", n * kd)?;
     let b = k.float_buffer("tune.bias", n)?;
     let c = k.float_buffer("tune.c", m * n)?;
-    let params = GemmParams {
-        m: m as u32,
-        n: n as u32,
-        k: kd as u32,
-        act: 0,
-    };
-    let d = k.dispatch(
-        "tune.gemm",
-        v.kernel(kd),
-        0,
-        &params,
-        &[&a, &w, &b, &c],
-        v.grid(m, n),
-    )?;
+    let d = k.gemm_with(v, "tune.gemm", &GemmParams::new(m, n, kd, 0), [&a, &w, &b, &c])?;
     let batch = vec![d; reps.max(1)];
     let mut best = f64::INFINITY;
     for i in 0..4 {

@@ -5,8 +5,10 @@
 //! a coop kernel is a clear error.
 
 mod common;
-use common::{assert_close, kernels};
+use common::{assert_close, cosine, data, f32s, inputs_of, kernels, minilm_dir};
+use serde_json::Value;
 use wgbert::kernels::{GemmVariant, Kernels, Precision};
+use wgbert::{BertWeights, Engine, EngineOptions, Pooling, Request};
 use wgbert::ops;
 use wgbert::reference::{self as cpu, SplitMix64};
 
@@ -112,5 +114,119 @@ fn coop_kernels_are_an_error_where_the_adapter_has_none() {
             err.contains("cooperative matrices") && err.contains("WGBERT_GEMM=tile128"),
             "{err}"
         );
+    }
+}
+
+/// f16 storage with the cooperative-matrix GEMM forced, as `WGBERT_GEMM=coop` does.
+fn coop_f16(seq_length: usize) -> EngineOptions {
+    EngineOptions {
+        seq_length,
+        precision: Precision::F16,
+        gemm: Some("coop".into()),
+        ..Default::default()
+    }
+}
+
+/// Where the adapter has no coop GEMM, forcing one is an error that says so (never a panic,
+/// never a quiet fallback to a tiled GEMM).
+fn assert_coop_refused(e: wgbert::Error) {
+    let msg = e.to_string();
+    assert!(
+        msg.contains("WGBERT_GEMM=coop") && msg.contains("cooperative-matrix"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn minilm_f16_coop_matches_goldens() {
+    let has_coop = !coop_variants().is_empty();
+    let engine = match Engine::from_dir(&minilm_dir(), coop_f16(128)) {
+        Ok(e) => e,
+        Err(e) if !has_coop => return assert_coop_refused(e),
+        Err(e) => panic!("{e}"),
+    };
+    assert!(!has_coop || engine.gemm_variant().name().starts_with("coop"));
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("minilm_public.json")).unwrap())
+            .unwrap();
+    let items = g["items"].as_array().unwrap();
+    let req = Request {
+        pooled_output: true,
+        ..Default::default()
+    };
+    let out = engine.encode(&inputs_of(items), None, &req).unwrap();
+    for (item, o) in items.iter().zip(&out) {
+        let text = item["text"].as_str().unwrap();
+        let ids: Vec<u32> = item["input_word_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(o.packed.input_word_ids, ids, "token ids of {text:?}");
+        let c = cosine(
+            o.embedding.as_ref().unwrap(),
+            &f32s(&item["mean_pooled_normalized"]),
+        );
+        assert!(c >= 0.9995, "{text:?}: embedding cosine {c}");
+        let c = cosine(
+            o.pooled_output.as_ref().unwrap(),
+            &f32s(&item["pooled_output"]),
+        );
+        assert!(c >= 0.9995, "{text:?}: pooled_output cosine {c}");
+    }
+}
+
+/// A 12-layer, 768-wide, 12-head model (bert-base's shape, random weights) with padding in
+/// the batch, against the CPU reference encoder.
+#[test]
+fn bert_base_shaped_f16_coop_matches_the_cpu_reference() {
+    let has_coop = !coop_variants().is_empty();
+    let config = wgbert::bench::shape_config("bert-base").unwrap();
+    let weights = BertWeights::random(&config, 7);
+    let ctx = kernels().ctx().clone();
+    let (batch, seq) = (2, 21);
+    let engine =
+        match Engine::from_parts(ctx, config.clone(), &weights, None, coop_f16(seq)) {
+            Ok(e) => e,
+            Err(e) if !has_coop => return assert_coop_refused(e),
+            Err(e) => panic!("{e}"),
+        };
+    let mut rng = SplitMix64::new(8);
+    let ids: Vec<u32> = (0..batch * seq)
+        .map(|_| rng.below(config.vocab_size) as u32)
+        .collect();
+    let types: Vec<u32> = (0..batch * seq).map(|i| (i % seq > 12) as u32).collect();
+    // The second sequence has 15 real tokens and 6 padding positions.
+    let mask: Vec<u32> = (0..batch * seq)
+        .map(|i| (i < seq || i % seq < 15) as u32)
+        .collect();
+    let req = Request {
+        pooled_output: true,
+        sequence_output: true,
+        embedding: true,
+        pooling: Pooling::Mean,
+        normalize: true,
+        ..Default::default()
+    };
+    let got = engine.run(batch, seq, &ids, &types, &mask, &req).unwrap();
+    let want = cpu::forward(&config, &weights, &ids, &types, &mask, batch, seq);
+    let want_emb = cpu::pooling(
+        &want.sequence_output,
+        &mask,
+        batch,
+        seq,
+        config.hidden_size,
+        0,
+        true,
+    );
+    let h = config.hidden_size;
+    for b in 0..batch {
+        let row = b * h..(b + 1) * h;
+        let c = cosine(&got.embedding.as_ref().unwrap()[row.clone()], &want_emb[row.clone()]);
+        assert!(c >= 0.9995, "sequence {b}: embedding cosine {c}");
+        let pooled = want.pooled_output.as_ref().unwrap();
+        let c = cosine(&got.pooled_output.as_ref().unwrap()[row.clone()], &pooled[row]);
+        assert!(c >= 0.9995, "sequence {b}: pooled_output cosine {c}");
     }
 }

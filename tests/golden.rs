@@ -28,26 +28,7 @@ fn tiny() -> &'static Engine {
     })
 }
 
-use common::f32s;
-
-fn inputs_of(items: &[Value]) -> Vec<Input> {
-    items
-        .iter()
-        .map(|it| {
-            let s: Vec<String> = it["segments"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap().into())
-                .collect();
-            if s.len() == 2 {
-                Input::Pair(s[0].clone(), s[1].clone())
-            } else {
-                Input::Single(s[0].clone())
-            }
-        })
-        .collect()
-}
+use common::{cosine, f32s, inputs_of};
 
 /// Encodes every golden item in one call and checks ids and all outputs within the tolerances.
 fn check(engine: &Engine, golden: &Path, seq_tol: f32) {
@@ -296,12 +277,6 @@ fn batches_beyond_the_binding_limit_are_split_with_identical_results() {
         assert_eq!(x.sequence_output, y.sequence_output);
         assert_eq!(x.pooled_output, y.pooled_output);
     }
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let d: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    d / (a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()
-        * b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt())
 }
 
 /// f16 storage (weights and activations), f32 arithmetic: embeddings within cosine 0.9995 of

@@ -8,6 +8,10 @@ struct Params {
     n: u32,
     k: u32,
     act: u32,
+    a_stride: u32, // elements between rows of A (k, or S·H for the pooler's [CLS] rows)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 fn store(r: u32, c0: u32, v: vec4<f32>) {

@@ -126,3 +126,30 @@ pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
         .map(|x| x.as_f64().unwrap() as f32)
         .collect()
 }
+
+/// The inputs of golden items (`segments`: one text, or a pair).
+pub fn inputs_of(items: &[serde_json::Value]) -> Vec<wgbert::Input> {
+    items
+        .iter()
+        .map(|it| {
+            let s: Vec<String> = it["segments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().into())
+                .collect();
+            if s.len() == 2 {
+                wgbert::Input::Pair(s[0].clone(), s[1].clone())
+            } else {
+                wgbert::Input::Single(s[0].clone())
+            }
+        })
+        .collect()
+}
+
+/// Cosine similarity, summed in f64.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let d: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    d / (a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()
+        * b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt())
+}
