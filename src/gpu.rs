@@ -18,6 +18,9 @@ pub struct GpuOptions {
     /// bound memory per forward pass, or to test the splitting of large batches). Weights are
     /// held to the adapter's limit only.
     pub max_binding_bytes: Option<u64>,
+    /// Limits to request instead of the adapter's own, e.g. `wgpu::Limits::default()` (what
+    /// every WebGPU implementation offers) to check that the kernels fit them.
+    pub limits: Option<wgpu::Limits>,
 }
 
 /// Longest wait for one submission before it is reported as an error instead of a hang.
@@ -181,7 +184,7 @@ impl GpuContext {
         if !coop.is_empty() {
             features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
         }
-        let limits = adapter.limits();
+        let limits = opts.limits.clone().unwrap_or_else(|| adapter.limits());
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgbert"),

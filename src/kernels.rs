@@ -94,6 +94,10 @@ const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 const GEMM_128X128: &str = include_str!("../shaders/common/gemm_128x128.wgsl");
 const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
 
+/// Workgroup memory of `gemm_coop.wgsl`: two f16 tiles of 64 × 32 and the f32 64 × 64 block
+/// with one 16 × 16 scratch fragment.
+const COOP_GEMM_WORKGROUP_BYTES: u32 = 2 * 2048 * 2 + 4352 * 4;
+
 /// The WGSL lines that name the cooperative-matrix fragment types of edge `n` (8 or 16):
 /// `frag_a`, `frag_b` (f16 inputs), `frag_c` (f32 accumulator), and `F`.
 fn coop_prelude(n: u32) -> String {
@@ -166,6 +170,7 @@ impl Kernel {
                 ctx.coop.iter().any(|c| c.size == n && c.acc_f32)
                     && subtiles * ctx.info.subgroup_max_size
                         <= ctx.limits.max_compute_invocations_per_workgroup
+                    && COOP_GEMM_WORKGROUP_BYTES <= ctx.limits.max_compute_workgroup_storage_size
             }
         }
     }
@@ -241,6 +246,16 @@ impl Kernel {
         }
     }
 
+    /// The values [`Kernel::variant_constant`] takes (ACT: identity, GELU erf, GELU tanh, tanh,
+    /// ReLU; MODE: mean, max, CLS); `[0]` for kernels without one.
+    pub fn variant_values(self) -> &'static [u32] {
+        match self {
+            Kernel::Gelu => &[0, 1, 2, 3, 4],
+            Kernel::Pooling => &[0, 1, 2],
+            _ => &[0],
+        }
+    }
+
     /// Size in bytes of the kernel's `Params` struct.
     pub fn params_size(self) -> usize {
         match self {
@@ -255,6 +270,78 @@ impl Kernel {
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
             Kernel::Pooling => std::mem::size_of::<PoolingParams>(),
         }
+    }
+}
+
+/// One shader exactly as a pipeline compiles it: kernel, storage precision and the values of its
+/// pipeline-overridable constants (the variant constant; `SG`, the subgroup size, for the
+/// cooperative-matrix kernels).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShaderVariant {
+    /// The kernel.
+    pub kernel: Kernel,
+    /// Storage precision of its float buffers.
+    pub precision: Precision,
+    /// Pipeline constants, name and value.
+    pub constants: Vec<(&'static str, f64)>,
+}
+
+/// Subgroup sizes the cooperative-matrix kernels are listed at by [`ShaderVariant::all`]:
+/// lavapipe's 8, NVIDIA's 32, AMD's and others' 64.
+pub const LISTED_SUBGROUP_SIZES: [u32; 3] = [8, 32, 64];
+
+impl ShaderVariant {
+    /// Every variant the engine can build: each kernel at each precision with each value of its
+    /// variant constant, and the cooperative-matrix kernels at each [`LISTED_SUBGROUP_SIZES`].
+    pub fn all() -> Vec<ShaderVariant> {
+        let mut out = Vec::new();
+        for kernel in Kernel::ALL {
+            for precision in [Precision::F32, Precision::F16] {
+                for &value in kernel.variant_values() {
+                    let base: Vec<(&'static str, f64)> = kernel
+                        .variant_constant()
+                        .map(|c| vec![(c, value as f64)])
+                        .unwrap_or_default();
+                    if kernel.coop_size().is_some() {
+                        for sg in LISTED_SUBGROUP_SIZES {
+                            let mut constants = base.clone();
+                            constants.push(("SG", sg as f64));
+                            out.push(ShaderVariant {
+                                kernel,
+                                precision,
+                                constants,
+                            });
+                        }
+                    } else {
+                        out.push(ShaderVariant {
+                            kernel,
+                            precision,
+                            constants: base,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A file-name-safe name, e.g. `gelu.f16.ACT2` or `gemm_coop16.f32.SG32`.
+    pub fn name(&self) -> String {
+        let mut n = format!("{}.{}", self.kernel.name(), self.precision.name());
+        for (c, v) in &self.constants {
+            n.push_str(&format!(".{c}{v}"));
+        }
+        n
+    }
+
+    /// The WGSL source (the constants are set at pipeline creation, not in the text).
+    pub fn source(&self) -> String {
+        self.kernel.source_for(self.precision)
+    }
+
+    /// Whether it needs the adapter's SHADER_F16 (f16 storage, or cooperative matrices).
+    pub fn needs_f16(&self) -> bool {
+        self.precision == Precision::F16 || self.kernel.coop_size().is_some()
     }
 }
 

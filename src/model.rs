@@ -385,16 +385,15 @@ impl Plan {
 
         // One kernel call per step of the paper's layer; every token row is independent except
         // inside attention.
-        let gemm = |label: String,
-                    a: &wgpu::Buffer,
-                    w: &wgpu::Buffer,
-                    b: &wgpu::Buffer,
-                    c: &wgpu::Buffer,
-                    n: usize,
-                    kd: usize,
-                    act: u32| {
-            k.gemm(label, &GemmParams::new(m, n, kd, act), [a, w, b, c])
-        };
+        let gemm =
+            |label: String,
+             a: &wgpu::Buffer,
+             w: &wgpu::Buffer,
+             b: &wgpu::Buffer,
+             c: &wgpu::Buffer,
+             n: usize,
+             kd: usize,
+             act: u32| { k.gemm(label, &GemmParams::new(m, n, kd, act), [a, w, b, c]) };
         let add_layernorm = |label: String,
                              x: &wgpu::Buffer,
                              res: &wgpu::Buffer,

@@ -239,7 +239,12 @@ pub fn time_gemm(
     let w = k.float_buffer("tune.w", n * kd)?;
     let b = k.float_buffer("tune.bias", n)?;
     let c = k.float_buffer("tune.c", m * n)?;
-    let d = k.gemm_with(v, "tune.gemm", &GemmParams::new(m, n, kd, 0), [&a, &w, &b, &c])?;
+    let d = k.gemm_with(
+        v,
+        "tune.gemm",
+        &GemmParams::new(m, n, kd, 0),
+        [&a, &w, &b, &c],
+    )?;
     let batch = vec![d; reps.max(1)];
     let mut best = f64::INFINITY;
     for i in 0..4 {

@@ -8,9 +8,9 @@ mod common;
 use common::{assert_close, cosine, data, f32s, inputs_of, kernels, minilm_dir};
 use serde_json::Value;
 use wgbert::kernels::{GemmVariant, Kernels, Precision};
-use wgbert::{BertWeights, Engine, EngineOptions, Pooling, Request};
 use wgbert::ops;
 use wgbert::reference::{self as cpu, SplitMix64};
+use wgbert::{BertWeights, Engine, EngineOptions, Pooling, Request};
 
 /// The coop GEMM variants this adapter runs; fails when `WGBERT_EXPECT_COOP=1` and there is none.
 fn coop_variants() -> Vec<GemmVariant> {
@@ -186,12 +186,11 @@ fn bert_base_shaped_f16_coop_matches_the_cpu_reference() {
     let weights = BertWeights::random(&config, 7);
     let ctx = kernels().ctx().clone();
     let (batch, seq) = (2, 21);
-    let engine =
-        match Engine::from_parts(ctx, config.clone(), &weights, None, coop_f16(seq)) {
-            Ok(e) => e,
-            Err(e) if !has_coop => return assert_coop_refused(e),
-            Err(e) => panic!("{e}"),
-        };
+    let engine = match Engine::from_parts(ctx, config.clone(), &weights, None, coop_f16(seq)) {
+        Ok(e) => e,
+        Err(e) if !has_coop => return assert_coop_refused(e),
+        Err(e) => panic!("{e}"),
+    };
     let mut rng = SplitMix64::new(8);
     let ids: Vec<u32> = (0..batch * seq)
         .map(|_| rng.below(config.vocab_size) as u32)
@@ -223,10 +222,16 @@ fn bert_base_shaped_f16_coop_matches_the_cpu_reference() {
     let h = config.hidden_size;
     for b in 0..batch {
         let row = b * h..(b + 1) * h;
-        let c = cosine(&got.embedding.as_ref().unwrap()[row.clone()], &want_emb[row.clone()]);
+        let c = cosine(
+            &got.embedding.as_ref().unwrap()[row.clone()],
+            &want_emb[row.clone()],
+        );
         assert!(c >= 0.9995, "sequence {b}: embedding cosine {c}");
         let pooled = want.pooled_output.as_ref().unwrap();
-        let c = cosine(&got.pooled_output.as_ref().unwrap()[row.clone()], &pooled[row]);
+        let c = cosine(
+            &got.pooled_output.as_ref().unwrap()[row.clone()],
+            &pooled[row],
+        );
         assert!(c >= 0.9995, "sequence {b}: pooled_output cosine {c}");
     }
 }

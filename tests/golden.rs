@@ -318,3 +318,23 @@ fn f16_precision_embeddings_match_goldens() {
         }
     }
 }
+
+/// The f32 path fits what every WebGPU implementation offers: a device opened with
+/// `wgpu::Limits::default()` (16 KiB workgroup memory, 256 invocations, 8 storage buffers per
+/// stage, 128 MiB bindings) runs MiniLM to the goldens.
+#[test]
+fn f32_forward_fits_webgpu_default_limits() {
+    let opts = EngineOptions {
+        gpu: wgbert::GpuOptions {
+            limits: Some(wgpu::Limits::default()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let e = Engine::from_dir(&minilm_dir(), opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        e.gpu().limits.max_compute_workgroup_storage_size,
+        wgpu::Limits::default().max_compute_workgroup_storage_size
+    );
+    check(&e, &data("minilm_public.json"), 5e-5);
+}

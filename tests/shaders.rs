@@ -113,11 +113,26 @@ macro_rules! rust_layout {
 #[test]
 fn params_structs_match_their_wgsl_mirrors() {
     let cases = [
-        (Kernel::Gemm, rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2)),
-        (Kernel::GemmSmall, rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2)),
-        (Kernel::GemmVec4, rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2)),
-        (Kernel::GemmCoop8, rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2)),
-        (Kernel::GemmCoop16, rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2)),
+        (
+            Kernel::Gemm,
+            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+        ),
+        (
+            Kernel::GemmSmall,
+            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+        ),
+        (
+            Kernel::GemmVec4,
+            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+        ),
+        (
+            Kernel::GemmCoop8,
+            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+        ),
+        (
+            Kernel::GemmCoop16,
+            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+        ),
         (
             Kernel::Embeddings,
             rust_layout!(EmbeddingsParams; rows, seq, hidden, vocab, type_vocab, eps, _pad0, _pad1),
