@@ -76,6 +76,10 @@ pub enum Kernel {
     GemmCoop8,
     /// The GEMM on cooperative matrices (tensor cores), 16×16×16 fragments.
     GemmCoop16,
+    /// Attention with QKᵀ and P·V on cooperative matrices, 8×8×8 fragments (head_dim ≤ 64).
+    AttentionCoop8,
+    /// Attention on cooperative matrices, 16×16×16 fragments (head_dim ≤ 64).
+    AttentionCoop16,
 }
 
 /// How a binding is used by a kernel (binding 0 is always the uniform `params`).
@@ -98,6 +102,13 @@ const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
 /// with one 16 × 16 scratch fragment.
 const COOP_GEMM_WORKGROUP_BYTES: u32 = 2 * 2048 * 2 + 4352 * 4;
 
+/// Workgroup memory of `attention_coop.wgsl`: Q, K, V (f16, 32 × 64 each), S (f32, 32 × 32 and
+/// a scratch fragment), P (f16, 32 × 32), O (f32, 32 × 64 and a scratch fragment), 3 × 32 f32.
+const COOP_ATTENTION_WORKGROUP_BYTES: u32 = 3 * 2048 * 2 + 1280 * 4 + 1024 * 2 + 2304 * 4 + 96 * 4;
+
+/// Largest head dimension `attention_coop.wgsl` takes.
+pub const COOP_ATTENTION_MAX_HEAD_DIM: usize = 64;
+
 /// The WGSL lines that name the cooperative-matrix fragment types of edge `n` (8 or 16):
 /// `frag_a`, `frag_b` (f16 inputs), `frag_c` (f32 accumulator), and `F`.
 fn coop_prelude(n: u32) -> String {
@@ -112,7 +123,7 @@ fn coop_prelude(n: u32) -> String {
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 12] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
@@ -123,6 +134,8 @@ impl Kernel {
         Kernel::Pooling,
         Kernel::GemmCoop8,
         Kernel::GemmCoop16,
+        Kernel::AttentionCoop8,
+        Kernel::AttentionCoop16,
     ];
 
     /// The kernel's name: its shader file's name (without `.wgsl`), with the fragment size for
@@ -131,6 +144,8 @@ impl Kernel {
         match self {
             Kernel::GemmCoop8 => "gemm_coop8",
             Kernel::GemmCoop16 => "gemm_coop16",
+            Kernel::AttentionCoop8 => "attention_coop8",
+            Kernel::AttentionCoop16 => "attention_coop16",
             Kernel::Embeddings => "embeddings",
             Kernel::Gemm => "gemm",
             Kernel::GemmSmall => "gemm_small",
@@ -146,6 +161,7 @@ impl Kernel {
     pub fn file_stem(self) -> &'static str {
         match self {
             Kernel::GemmCoop8 | Kernel::GemmCoop16 => "gemm_coop",
+            Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "attention_coop",
             k => k.name(),
         }
     }
@@ -153,8 +169,8 @@ impl Kernel {
     /// The cooperative-matrix fragment edge the kernel is built for, if it uses them.
     pub fn coop_size(self) -> Option<u32> {
         match self {
-            Kernel::GemmCoop8 => Some(8),
-            Kernel::GemmCoop16 => Some(16),
+            Kernel::GemmCoop8 | Kernel::AttentionCoop8 => Some(8),
+            Kernel::GemmCoop16 | Kernel::AttentionCoop16 => Some(16),
             _ => None,
         }
     }
@@ -166,11 +182,16 @@ impl Kernel {
         match self.coop_size() {
             None => true,
             Some(n) => {
-                let subtiles = (64 / (2 * n)).pow(2);
+                let (subgroups, bytes) = match self {
+                    Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
+                        (4, COOP_ATTENTION_WORKGROUP_BYTES)
+                    }
+                    _ => ((64 / (2 * n)).pow(2), COOP_GEMM_WORKGROUP_BYTES),
+                };
                 ctx.coop.iter().any(|c| c.size == n && c.acc_f32)
-                    && subtiles * ctx.info.subgroup_max_size
+                    && subgroups * ctx.info.subgroup_max_size
                         <= ctx.limits.max_compute_invocations_per_workgroup
-                    && COOP_GEMM_WORKGROUP_BYTES <= ctx.limits.max_compute_workgroup_storage_size
+                    && bytes <= ctx.limits.max_compute_workgroup_storage_size
             }
         }
     }
@@ -186,6 +207,9 @@ impl Kernel {
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
             Kernel::Pooling => include_str!("../shaders/pooling.wgsl"),
             Kernel::GemmCoop8 | Kernel::GemmCoop16 => include_str!("../shaders/gemm_coop.wgsl"),
+            Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
+                include_str!("../shaders/attention_coop.wgsl")
+            }
         }
     }
 
@@ -206,6 +230,7 @@ impl Kernel {
             Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
                 REDUCE
             }
+            Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "",
         };
         let body = match self {
             Kernel::Gemm | Kernel::GemmVec4 => [GEMM_128X128, GEMM_STORE].join("\n"),
@@ -230,7 +255,9 @@ impl Kernel {
             | Kernel::GemmVec4
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => &[Read, Read, Read, ReadWrite],
-            Kernel::Attention => &[Read, Read, ReadWrite],
+            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
+                &[Read, Read, ReadWrite]
+            }
             Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
             Kernel::Gelu => &[ReadWrite],
             Kernel::Pooling => &[Read, Read, ReadWrite],
@@ -265,7 +292,9 @@ impl Kernel {
             | Kernel::GemmVec4
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => std::mem::size_of::<GemmParams>(),
-            Kernel::Attention => std::mem::size_of::<AttentionParams>(),
+            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
+                std::mem::size_of::<AttentionParams>()
+            }
             Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
             Kernel::Pooling => std::mem::size_of::<PoolingParams>(),
@@ -1029,6 +1058,44 @@ impl Kernels {
     ) -> Result<Dispatch> {
         let (m, n, k) = (params.m as usize, params.n as usize, params.k as usize);
         self.dispatch(label, v.kernel(k), 0, params, &buffers, v.grid(m, n))
+    }
+
+    /// The attention kernel these kernels use at `head_dim`: on cooperative matrices when the
+    /// GEMM is a coop variant (the engine runs on tensor cores, inputs rounded to f16) and the
+    /// head fits, else `attention.wgsl`.
+    pub fn attention_kernel(&self, head_dim: usize) -> Kernel {
+        let coop = match self.gemm.coop_size() {
+            Some(8) => Kernel::AttentionCoop8,
+            Some(_) => Kernel::AttentionCoop16,
+            None => return Kernel::Attention,
+        };
+        if head_dim <= COOP_ATTENTION_MAX_HEAD_DIM && coop.runs_on(&self.ctx) {
+            coop
+        } else {
+            Kernel::Attention
+        }
+    }
+
+    /// One attention dispatch over `[qkv, mask, ctx]` with [`Kernels::attention_kernel`].
+    pub fn attention(
+        &self,
+        label: impl Into<String>,
+        params: &AttentionParams,
+        buffers: [&wgpu::Buffer; 3],
+    ) -> Result<Dispatch> {
+        let (b, s, h, d) = (
+            params.batch as usize,
+            params.seq as usize,
+            params.heads as usize,
+            params.head_dim as usize,
+        );
+        let kernel = self.attention_kernel(d);
+        let grid = if kernel == Kernel::Attention {
+            attention_grid(b, s, h, d)
+        } else {
+            [s.div_ceil(32) as u32, h as u32, b as u32]
+        };
+        self.dispatch(label, kernel, 0, params, &buffers, grid)
     }
 
     /// Records `dispatches` into one compute pass of a new encoder and submits it.

@@ -435,13 +435,10 @@ impl Plan {
                 0,
             )?);
             // (B·S, H) ← softmax(Q Kᵀ / √D + mask) V, per head
-            d.push(k.dispatch(
+            d.push(k.attention(
                 format!("{p}.attention.self"),
-                Kernel::Attention,
-                0,
                 &attention_params,
-                &[&qkv, &mask, &attn_ctx],
-                attention_grid(batch, seq, heads, dh),
+                [&qkv, &mask, &attn_ctx],
             )?);
             // (B·S, H) ← context · Woᵀ + bo
             d.push(gemm(

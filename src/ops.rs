@@ -176,14 +176,8 @@ pub fn attention(
     let hid = heads * head_dim;
     let (qb, mb) = (k.upload("qkv", qkv)?, ctx.storage_from("mask", mask)?);
     let out = k.float_buffer("ctx", batch * seq * hid)?;
-    let d = k.dispatch(
-        "attention",
-        Kernel::Attention,
-        0,
-        &AttentionParams::new(batch, seq, heads, head_dim),
-        &[&qb, &mb, &out],
-        attention_grid(batch, seq, heads, head_dim),
-    )?;
+    let params = AttentionParams::new(batch, seq, heads, head_dim);
+    let d = k.attention("attention", &params, [&qb, &mb, &out])?;
     run_one(k, d, &out, batch * seq * hid)
 }
 
@@ -308,14 +302,7 @@ pub fn prepare_attention(
     let mask = ctx.storage_from("mask", &vec![1u32; batch * seq])?;
     let out = k.float_buffer("ctx", batch * seq * hid)?;
     let params = AttentionParams::new(batch, seq, heads, head_dim);
-    let d = k.dispatch(
-        "attention",
-        Kernel::Attention,
-        0,
-        &params,
-        &[&qkv, &mask, &out],
-        attention_grid(batch, seq, heads, head_dim),
-    )?;
+    let d = k.attention("attention", &params, [&qkv, &mask, &out])?;
     Ok(Prepared {
         kernels: k.clone(),
         dispatches: vec![d],

@@ -100,6 +100,50 @@ fn coop_gemm_epilogues_and_f16_storage_match_reference() {
 }
 
 #[test]
+fn coop_attention_matches_reference_with_padding_and_odd_head_dims() {
+    let ctx = kernels().ctx().clone();
+    for v in coop_variants() {
+        let k = Kernels::build(ctx.clone(), Precision::F32, v);
+        let mut rng = SplitMix64::new(23);
+        // (batch, seq, heads, head_dim): one token, S not a multiple of 32, head_dim 1, 15,
+        // 33 (padded to 64), 64; the second sequence of each batch ends in padding.
+        for &(batch, seq, heads, dh) in &[
+            (1, 1, 1, 1),
+            (2, 20, 3, 16),
+            (2, 37, 2, 15),
+            (1, 70, 2, 64),
+            (3, 33, 4, 32),
+            (2, 129, 1, 33),
+        ] {
+            assert!(k.attention_kernel(dh).coop_size().is_some());
+            let qkv = f16_round(&rng.vec(batch * seq * 3 * heads * dh, 1.0));
+            let real = |b: usize| if b == 1 { seq.div_ceil(2) } else { seq };
+            let mask: Vec<u32> = (0..batch * seq)
+                .map(|i| (i % seq < real(i / seq)) as u32)
+                .collect();
+            let got = ops::attention(&k, &qkv, &mask, batch, seq, heads, dh).unwrap();
+            let want = cpu::attention(&qkv, &mask, batch, seq, heads, dh);
+            // The weights P are rounded to f16 (relative 2^-11) before P·V.
+            assert_close(
+                &format!("{} attention {batch}x{seq}x{heads}x{dh}", v.name()),
+                &got,
+                &want,
+                2e-3,
+                2e-3,
+            );
+        }
+        // Wider heads keep the f32 kernel.
+        assert_eq!(k.attention_kernel(65), wgbert::kernels::Kernel::Attention);
+        let (batch, seq, heads, dh) = (1, 9, 1, 80);
+        let qkv = rng.vec(batch * seq * 3 * heads * dh, 1.0);
+        let mask = vec![1u32; batch * seq];
+        let got = ops::attention(&k, &qkv, &mask, batch, seq, heads, dh).unwrap();
+        let want = cpu::attention(&qkv, &mask, batch, seq, heads, dh);
+        assert_close("head_dim 80 fallback", &got, &want, 1e-5, 1e-5);
+    }
+}
+
+#[test]
 fn coop_kernels_are_an_error_where_the_adapter_has_none() {
     let ctx = kernels().ctx().clone();
     for v in [GemmVariant::Coop8, GemmVariant::Coop16] {

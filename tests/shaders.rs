@@ -142,6 +142,14 @@ fn params_structs_match_their_wgsl_mirrors() {
             rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, _pad0, _pad1),
         ),
         (
+            Kernel::AttentionCoop8,
+            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, _pad0, _pad1),
+        ),
+        (
+            Kernel::AttentionCoop16,
+            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, _pad0, _pad1),
+        ),
+        (
             Kernel::AddLayerNorm,
             rust_layout!(AddLayerNormParams; rows, hidden, eps, _pad),
         ),
