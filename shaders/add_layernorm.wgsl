@@ -20,7 +20,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<st>;
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, rid: ReduceIds) {
+    let t = rid.t;
     let row = wid.y * 65535u + wid.x;
     if (row >= params.rows) {
         return; // row is uniform across the workgroup
@@ -31,13 +32,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var j = t; j < h; j = j + WG) {
         sum = sum + f32(x[base + j]) + f32(residual[base + j]);
     }
-    let mean = wg_sum(t, sum) / f32(h);
+    let mean = wg_sum(rid, sum) / f32(h);
     var sq = 0.0;
     for (var j = t; j < h; j = j + WG) {
         let d = f32(x[base + j]) + f32(residual[base + j]) - mean;
         sq = sq + d * d;
     }
-    let inv = 1.0 / sqrt(wg_sum(t, sq) / f32(h) + params.eps);
+    let inv = 1.0 / sqrt(wg_sum(rid, sq) / f32(h) + params.eps);
     for (var j = t; j < h; j = j + WG) {
         let v = f32(x[base + j]) + f32(residual[base + j]);
         out[base + j] = st((v - mean) * inv * f32(gamma[j]) + f32(beta[j]));

@@ -34,7 +34,8 @@ fn gathered(id: u32, pos: u32, tt: u32, j: u32) -> f32 {
 }
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, rid: ReduceIds) {
+    let t = rid.t;
     let row = wid.y * 65535u + wid.x;
     if (row >= params.rows) {
         return; // whole workgroup leaves together: row is uniform
@@ -49,13 +50,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var j = t; j < h; j = j + WG) {
         sum = sum + gathered(id, pos, tt, j);
     }
-    let mean = wg_sum(t, sum) / f32(h);
+    let mean = wg_sum(rid, sum) / f32(h);
     var sq = 0.0;
     for (var j = t; j < h; j = j + WG) {
         let d = gathered(id, pos, tt, j) - mean;
         sq = sq + d * d;
     }
-    let inv = 1.0 / sqrt(wg_sum(t, sq) / f32(h) + params.eps);
+    let inv = 1.0 / sqrt(wg_sum(rid, sq) / f32(h) + params.eps);
     for (var j = t; j < h; j = j + WG) {
         out[base + j] = st((gathered(id, pos, tt, j) - mean) * inv * f32(gamma[j]) + f32(beta[j]));
     }

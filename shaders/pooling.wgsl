@@ -22,7 +22,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<st>;
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, rid: ReduceIds) {
+    let t = rid.t;
     let b = wid.y * 65535u + wid.x;
     if (b >= params.batch) {
         return; // b is uniform across the workgroup
@@ -61,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         out[b * h + j] = st(v);
         sq = sq + v * v;
     }
-    let norm = sqrt(wg_sum(t, sq));
+    let norm = sqrt(wg_sum(rid, sq));
     if (params.normalize != 0u) {
         let inv = 1.0 / max(norm, 1e-12);
         for (var j = t; j < h; j = j + WG) {

@@ -62,8 +62,13 @@ pub struct BenchResult {
     pub driver: String,
     /// Arithmetic precision of the run.
     pub precision: &'static str,
-    /// GEMM variant in use (autotuned, or `WGBERT_GEMM`).
+    /// GEMM variant in use (autotuned, or `WGBERT_GEMM`); the coop variants' names start with
+    /// `coop`.
     pub gemm: &'static str,
+    /// Attention kernel in use (`attention`, or `attention_coop8` / `attention_coop16`).
+    pub attention: &'static str,
+    /// Workgroup reduction of the row kernels (`tree` or `subgroup`; tuned, or `WGBERT_REDUCE`).
+    pub reduce: &'static str,
     /// Model shape name or folder.
     pub shape: String,
     /// Sequences per forward pass.
@@ -273,6 +278,8 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         driver: format!("{} {}", info.driver, info.driver_info),
         precision: engine.precision().name(),
         gemm: engine.gemm_variant().name(),
+        attention: engine.kernels().attention_kernel(c.head_dim()).name(),
+        reduce: engine.kernels().reduction().name(),
         shape,
         batch: b,
         seq_len: s,

@@ -162,6 +162,11 @@ impl Engine {
         &self.ctx
     }
 
+    /// The kernels the engine runs (GEMM variant, attention kernel, reduction, precision).
+    pub fn kernels(&self) -> &crate::kernels::Kernels {
+        self.model.kernels()
+    }
+
     /// The GEMM variant the autotuner chose for this adapter (or `WGBERT_GEMM`).
     pub fn gemm_variant(&self) -> crate::kernels::GemmVariant {
         self.model.kernels().gemm_variant()

@@ -52,6 +52,38 @@ impl Precision {
     }
 }
 
+/// How the row kernels (embeddings, add + LayerNorm, pooling) sum across a workgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Reduction {
+    /// A tree over workgroup memory (`common/reduce.wgsl`): every adapter.
+    #[default]
+    Tree,
+    /// Subgroup sums, then the partials (`common/reduce_subgroup.wgsl`): adapters with SUBGROUP.
+    Subgroup,
+}
+
+impl Reduction {
+    /// `tree` or `subgroup`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Tree => "tree",
+            Reduction::Subgroup => "subgroup",
+        }
+    }
+
+    /// Parses [`Reduction::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Reduction::Tree, Reduction::Subgroup]
+            .into_iter()
+            .find(|r| r.name() == s)
+    }
+
+    /// Whether `ctx` can run it.
+    pub fn runs_on(self, ctx: &GpuContext) -> bool {
+        self == Reduction::Tree || ctx.has(wgpu::Features::SUBGROUP)
+    }
+}
+
 /// Every compute kernel wgbert has. One name per thing: `Kernel::AddLayerNorm` ↔
 /// `shaders/add_layernorm.wgsl` ↔ `AddLayerNormParams`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,6 +127,7 @@ use Access::{Read, ReadWrite};
 
 const ACTIVATIONS: &str = include_str!("../shaders/common/activations.wgsl");
 const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
+const REDUCE_SUBGROUP: &str = include_str!("../shaders/common/reduce_subgroup.wgsl");
 const GEMM_128X128: &str = include_str!("../shaders/common/gemm_128x128.wgsl");
 const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
 
@@ -218,8 +251,25 @@ impl Kernel {
         self.source_for(Precision::F32)
     }
 
-    /// The full WGSL source for a storage precision.
+    /// The full WGSL source for a storage precision (tree reductions).
     pub fn source_for(self, precision: Precision) -> String {
+        self.source_with(precision, Reduction::Tree)
+    }
+
+    /// Whether the kernel sums across its workgroup (and so has a [`Reduction`] variant).
+    pub fn uses_reduction(self) -> bool {
+        matches!(
+            self,
+            Kernel::Embeddings | Kernel::AddLayerNorm | Kernel::Pooling
+        )
+    }
+
+    /// The full WGSL source for a storage precision and a way of reducing.
+    pub fn source_with(self, precision: Precision, reduction: Reduction) -> String {
+        let reduce = match reduction {
+            Reduction::Tree => REDUCE,
+            Reduction::Subgroup => REDUCE_SUBGROUP,
+        };
         let prelude = match self {
             Kernel::Gemm
             | Kernel::GemmSmall
@@ -227,10 +277,8 @@ impl Kernel {
             | Kernel::Gelu
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => ACTIVATIONS,
-            Kernel::Embeddings | Kernel::Attention | Kernel::AddLayerNorm | Kernel::Pooling => {
-                REDUCE
-            }
-            Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "",
+            Kernel::Embeddings | Kernel::AddLayerNorm | Kernel::Pooling => reduce,
+            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "",
         };
         let body = match self {
             Kernel::Gemm | Kernel::GemmVec4 => [GEMM_128X128, GEMM_STORE].join("\n"),
@@ -311,6 +359,8 @@ pub struct ShaderVariant {
     pub kernel: Kernel,
     /// Storage precision of its float buffers.
     pub precision: Precision,
+    /// How it reduces across a workgroup (row kernels; `Tree` for the others).
+    pub reduction: Reduction,
     /// Pipeline constants, name and value.
     pub constants: Vec<(&'static str, f64)>,
 }
@@ -321,11 +371,20 @@ pub const LISTED_SUBGROUP_SIZES: [u32; 3] = [8, 32, 64];
 
 impl ShaderVariant {
     /// Every variant the engine can build: each kernel at each precision with each value of its
-    /// variant constant, and the cooperative-matrix kernels at each [`LISTED_SUBGROUP_SIZES`].
+    /// variant constant, the row kernels with each [`Reduction`], and the cooperative-matrix
+    /// kernels at each [`LISTED_SUBGROUP_SIZES`].
     pub fn all() -> Vec<ShaderVariant> {
         let mut out = Vec::new();
         for kernel in Kernel::ALL {
-            for precision in [Precision::F32, Precision::F16] {
+            let reductions: &[Reduction] = if kernel.uses_reduction() {
+                &[Reduction::Tree, Reduction::Subgroup]
+            } else {
+                &[Reduction::Tree]
+            };
+            for (precision, &reduction) in [Precision::F32, Precision::F16]
+                .into_iter()
+                .flat_map(|p| reductions.iter().map(move |r| (p, r)))
+            {
                 for &value in kernel.variant_values() {
                     let base: Vec<(&'static str, f64)> = kernel
                         .variant_constant()
@@ -338,6 +397,7 @@ impl ShaderVariant {
                             out.push(ShaderVariant {
                                 kernel,
                                 precision,
+                                reduction,
                                 constants,
                             });
                         }
@@ -345,6 +405,7 @@ impl ShaderVariant {
                         out.push(ShaderVariant {
                             kernel,
                             precision,
+                            reduction,
                             constants: base,
                         });
                     }
@@ -354,9 +415,13 @@ impl ShaderVariant {
         out
     }
 
-    /// A file-name-safe name, e.g. `gelu.f16.ACT2` or `gemm_coop16.f32.SG32`.
+    /// A file-name-safe name, e.g. `gelu.f16.ACT2`, `add_layernorm.f32.subgroup` or
+    /// `gemm_coop16.f32.SG32`.
     pub fn name(&self) -> String {
         let mut n = format!("{}.{}", self.kernel.name(), self.precision.name());
+        if self.reduction != Reduction::Tree {
+            n.push_str(&format!(".{}", self.reduction.name()));
+        }
         for (c, v) in &self.constants {
             n.push_str(&format!(".{c}{v}"));
         }
@@ -365,7 +430,12 @@ impl ShaderVariant {
 
     /// The WGSL source (the constants are set at pipeline creation, not in the text).
     pub fn source(&self) -> String {
-        self.kernel.source_for(self.precision)
+        self.kernel.source_with(self.precision, self.reduction)
+    }
+
+    /// Whether it needs the adapter's SUBGROUP (subgroup reductions, cooperative matrices).
+    pub fn needs_subgroups(&self) -> bool {
+        self.reduction == Reduction::Subgroup || self.kernel.coop_size().is_some()
     }
 
     /// Whether it needs the adapter's SHADER_F16 (f16 storage, or cooperative matrices).
@@ -705,6 +775,7 @@ pub struct Kernels {
     ctx: Arc<GpuContext>,
     precision: Precision,
     gemm: GemmVariant,
+    reduce: Reduction,
     disk_cache: Option<DiskCache>,
     layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     modules: Mutex<HashMap<Kernel, wgpu::ShaderModule>>,
@@ -762,6 +833,7 @@ impl Kernels {
         }
         let mut k = Self::build(ctx, precision, GemmVariant::Tile128);
         k.gemm = crate::tune::gemm_variant(&k, gemm)?;
+        k.reduce = crate::tune::reduction(&k)?;
         Ok(k)
     }
 
@@ -773,7 +845,21 @@ impl Kernels {
     /// The same kernels with another GEMM variant (shares the device; pipelines are rebuilt
     /// on first use).
     pub fn with_variant(&self, gemm: GemmVariant) -> Self {
-        Self::build(self.ctx.clone(), self.precision, gemm)
+        Self::build(self.ctx.clone(), self.precision, gemm).with_reduction(self.reduce)
+    }
+
+    /// These kernels with the row kernels reducing as `reduce` (no feature check: a subgroup
+    /// reduction on an adapter without SUBGROUP fails when its pipeline is built).
+    pub fn with_reduction(mut self, reduce: Reduction) -> Self {
+        self.reduce = reduce;
+        self.modules = Mutex::new(HashMap::new());
+        self.pipelines = Mutex::new(HashMap::new());
+        self
+    }
+
+    /// How the row kernels reduce.
+    pub fn reduction(&self) -> Reduction {
+        self.reduce
     }
 
     /// Creates kernels with a fixed precision and GEMM variant (no tuning, no feature check).
@@ -824,6 +910,7 @@ impl Kernels {
             ctx,
             precision,
             gemm,
+            reduce: Reduction::Tree,
             layouts,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
@@ -933,13 +1020,25 @@ impl Kernels {
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(kernel.name()),
-                    source: wgpu::ShaderSource::Wgsl(kernel.source_for(self.precision).into()),
+                    source: wgpu::ShaderSource::Wgsl(
+                        kernel.source_with(self.precision, self.reduce).into(),
+                    ),
                 })
         });
         let mut constants: Vec<(&str, f64)> = kernel
             .variant_constant()
             .map(|c| vec![(c, variant as f64)])
             .unwrap_or_default();
+        if kernel.uses_reduction()
+            && self.reduce == Reduction::Subgroup
+            && !self.ctx.has(wgpu::Features::SUBGROUP)
+        {
+            return Err(crate::Error::Unsupported(format!(
+                "{} has no SUBGROUP feature, so the subgroup reduction of {} is unavailable; use the tree",
+                self.ctx.info.name,
+                kernel.name()
+            )));
+        }
         if let Some(n) = kernel.coop_size() {
             if !kernel.runs_on(&self.ctx) {
                 return Err(crate::Error::Unsupported(format!(
@@ -1058,6 +1157,26 @@ impl Kernels {
     ) -> Result<Dispatch> {
         let (m, n, k) = (params.m as usize, params.n as usize, params.k as usize);
         self.dispatch(label, v.kernel(k), 0, params, &buffers, v.grid(m, n))
+    }
+
+    /// One residual add + LayerNorm dispatch over `rows` rows of width `h`, buffers
+    /// `[x, residual, gamma, beta, out]`.
+    pub fn add_layernorm(
+        &self,
+        label: impl Into<String>,
+        rows: usize,
+        h: usize,
+        eps: f32,
+        buffers: [&wgpu::Buffer; 5],
+    ) -> Result<Dispatch> {
+        let params = AddLayerNormParams {
+            rows: rows as u32,
+            hidden: h as u32,
+            eps,
+            _pad: 0,
+        };
+        let grid = row_grid(rows as u32);
+        self.dispatch(label, Kernel::AddLayerNorm, 0, &params, &buffers, grid)
     }
 
     /// The attention kernel these kernels use at `head_dim`: on cooperative matrices when the

@@ -400,20 +400,7 @@ impl Plan {
                              g: &wgpu::Buffer,
                              b: &wgpu::Buffer,
                              out: &wgpu::Buffer| {
-            let params = AddLayerNormParams {
-                rows: mu,
-                hidden: hu,
-                eps,
-                _pad: 0,
-            };
-            k.dispatch(
-                label,
-                Kernel::AddLayerNorm,
-                0,
-                &params,
-                &[x, res, g, b, out],
-                row_grid(mu),
-            )
+            k.add_layernorm(label, m, h, eps, [x, res, g, b, out])
         };
         let attention_params = AttentionParams::new(batch, seq, heads, dh);
 

@@ -8,30 +8,6 @@ fn u(v: usize) -> u32 {
     v as u32
 }
 
-/// One residual add + LayerNorm dispatch over buffers `[x, residual, gamma, beta, out]`.
-fn layernorm_dispatch(
-    k: &Kernels,
-    bufs: [&wgpu::Buffer; 5],
-    rows: usize,
-    h: usize,
-    eps: f32,
-) -> Result<Dispatch> {
-    let params = AddLayerNormParams {
-        rows: u(rows),
-        hidden: u(h),
-        eps,
-        _pad: 0,
-    };
-    k.dispatch(
-        "add_layernorm",
-        Kernel::AddLayerNorm,
-        0,
-        &params,
-        &bufs,
-        row_grid(u(rows)),
-    )
-}
-
 fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
     k.run(std::slice::from_ref(&d));
     let mut r = k.read(&[(out, len)])?;
@@ -78,12 +54,12 @@ pub fn add_layernorm(
         k.upload("beta", beta)?,
     ];
     let out = k.float_buffer("out", x.len())?;
-    let d = layernorm_dispatch(
-        k,
-        [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &out],
+    let d = k.add_layernorm(
+        "add_layernorm",
         rows,
         h,
         eps,
+        [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &out],
     )?;
     run_one(k, d, &out, x.len())
 }
@@ -319,7 +295,7 @@ pub fn prepare_layernorm(k: &std::sync::Arc<Kernels>, rows: usize, h: usize) -> 
     let g = k.upload("gamma", &vec![1.0f32; h])?;
     let b = k.upload("beta", &vec![0.0f32; h])?;
     let out = k.float_buffer("out", rows * h)?;
-    let d = layernorm_dispatch(k, [&x, &r, &g, &b, &out], rows, h, 1e-12)?;
+    let d = k.add_layernorm("add_layernorm", rows, h, 1e-12, [&x, &r, &g, &b, &out])?;
     Ok(Prepared {
         kernels: k.clone(),
         dispatches: vec![d],

@@ -11,7 +11,7 @@
 //! where listed, else 8×8×8); a variant the adapter cannot run is an error, never a silent
 //! fallback. `WGBERT_TUNE=0` skips timing and uses the default (tile128).
 
-use crate::kernels::{GemmParams, GemmVariant, Kernels, Precision, cache_dir};
+use crate::kernels::{GemmParams, GemmVariant, Kernels, Precision, Reduction, cache_dir};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -41,7 +41,8 @@ const MAX_REPS: usize = 200;
 /// measured again (2: repeated dispatches and GPU-sized shapes on fast adapters).
 const METHOD: u32 = 2;
 
-fn cache_key(k: &Kernels) -> String {
+/// The tuning-cache key of a choice between `names` on `k`'s adapter and precision.
+fn cache_key(k: &Kernels, names: &[&str]) -> String {
     let i = &k.ctx().info;
     format!(
         "{} | {:?} | {} {} | {} | {} | wgbert {} tune {METHOD}",
@@ -50,13 +51,33 @@ fn cache_key(k: &Kernels) -> String {
         i.driver,
         i.driver_info,
         k.precision().name(),
-        candidates(k)
-            .iter()
-            .map(|v| v.name())
-            .collect::<Vec<_>>()
-            .join(","),
+        names.join(","),
         env!("CARGO_PKG_VERSION")
     )
+}
+
+fn read_table() -> BTreeMap<String, String> {
+    cache_file()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Adds `key → value` to the tuning cache (read again, so that concurrent processes lose
+/// little), written atomically; best effort.
+fn remember(key: String, value: &str) {
+    let mut table = read_table();
+    table.insert(key, value.to_string());
+    if let (Some(f), Ok(text)) = (cache_file(), serde_json::to_string_pretty(&table)) {
+        let tmp = f.with_extension(format!("tmp-{}", std::process::id()));
+        let ok = f
+            .parent()
+            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+            && std::fs::write(&tmp, text).is_ok();
+        if !ok || std::fs::rename(&tmp, &f).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
 }
 
 fn cache_file() -> Option<std::path::PathBuf> {
@@ -126,12 +147,9 @@ pub fn gemm_variant(k: &Kernels, name: Option<&str>) -> crate::Result<GemmVarian
     if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
         return Ok(GemmVariant::Tile128);
     }
-    let key = cache_key(k);
-    let mut table: BTreeMap<String, String> = cache_file()
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    if let Some(v) = table
+    let names: Vec<&str> = candidates(k).iter().map(|v| v.name()).collect();
+    let key = cache_key(k, &names);
+    if let Some(v) = read_table()
         .get(&key)
         .and_then(|n| GemmVariant::from_name(n))
         .filter(|v| v.runs_on(k.ctx()))
@@ -147,18 +165,99 @@ pub fn gemm_variant(k: &Kernels, name: Option<&str>) -> crate::Result<GemmVarian
             return Ok(GemmVariant::Tile128);
         }
     };
-    table.insert(key, best.name().to_string());
-    if let (Some(f), Ok(text)) = (cache_file(), serde_json::to_string_pretty(&table)) {
-        let tmp = f.with_extension(format!("tmp-{}", std::process::id()));
-        let ok = f
-            .parent()
-            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-            && std::fs::write(&tmp, text).is_ok();
-        if !ok || std::fs::rename(&tmp, &f).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-    }
+    remember(key, best.name());
     Ok(best)
+}
+
+/// Rows × width at which the two reductions are compared: bert-base's add + LayerNorm at
+/// batch 32 × 128 on fast adapters, 512 rows on slow ones (as the GEMM probe).
+const REDUCE_SHAPE_GPU: (usize, usize) = (4096, 768);
+const REDUCE_SHAPE_CPU: (usize, usize) = (512, 768);
+
+/// How the row kernels reduce on `k`'s adapter: `WGBERT_REDUCE=tree|subgroup`, else the tree
+/// without SUBGROUP, else the tuning cache, else the faster of the two add + LayerNorm
+/// kernels measured here.
+pub fn reduction(k: &Kernels) -> crate::Result<Reduction> {
+    let ctx = k.ctx();
+    if let Ok(name) = std::env::var("WGBERT_REDUCE") {
+        let r = Reduction::from_name(&name).ok_or_else(|| {
+            crate::Error::InvalidInput(format!(
+                "WGBERT_REDUCE={name:?} is not a reduction; use tree or subgroup, or unset it"
+            ))
+        })?;
+        if !r.runs_on(ctx) {
+            return Err(crate::Error::Unsupported(format!(
+                "WGBERT_REDUCE=subgroup: {} has no SUBGROUP feature; unset WGBERT_REDUCE or use tree",
+                ctx.info.name
+            )));
+        }
+        return Ok(r);
+    }
+    if !Reduction::Subgroup.runs_on(ctx) || std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
+        return Ok(Reduction::Tree);
+    }
+    let key = cache_key(k, &["reduce:tree", "reduce:subgroup"]);
+    if let Some(r) = read_table().get(&key).and_then(|n| Reduction::from_name(n)) {
+        return Ok(r);
+    }
+    let timed = |r| {
+        let probe = time_layernorm(k, r, REDUCE_SHAPE_CPU, 1)?;
+        if probe >= SLOW_DISPATCH_S {
+            return Ok(probe);
+        }
+        let reps = ((TARGET_SUBMISSION_S / probe.max(1e-9)).ceil() as usize).clamp(1, MAX_REPS);
+        time_layernorm(k, r, REDUCE_SHAPE_GPU, reps)
+    };
+    let (tree, subgroup): (crate::Result<f64>, crate::Result<f64>) =
+        (timed(Reduction::Tree), timed(Reduction::Subgroup));
+    let best = match (tree, subgroup) {
+        (Ok(t), Ok(s)) => {
+            log::info!(
+                "autotune: add_layernorm tree {:.3} ms, subgroup {:.3} ms",
+                t * 1e3,
+                s * 1e3
+            );
+            if s < t {
+                Reduction::Subgroup
+            } else {
+                Reduction::Tree
+            }
+        }
+        (Ok(_), Err(e)) => {
+            log::warn!("autotune: subgroup reduction failed ({e}); using the tree");
+            Reduction::Tree
+        }
+        (Err(e), _) => {
+            log::warn!("autotune: timing the reductions failed ({e}); using the tree this time");
+            return Ok(Reduction::Tree);
+        }
+    };
+    remember(key, best.name());
+    Ok(best)
+}
+
+/// Seconds per add + LayerNorm dispatch with reduction `r` over `rows × h`: the best of three
+/// submissions of `reps` dispatches, after one that compiles the pipeline.
+pub fn time_layernorm(
+    k: &Kernels,
+    r: Reduction,
+    (rows, h): (usize, usize),
+    reps: usize,
+) -> crate::Result<f64> {
+    let k = k.with_variant(k.gemm_variant()).with_reduction(r);
+    let x = k.float_buffer("tune.x", rows * h)?;
+    let res = k.float_buffer("tune.residual", rows * h)?;
+    let g = k.float_buffer("tune.gamma", h)?;
+    let b = k.float_buffer("tune.beta", h)?;
+    let out = k.float_buffer("tune.out", rows * h)?;
+    let d = k.add_layernorm(
+        "tune.add_layernorm",
+        rows,
+        h,
+        1e-12,
+        [&x, &res, &g, &b, &out],
+    )?;
+    time_dispatches(&k, &vec![d; reps.max(1)])
 }
 
 /// Times every variant on this adapter and returns the fastest: at [`PROBE_SHAPE`] on slow
@@ -234,7 +333,6 @@ pub fn time_gemm(
     (m, n, kd): (usize, usize, usize),
     reps: usize,
 ) -> crate::Result<f64> {
-    let ctx = k.ctx();
     let a = k.float_buffer("tune.a", m * kd)?;
     let w = k.float_buffer("tune.w", n * kd)?;
     let b = k.float_buffer("tune.bias", n)?;
@@ -245,11 +343,17 @@ pub fn time_gemm(
         &GemmParams::new(m, n, kd, 0),
         [&a, &w, &b, &c],
     )?;
-    let batch = vec![d; reps.max(1)];
+    time_dispatches(k, &vec![d; reps.max(1)])
+}
+
+/// Seconds per dispatch of `batch` (copies of one dispatch): the best of three submissions of
+/// all of them, after one submission of the first alone (which compiles the pipeline).
+fn time_dispatches(k: &Kernels, batch: &[crate::kernels::Dispatch]) -> crate::Result<f64> {
+    let ctx = k.ctx();
     let mut best = f64::INFINITY;
     for i in 0..4 {
         let t = Instant::now();
-        let index = k.run(if i == 0 { &batch[..1] } else { &batch });
+        let index = k.run(if i == 0 { &batch[..1] } else { batch });
         ctx.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(index),

@@ -3,7 +3,7 @@
 
 mod common;
 use common::{assert_close, kernels};
-use wgbert::kernels::{GemmVariant, Kernels};
+use wgbert::kernels::{GemmVariant, Kernels, Reduction};
 use wgbert::ops;
 use wgbert::reference::{self as cpu, SplitMix64};
 
@@ -12,6 +12,21 @@ fn gemm_variants() -> Vec<Kernels> {
     GemmVariant::PORTABLE
         .iter()
         .map(|&v| Kernels::with_gemm(kernels().ctx().clone(), v))
+        .collect()
+}
+
+/// One kernel set per workgroup reduction (tree, subgroup) for the row kernels. lavapipe and
+/// every GPU here have SUBGROUP: its absence fails rather than leaving a variant untested.
+fn row_kernels() -> Vec<Kernels> {
+    let ctx = kernels().ctx().clone();
+    assert!(
+        ctx.has(wgpu::Features::SUBGROUP),
+        "{} lacks SUBGROUP; the subgroup reductions cannot be tested here",
+        ctx.info.name
+    );
+    [Reduction::Tree, Reduction::Subgroup]
+        .into_iter()
+        .map(|r| Kernels::with_gemm(ctx.clone(), GemmVariant::Tile128).with_reduction(r))
         .collect()
 }
 
@@ -111,57 +126,60 @@ fn reference_erf_is_accurate() {
 
 #[test]
 fn add_layernorm_matches_reference() {
-    let k = kernels();
-    let mut rng = SplitMix64::new(3);
-    for &(rows, h) in &[(1, 1), (1, 384), (5, 60), (33, 100), (4, 1000)] {
-        let x = rng.vec(rows * h, 3.0);
-        let r = rng.vec(rows * h, 1.0);
-        let g: Vec<f32> = rng.vec(h, 0.2).iter().map(|v| v + 1.0).collect();
-        let b = rng.vec(h, 0.1);
-        for eps in [1e-12f32, 1e-5] {
-            let got = ops::add_layernorm(k, &x, &r, &g, &b, h, eps).unwrap();
-            let want = cpu::add_layernorm(&x, &r, &g, &b, h, eps as f64);
-            let atol = if h == 1 { 1e-3 } else { 2e-5 }; // a 1-wide row normalises to beta
-            assert_close(
-                &format!("add_layernorm {rows}x{h}"),
-                &got,
-                &want,
-                atol,
-                1e-5,
-            );
+    for k in &row_kernels() {
+        let r_name = k.reduction().name();
+        let mut rng = SplitMix64::new(3);
+        for &(rows, h) in &[(1, 1), (1, 384), (5, 60), (33, 100), (4, 1000)] {
+            let x = rng.vec(rows * h, 3.0);
+            let r = rng.vec(rows * h, 1.0);
+            let g: Vec<f32> = rng.vec(h, 0.2).iter().map(|v| v + 1.0).collect();
+            let b = rng.vec(h, 0.1);
+            for eps in [1e-12f32, 1e-5] {
+                let got = ops::add_layernorm(k, &x, &r, &g, &b, h, eps).unwrap();
+                let want = cpu::add_layernorm(&x, &r, &g, &b, h, eps as f64);
+                let atol = if h == 1 { 1e-3 } else { 2e-5 }; // a 1-wide row normalises to beta
+                assert_close(
+                    &format!("add_layernorm {r_name} {rows}x{h}"),
+                    &got,
+                    &want,
+                    atol,
+                    1e-5,
+                );
+            }
         }
     }
 }
 
 #[test]
 fn embeddings_match_reference() {
-    let k = kernels();
-    let mut rng = SplitMix64::new(4);
-    let (vocab, maxpos, tv, h) = (50, 20, 2, 70);
-    let word = rng.vec(vocab * h, 1.0);
-    let position = rng.vec(maxpos * h, 0.3);
-    let token_type = rng.vec(tv * h, 0.3);
-    let gamma: Vec<f32> = rng.vec(h, 0.2).iter().map(|v| v + 1.0).collect();
-    let beta = rng.vec(h, 0.1);
-    let t = cpu::EmbeddingTables {
-        word: &word,
-        position: &position,
-        token_type: &token_type,
-        gamma: &gamma,
-        beta: &beta,
-    };
-    for &(batch, seq) in &[(1, 1), (3, 7), (2, 20)] {
-        let ids: Vec<u32> = (0..batch * seq).map(|_| rng.below(vocab) as u32).collect();
-        let types: Vec<u32> = (0..batch * seq).map(|_| rng.below(tv) as u32).collect();
-        let got = ops::embeddings(k, &ids, &types, seq, h, &t, vocab, tv, 1e-12).unwrap();
-        let want = cpu::embeddings(&ids, &types, seq, h, &t, 1e-12);
-        assert_close(
-            &format!("embeddings {batch}x{seq}"),
-            &got,
-            &want,
-            2e-5,
-            1e-5,
-        );
+    for k in &row_kernels() {
+        let mut rng = SplitMix64::new(4);
+        let (vocab, maxpos, tv, h) = (50, 20, 2, 70);
+        let word = rng.vec(vocab * h, 1.0);
+        let position = rng.vec(maxpos * h, 0.3);
+        let token_type = rng.vec(tv * h, 0.3);
+        let gamma: Vec<f32> = rng.vec(h, 0.2).iter().map(|v| v + 1.0).collect();
+        let beta = rng.vec(h, 0.1);
+        let t = cpu::EmbeddingTables {
+            word: &word,
+            position: &position,
+            token_type: &token_type,
+            gamma: &gamma,
+            beta: &beta,
+        };
+        for &(batch, seq) in &[(1, 1), (3, 7), (2, 20)] {
+            let ids: Vec<u32> = (0..batch * seq).map(|_| rng.below(vocab) as u32).collect();
+            let types: Vec<u32> = (0..batch * seq).map(|_| rng.below(tv) as u32).collect();
+            let got = ops::embeddings(k, &ids, &types, seq, h, &t, vocab, tv, 1e-12).unwrap();
+            let want = cpu::embeddings(&ids, &types, seq, h, &t, 1e-12);
+            assert_close(
+                &format!("embeddings {} {batch}x{seq}", k.reduction().name()),
+                &got,
+                &want,
+                2e-5,
+                1e-5,
+            );
+        }
     }
 }
 
@@ -218,24 +236,28 @@ fn pooler_matches_reference() {
 
 #[test]
 fn pooling_modes_match_reference() {
-    let k = kernels();
-    let mut rng = SplitMix64::new(7);
-    for &(batch, seq, h) in &[(1, 1, 1), (3, 9, 60), (2, 40, 384)] {
-        let x = rng.vec(batch * seq * h, 2.0);
-        let mask: Vec<u32> = (0..batch)
-            .flat_map(|b| (0..seq).map(move |s| (s <= b * 3) as u32))
-            .collect();
-        for mode in [0u32, 1, 2] {
-            for normalize in [false, true] {
-                let got = ops::pooling(k, &x, &mask, batch, seq, h, mode, normalize).unwrap();
-                let want = cpu::pooling(&x, &mask, batch, seq, h, mode, normalize);
-                assert_close(
-                    &format!("pooling mode {mode} norm {normalize} {batch}x{seq}x{h}"),
-                    &got,
-                    &want,
-                    2e-6,
-                    1e-5,
-                );
+    for k in &row_kernels() {
+        let mut rng = SplitMix64::new(7);
+        for &(batch, seq, h) in &[(1, 1, 1), (3, 9, 60), (2, 40, 384)] {
+            let x = rng.vec(batch * seq * h, 2.0);
+            let mask: Vec<u32> = (0..batch)
+                .flat_map(|b| (0..seq).map(move |s| (s <= b * 3) as u32))
+                .collect();
+            for mode in [0u32, 1, 2] {
+                for normalize in [false, true] {
+                    let got = ops::pooling(k, &x, &mask, batch, seq, h, mode, normalize).unwrap();
+                    let want = cpu::pooling(&x, &mask, batch, seq, h, mode, normalize);
+                    assert_close(
+                        &format!(
+                            "pooling {} mode {mode} norm {normalize} {batch}x{seq}x{h}",
+                            k.reduction().name()
+                        ),
+                        &got,
+                        &want,
+                        2e-6,
+                        1e-5,
+                    );
+                }
             }
         }
     }
