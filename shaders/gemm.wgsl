@@ -4,7 +4,7 @@
 // operands are contiguous along K.
 //
 // Work split: one workgroup per 128×128 tile of C, 16×16 invocations with 8×8 register blocks
-// (the shared body: common/gemm_128x128.wgsl). K is consumed in slices of BK = 16 staged in
+// (the shared body: common/gemm_blocked.wgsl). K is consumed in slices of BK = 16 staged in
 // workgroup memory (16 KiB, the WebGPU default limit), k-major as vec4s of four consecutive
 // rows (A) or columns (W); this file loads them one scalar at a time (any K).
 // Any M, N, K work: loads outside the matrix read 0 and stores outside it are skipped.

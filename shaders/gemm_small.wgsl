@@ -73,7 +73,7 @@ fn main(
 
     let r0 = row0 + lid.y * 4u;
     let c0 = col0 + lid.x * 4u;
-    // One `store` call site in a loop (see common/gemm_128x128.wgsl): each call inlines the
+    // One `store` call site in a loop (see common/gemm_blocked.wgsl): each call inlines the
     // activation, and unrolled copies multiply the driver's compile time.
     for (var i = 0u; i < 4u; i = i + 1u) {
         var v = acc0;

@@ -1,7 +1,7 @@
 // GEMM with bias epilogue, vectorised loads: C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N]),
 // for K divisible by 4 (the engine falls back to gemm.wgsl otherwise).
 //
-// gemm.wgsl's tiling (the shared body: common/gemm_128x128.wgsl), with A and W bound as arrays of vec4 so that each global
+// gemm.wgsl's tiling (the shared body: common/gemm_blocked.wgsl), with A and W bound as arrays of vec4 so that each global
 // load brings 4 consecutive k of one row: 2 vec4 loads per matrix per invocation per slice
 // instead of 8 scalar ones. Same accumulation order, so results equal gemm.wgsl's bit for bit
 // without FMA fusion. One of the variants the autotuner (`src/tune.rs`) times.

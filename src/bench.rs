@@ -65,6 +65,8 @@ pub struct BenchResult {
     /// GEMM variant in use (autotuned, or `WGBERT_GEMM`); the coop variants' names start with
     /// `coop`.
     pub gemm: &'static str,
+    /// GEMM variant of GEMMs with at most `SMALL_M` rows (tuned apart: one short query).
+    pub gemm_small_m: &'static str,
     /// Attention kernel in use (`attention`, or `attention_coop8` / `attention_coop16`).
     pub attention: &'static str,
     /// Workgroup reduction of the row kernels (`tree` or `subgroup`; tuned, or `WGBERT_REDUCE`).
@@ -126,13 +128,10 @@ pub fn summarize(times: &[crate::model::KernelTime]) -> Vec<ProfileRow> {
             .label
             .split_once('.')
             .map_or(t.label.as_str(), |(_, rest)| rest);
-        let name = match t.kernel {
-            crate::kernels::Kernel::Gemm
-            | crate::kernels::Kernel::GemmSmall
-            | crate::kernels::Kernel::GemmVec4 => {
-                format!("gemm ({step})")
-            }
-            k => k.name().to_string(),
+        let name = if t.kernel.is_gemm() {
+            format!("gemm ({step})")
+        } else {
+            t.kernel.name().to_string()
         };
         match rows.iter_mut().find(|r| r.kernel == name) {
             Some(r) => {
@@ -278,6 +277,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         driver: format!("{} {}", info.driver, info.driver_info),
         precision: engine.precision().name(),
         gemm: engine.gemm_variant().name(),
+        gemm_small_m: engine.kernels().gemm_variant_for(1).name(),
         attention: engine.kernels().attention_kernel(c.head_dim()).name(),
         reduce: engine.kernels().reduction().name(),
         shape,

@@ -104,6 +104,11 @@ pub enum Kernel {
     Gelu,
     /// Mean / max / CLS pooling with optional L2 normalisation.
     Pooling,
+    /// `Gemm`'s 8×8 register blocks on 32×64 tiles (32 invocations): for small M, such as one
+    /// short query, where 128-row tiles would mostly compute rows past M.
+    GemmNarrow,
+    /// `GemmVec4` on 32×64 tiles.
+    GemmNarrowVec4,
     /// The GEMM on cooperative matrices (tensor cores), 8×8×8 fragments.
     GemmCoop8,
     /// The GEMM on cooperative matrices (tensor cores), 16×16×16 fragments.
@@ -128,7 +133,7 @@ use Access::{Read, ReadWrite};
 const ACTIVATIONS: &str = include_str!("../shaders/common/activations.wgsl");
 const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../shaders/common/reduce_subgroup.wgsl");
-const GEMM_128X128: &str = include_str!("../shaders/common/gemm_128x128.wgsl");
+const GEMM_BLOCKED: &str = include_str!("../shaders/common/gemm_blocked.wgsl");
 const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
 
 /// Workgroup memory of `gemm_coop.wgsl`: two f16 tiles of 64 × 32 and the f32 64 × 64 block
@@ -156,11 +161,13 @@ fn coop_prelude(n: u32) -> String {
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 12] = [
+    pub const ALL: [Kernel; 14] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
         Kernel::GemmVec4,
+        Kernel::GemmNarrow,
+        Kernel::GemmNarrowVec4,
         Kernel::Attention,
         Kernel::AddLayerNorm,
         Kernel::Gelu,
@@ -183,6 +190,8 @@ impl Kernel {
             Kernel::Gemm => "gemm",
             Kernel::GemmSmall => "gemm_small",
             Kernel::GemmVec4 => "gemm_vec4",
+            Kernel::GemmNarrow => "gemm_narrow",
+            Kernel::GemmNarrowVec4 => "gemm_narrow_vec4",
             Kernel::Attention => "attention",
             Kernel::AddLayerNorm => "add_layernorm",
             Kernel::Gelu => "gelu",
@@ -195,8 +204,24 @@ impl Kernel {
         match self {
             Kernel::GemmCoop8 | Kernel::GemmCoop16 => "gemm_coop",
             Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "attention_coop",
+            Kernel::GemmNarrow => "gemm",
+            Kernel::GemmNarrowVec4 => "gemm_vec4",
             k => k.name(),
         }
+    }
+
+    /// Whether it is one of the GEMM kernels (`GemmParams`, bindings `[a, w, bias, c]`).
+    pub fn is_gemm(self) -> bool {
+        matches!(
+            self,
+            Kernel::Gemm
+                | Kernel::GemmSmall
+                | Kernel::GemmVec4
+                | Kernel::GemmNarrow
+                | Kernel::GemmNarrowVec4
+                | Kernel::GemmCoop8
+                | Kernel::GemmCoop16
+        )
     }
 
     /// The cooperative-matrix fragment edge the kernel is built for, if it uses them.
@@ -232,9 +257,9 @@ impl Kernel {
     fn file(self) -> &'static str {
         match self {
             Kernel::Embeddings => include_str!("../shaders/embeddings.wgsl"),
-            Kernel::Gemm => include_str!("../shaders/gemm.wgsl"),
+            Kernel::Gemm | Kernel::GemmNarrow => include_str!("../shaders/gemm.wgsl"),
             Kernel::GemmSmall => include_str!("../shaders/gemm_small.wgsl"),
-            Kernel::GemmVec4 => include_str!("../shaders/gemm_vec4.wgsl"),
+            Kernel::GemmVec4 | Kernel::GemmNarrowVec4 => include_str!("../shaders/gemm_vec4.wgsl"),
             Kernel::Attention => include_str!("../shaders/attention.wgsl"),
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
@@ -274,6 +299,8 @@ impl Kernel {
             Kernel::Gemm
             | Kernel::GemmSmall
             | Kernel::GemmVec4
+            | Kernel::GemmNarrow
+            | Kernel::GemmNarrowVec4
             | Kernel::Gelu
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => ACTIVATIONS,
@@ -281,7 +308,18 @@ impl Kernel {
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "",
         };
         let body = match self {
-            Kernel::Gemm | Kernel::GemmVec4 => [GEMM_128X128, GEMM_STORE].join("\n"),
+            Kernel::Gemm | Kernel::GemmVec4 => [
+                "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst THREADS: u32 = 256u;",
+                GEMM_BLOCKED,
+                GEMM_STORE,
+            ]
+            .join("\n"),
+            Kernel::GemmNarrow | Kernel::GemmNarrowVec4 => [
+                "const BM: u32 = 32u;\nconst BN: u32 = 64u;\nconst THREADS: u32 = 32u;",
+                GEMM_BLOCKED,
+                GEMM_STORE,
+            ]
+            .join("\n"),
             Kernel::GemmSmall | Kernel::GemmCoop8 | Kernel::GemmCoop16 => GEMM_STORE.to_string(),
             _ => String::new(),
         };
@@ -301,6 +339,8 @@ impl Kernel {
             Kernel::Gemm
             | Kernel::GemmSmall
             | Kernel::GemmVec4
+            | Kernel::GemmNarrow
+            | Kernel::GemmNarrowVec4
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => &[Read, Read, Read, ReadWrite],
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
@@ -338,6 +378,8 @@ impl Kernel {
             Kernel::Gemm
             | Kernel::GemmSmall
             | Kernel::GemmVec4
+            | Kernel::GemmNarrow
+            | Kernel::GemmNarrowVec4
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => std::mem::size_of::<GemmParams>(),
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
@@ -594,6 +636,8 @@ pub enum GemmVariant {
     Tile64,
     /// `gemm_vec4.wgsl`: `Tile128` with vec4 global loads (K % 4 == 0, else `Tile128`).
     Tile128Vec4,
+    /// `gemm.wgsl` / `gemm_vec4.wgsl` on 32×64 tiles (vec4 loads when K % 4 == 0): small M.
+    Tile32x64,
     /// `gemm_coop.wgsl` with 8×8×8 cooperative-matrix fragments (f16 inputs, f32 accumulation).
     Coop8,
     /// `gemm_coop.wgsl` with 16×16×16 cooperative-matrix fragments.
@@ -602,19 +646,21 @@ pub enum GemmVariant {
 
 impl GemmVariant {
     /// Every variant.
-    pub const ALL: [GemmVariant; 5] = [
+    pub const ALL: [GemmVariant; 6] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
         GemmVariant::Tile128Vec4,
+        GemmVariant::Tile32x64,
         GemmVariant::Coop8,
         GemmVariant::Coop16,
     ];
 
     /// The variants that run on every adapter (f32 arithmetic, no optional feature).
-    pub const PORTABLE: [GemmVariant; 3] = [
+    pub const PORTABLE: [GemmVariant; 4] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
         GemmVariant::Tile128Vec4,
+        GemmVariant::Tile32x64,
     ];
 
     /// The kernel that implements it for a reduced dimension `k` (the vec4 variant needs
@@ -625,6 +671,8 @@ impl GemmVariant {
             GemmVariant::Tile64 => Kernel::GemmSmall,
             GemmVariant::Tile128Vec4 if k.is_multiple_of(4) => Kernel::GemmVec4,
             GemmVariant::Tile128Vec4 => Kernel::Gemm,
+            GemmVariant::Tile32x64 if k.is_multiple_of(4) => Kernel::GemmNarrowVec4,
+            GemmVariant::Tile32x64 => Kernel::GemmNarrow,
             GemmVariant::Coop8 => Kernel::GemmCoop8,
             GemmVariant::Coop16 => Kernel::GemmCoop16,
         }
@@ -641,30 +689,29 @@ impl GemmVariant {
         self.kernel(0).runs_on(ctx)
     }
 
-    /// Rows × columns of C one workgroup computes.
-    pub fn tile(self) -> usize {
+    /// Rows and columns of C one workgroup computes.
+    pub fn tile(self) -> (usize, usize) {
         match self {
-            GemmVariant::Tile128 | GemmVariant::Tile128Vec4 => 128,
-            GemmVariant::Tile64 | GemmVariant::Coop8 | GemmVariant::Coop16 => 64,
+            GemmVariant::Tile128 | GemmVariant::Tile128Vec4 => (128, 128),
+            GemmVariant::Tile64 | GemmVariant::Coop8 | GemmVariant::Coop16 => (64, 64),
+            GemmVariant::Tile32x64 => (32, 64),
         }
     }
 
     /// Workgroup grid for an M × N output.
     pub fn grid(self, m: usize, n: usize) -> [u32; 3] {
-        [
-            n.div_ceil(self.tile()) as u32,
-            m.div_ceil(self.tile()) as u32,
-            1,
-        ]
+        let (rows, cols) = self.tile();
+        [n.div_ceil(cols) as u32, m.div_ceil(rows) as u32, 1]
     }
 
     /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`, `tile128v4`,
-    /// `coop8`, `coop16`).
+    /// `tile32x64`, `coop8`, `coop16`).
     pub fn name(self) -> &'static str {
         match self {
             GemmVariant::Tile128 => "tile128",
             GemmVariant::Tile64 => "tile64",
             GemmVariant::Tile128Vec4 => "tile128v4",
+            GemmVariant::Tile32x64 => "tile32x64",
             GemmVariant::Coop8 => "coop8",
             GemmVariant::Coop16 => "coop16",
         }
@@ -675,6 +722,9 @@ impl GemmVariant {
         GemmVariant::ALL.into_iter().find(|v| v.name() == s)
     }
 }
+
+/// GEMMs with at most this many rows use the small-M tuning ([`Kernels::gemm_variant_for`]).
+pub const SMALL_M: usize = 128;
 
 /// Workgroup grid of `attention.wgsl` over `batch` sequences of `seq` tokens, `heads` heads of
 /// `head_dim`: each workgroup takes min(32, 2048 / head_dim) query rows of one head.
@@ -775,6 +825,7 @@ pub struct Kernels {
     ctx: Arc<GpuContext>,
     precision: Precision,
     gemm: GemmVariant,
+    gemm_small: GemmVariant,
     reduce: Reduction,
     disk_cache: Option<DiskCache>,
     layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
@@ -832,7 +883,7 @@ impl Kernels {
             )));
         }
         let mut k = Self::build(ctx, precision, GemmVariant::Tile128);
-        k.gemm = crate::tune::gemm_variant(&k, gemm)?;
+        (k.gemm, k.gemm_small) = crate::tune::gemm_variants(&k, gemm)?;
         k.reduce = crate::tune::reduction(&k)?;
         Ok(k)
     }
@@ -846,6 +897,12 @@ impl Kernels {
     /// on first use).
     pub fn with_variant(&self, gemm: GemmVariant) -> Self {
         Self::build(self.ctx.clone(), self.precision, gemm).with_reduction(self.reduce)
+    }
+
+    /// These kernels with `small` for GEMMs of at most [`SMALL_M`] rows.
+    pub fn with_small_variant(mut self, small: GemmVariant) -> Self {
+        self.gemm_small = small;
+        self
     }
 
     /// These kernels with the row kernels reducing as `reduce` (no feature check: a subgroup
@@ -910,6 +967,7 @@ impl Kernels {
             ctx,
             precision,
             gemm,
+            gemm_small: gemm,
             reduce: Reduction::Tree,
             layouts,
             modules: Mutex::new(HashMap::new()),
@@ -992,9 +1050,19 @@ impl Kernels {
             .collect())
     }
 
-    /// The GEMM variant every plan uses.
+    /// The GEMM variant of GEMMs with more than [`SMALL_M`] rows (batches).
     pub fn gemm_variant(&self) -> GemmVariant {
         self.gemm
+    }
+
+    /// The GEMM variant for `m` rows: tuned separately for at most [`SMALL_M`] rows (a short
+    /// query) and for more (batches).
+    pub fn gemm_variant_for(&self, m: usize) -> GemmVariant {
+        if m <= SMALL_M {
+            self.gemm_small
+        } else {
+            self.gemm
+        }
     }
 
     /// The context the kernels run on.
@@ -1144,7 +1212,8 @@ impl Kernels {
         params: &GemmParams,
         buffers: [&wgpu::Buffer; 4],
     ) -> Result<Dispatch> {
-        self.gemm_with(self.gemm, label, params, buffers)
+        let v = self.gemm_variant_for(params.m as usize);
+        self.gemm_with(v, label, params, buffers)
     }
 
     /// One GEMM dispatch of variant `v` over `[a, w, bias, c]`.

@@ -600,9 +600,10 @@ fn cmd_bench(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
+        println!("adapter        {} ({}, {})", r.adapter, r.backend, r.driver);
         println!(
-            "adapter        {} ({}, {}); gemm {}",
-            r.adapter, r.backend, r.driver, r.gemm
+            "kernels        gemm {} (small M: {}), {}, {} reductions",
+            r.gemm, r.gemm_small_m, r.attention, r.reduce
         );
         println!(
             "model          {} {} (batch {} x seq {}, fill {}, {} padding, ran seq {})",

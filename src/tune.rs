@@ -27,6 +27,10 @@ const PROBE_SHAPE: (usize, usize, usize) = (512, 768, 768);
 const GPU_SHAPES: [(usize, usize, usize); 3] =
     [(4096, 768, 768), (4096, 3072, 768), (4096, 768, 3072)];
 
+/// Small M (one query of up to ~32 tokens): bert-base's projections at 32 rows.
+const SMALL_M_SHAPES: [(usize, usize, usize); 3] =
+    [(32, 768, 768), (32, 3072, 768), (32, 768, 3072)];
+
 /// One probe dispatch slower than this marks a slow (CPU) adapter.
 const SLOW_DISPATCH_S: f64 = 0.002;
 
@@ -138,35 +142,55 @@ pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Optio
     }
 }
 
-/// The GEMM variant to use on `k`'s adapter: `name`, else `WGBERT_GEMM`, else the tuning
-/// cache, else timed.
-pub fn gemm_variant(k: &Kernels, name: Option<&str>) -> crate::Result<GemmVariant> {
+/// Which rows a tuning is for: GEMMs of more than [`SMALL_M`](crate::kernels::SMALL_M) rows (batches), or at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    /// More than [`SMALL_M`](crate::kernels::SMALL_M) rows.
+    Batch,
+    /// At most [`SMALL_M`](crate::kernels::SMALL_M) rows (one short query): timed at 32 rows.
+    SmallM,
+}
+
+/// The GEMM variants to use on `k`'s adapter, for batches and for small M: `name`, else
+/// `WGBERT_GEMM` (both), else the tuning cache, else timed here.
+pub fn gemm_variants(k: &Kernels, name: Option<&str>) -> crate::Result<(GemmVariant, GemmVariant)> {
     if let Some(v) = requested_variant(k, name)? {
-        return Ok(v);
+        return Ok((v, v));
     }
+    Ok((
+        gemm_variant(k, Bucket::Batch),
+        gemm_variant(k, Bucket::SmallM),
+    ))
+}
+
+/// The tuned variant for `bucket` (`WGBERT_TUNE=0`: tile128).
+fn gemm_variant(k: &Kernels, bucket: Bucket) -> GemmVariant {
     if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
-        return Ok(GemmVariant::Tile128);
+        return GemmVariant::Tile128;
     }
-    let names: Vec<&str> = candidates(k).iter().map(|v| v.name()).collect();
+    let mut names: Vec<&str> = candidates(k).iter().map(|v| v.name()).collect();
+    if bucket == Bucket::SmallM {
+        names.push("small-m");
+    }
     let key = cache_key(k, &names);
     if let Some(v) = read_table()
         .get(&key)
         .and_then(|n| GemmVariant::from_name(n))
         .filter(|v| v.runs_on(k.ctx()))
     {
-        return Ok(v);
+        return v;
     }
-    let best = match choose(k) {
+    let best = match choose(k, bucket) {
         Ok(v) => v,
         Err(e) => {
             // Not remembered: the failure may belong to this process (e.g. a binding-size cap
             // in GpuOptions), not to the adapter.
             log::warn!("autotune: timing failed ({e}); using tile128 this time");
-            return Ok(GemmVariant::Tile128);
+            return GemmVariant::Tile128;
         }
     };
     remember(key, best.name());
-    Ok(best)
+    best
 }
 
 /// Rows × width at which the two reductions are compared: bert-base's add + LayerNorm at
@@ -260,17 +284,28 @@ pub fn time_layernorm(
     time_dispatches(&k, &vec![d; reps.max(1)])
 }
 
-/// Times every variant on this adapter and returns the fastest: at [`PROBE_SHAPE`] on slow
-/// adapters, summed over [`GPU_SHAPES`] on fast ones.
-fn choose(k: &Kernels) -> crate::Result<GemmVariant> {
+/// Times every variant on this adapter and returns the fastest for `bucket`: batches at
+/// [`PROBE_SHAPE`] on slow adapters, summed over [`GPU_SHAPES`] on fast ones; small M summed
+/// over [`SMALL_M_SHAPES`].
+fn choose(k: &Kernels, bucket: Bucket) -> crate::Result<GemmVariant> {
     let probe = time_gemm(k, GemmVariant::Tile128, PROBE_SHAPE, 1)?;
-    if probe >= SLOW_DISPATCH_S {
-        // tile128 has just been timed at this shape: only the others are.
-        return fastest_given(k, &[(PROBE_SHAPE, 1)], Some((GemmVariant::Tile128, probe)));
-    }
-    let mut cases = Vec::with_capacity(GPU_SHAPES.len());
-    for shape in GPU_SHAPES {
-        cases.push((shape, repeats(k, shape, TARGET_SUBMISSION_S)?));
+    let slow = probe >= SLOW_DISPATCH_S;
+    let shapes: &[(usize, usize, usize)] = match bucket {
+        Bucket::Batch if slow => {
+            // tile128 has just been timed at this shape: only the others are.
+            return fastest_given(k, &[(PROBE_SHAPE, 1)], Some((GemmVariant::Tile128, probe)));
+        }
+        Bucket::Batch => &GPU_SHAPES,
+        Bucket::SmallM => &SMALL_M_SHAPES,
+    };
+    let mut cases = Vec::with_capacity(shapes.len());
+    for &shape in shapes {
+        let reps = if slow {
+            1
+        } else {
+            repeats(k, shape, TARGET_SUBMISSION_S)?
+        };
+        cases.push((shape, reps));
     }
     fastest_given(k, &cases, None)
 }

@@ -33,12 +33,19 @@ fn a_failed_tuning_is_not_remembered_and_a_successful_one_is() {
     let k = Kernels::new(Arc::new(GpuContext::new(&Default::default()).unwrap())).unwrap();
     let text = std::fs::read_to_string(&table).expect("the tuning is cached");
     let entries: std::collections::BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
-    // One GEMM choice, and one reduction choice where the adapter has SUBGROUP.
+    // One GEMM choice for batches, one for small M, and one reduction choice where the
+    // adapter has SUBGROUP.
     let gemm: Vec<_> = entries
         .iter()
-        .filter(|(k, _)| !k.contains("reduce:"))
+        .filter(|(k, _)| !k.contains("reduce:") && !k.contains("small-m"))
         .collect();
     assert_eq!(gemm.len(), 1, "{text}");
+    let small: Vec<_> = entries
+        .iter()
+        .filter(|(k, _)| k.contains("small-m"))
+        .collect();
+    assert_eq!(small.len(), 1, "{text}");
+    assert_eq!(small[0].1, k.gemm_variant_for(32).name());
     let reduce = entries
         .iter()
         .filter(|(k, _)| k.contains("reduce:"))

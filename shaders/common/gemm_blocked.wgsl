@@ -1,10 +1,11 @@
-// The 128×128-tile GEMM body shared by gemm.wgsl and gemm_vec4.wgsl (appended after the
-// variant's file by the Rust shader registry): tile sizes, the workgroup tiles, the epilogue and
-// the register-blocked main loop. The variant file supplies Params, the bindings and how a
-// K-slice of A and W is staged (`stage_a`, `stage_w`).
+// The register-blocked GEMM body shared by gemm.wgsl and gemm_vec4.wgsl (appended after the
+// variant's file by the Rust shader registry): the workgroup tiles, the epilogue and the main
+// loop. The variant file supplies Params, the bindings and how a K-slice of A and W is staged
+// (`stage_a`, `stage_w`); the registry prepends the tile: BM × BN (128 × 128 for the batch
+// variants, 32 × 64 for small M) and THREADS = BM · BN / 64.
 //
-// 16×16 invocations, each owning an 8×8 register block split in two halves of the tile: rows
-// 4·ty .. 4·ty+3 and 64+4·ty .. 64+4·ty+3, columns 4·tx .. 4·tx+3 and 64+4·tx .. 64+4·tx+3,
+// (BN/8)×(BM/8) invocations, each owning an 8×8 register block split in two halves of the
+// tile: rows 4·ty .. 4·ty+3 and BM/2+4·ty .., columns 4·tx .. 4·tx+3 and BN/2+4·tx ..,
 // held as sixteen vec4 accumulators (acc_r_lo = the first four columns of block row r, acc_r_hi
 // = the other four; block rows 0..3 are the first row group, 4..7 the second). Per k of a
 // staged slice: 4 vec4 loads from workgroup memory and 16 vec4 multiply-adds; no private array
@@ -13,15 +14,12 @@
 // C (16 invocations cover 64 contiguous columns): on GPUs that is conflict-free workgroup
 // memory and coalesced stores, where owning 8 adjacent columns would stride by 32 bytes.
 
-const BM: u32 = 128u;
-const BN: u32 = 128u;
 const BK: u32 = 16u;
-const THREADS: u32 = 256u;
 
-var<workgroup> a_tile: array<vec4<f32>, 512>; // [BK][BM / 4]
-var<workgroup> w_tile: array<vec4<f32>, 512>; // [BK][BN / 4]
+var<workgroup> a_tile: array<vec4<f32>, BK * BM / 4u>; // [BK][BM / 4]
+var<workgroup> w_tile: array<vec4<f32>, BK * BN / 4u>; // [BK][BN / 4]
 
-@compute @workgroup_size(16, 16, 1)
+@compute @workgroup_size(BN / 8u, BM / 8u, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -54,9 +52,9 @@ fn main(
 
         for (var kk = 0u; kk < BK; kk = kk + 1u) {
             let a_top = a_tile[kk * (BM / 4u) + lid.y];             // rows 4·ty ..
-            let a_bot = a_tile[kk * (BM / 4u) + BM / 8u + lid.y];   // rows 64+4·ty ..
+            let a_bot = a_tile[kk * (BM / 4u) + BM / 8u + lid.y];   // rows BM/2+4·ty ..
             let w_lo = w_tile[kk * (BN / 4u) + lid.x];              // columns 4·tx ..
-            let w_hi = w_tile[kk * (BN / 4u) + BN / 8u + lid.x];    // columns 64+4·tx ..
+            let w_hi = w_tile[kk * (BN / 4u) + BN / 8u + lid.x];    // columns BN/2+4·tx ..
             acc0_lo = acc0_lo + a_top.x * w_lo;
             acc1_lo = acc1_lo + a_top.y * w_lo;
             acc2_lo = acc2_lo + a_top.z * w_lo;
