@@ -109,6 +109,8 @@ pub enum Kernel {
     GemmNarrow,
     /// `GemmVec4` on 32×64 tiles.
     GemmNarrowVec4,
+    /// No workgroup memory: 4×4 of C per invocation read straight from A and W (K % 4 == 0).
+    GemmDirect,
     /// The GEMM on cooperative matrices (tensor cores), 8×8×8 fragments.
     GemmCoop8,
     /// The GEMM on cooperative matrices (tensor cores), 16×16×16 fragments.
@@ -161,13 +163,14 @@ fn coop_prelude(n: u32) -> String {
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 14] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
         Kernel::GemmVec4,
         Kernel::GemmNarrow,
         Kernel::GemmNarrowVec4,
+        Kernel::GemmDirect,
         Kernel::Attention,
         Kernel::AddLayerNorm,
         Kernel::Gelu,
@@ -192,6 +195,7 @@ impl Kernel {
             Kernel::GemmVec4 => "gemm_vec4",
             Kernel::GemmNarrow => "gemm_narrow",
             Kernel::GemmNarrowVec4 => "gemm_narrow_vec4",
+            Kernel::GemmDirect => "gemm_direct",
             Kernel::Attention => "attention",
             Kernel::AddLayerNorm => "add_layernorm",
             Kernel::Gelu => "gelu",
@@ -219,6 +223,7 @@ impl Kernel {
                 | Kernel::GemmVec4
                 | Kernel::GemmNarrow
                 | Kernel::GemmNarrowVec4
+                | Kernel::GemmDirect
                 | Kernel::GemmCoop8
                 | Kernel::GemmCoop16
         )
@@ -259,6 +264,7 @@ impl Kernel {
             Kernel::Embeddings => include_str!("../shaders/embeddings.wgsl"),
             Kernel::Gemm | Kernel::GemmNarrow => include_str!("../shaders/gemm.wgsl"),
             Kernel::GemmSmall => include_str!("../shaders/gemm_small.wgsl"),
+            Kernel::GemmDirect => include_str!("../shaders/gemm_direct.wgsl"),
             Kernel::GemmVec4 | Kernel::GemmNarrowVec4 => include_str!("../shaders/gemm_vec4.wgsl"),
             Kernel::Attention => include_str!("../shaders/attention.wgsl"),
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
@@ -301,6 +307,7 @@ impl Kernel {
             | Kernel::GemmVec4
             | Kernel::GemmNarrow
             | Kernel::GemmNarrowVec4
+            | Kernel::GemmDirect
             | Kernel::Gelu
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => ACTIVATIONS,
@@ -309,18 +316,20 @@ impl Kernel {
         };
         let body = match self {
             Kernel::Gemm | Kernel::GemmVec4 => [
-                "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst THREADS: u32 = 256u;",
+                "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 256u;",
                 GEMM_BLOCKED,
                 GEMM_STORE,
             ]
             .join("\n"),
             Kernel::GemmNarrow | Kernel::GemmNarrowVec4 => [
-                "const BM: u32 = 32u;\nconst BN: u32 = 64u;\nconst THREADS: u32 = 32u;",
+                "const BM: u32 = 32u;\nconst BN: u32 = 64u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 32u;",
                 GEMM_BLOCKED,
                 GEMM_STORE,
             ]
             .join("\n"),
-            Kernel::GemmSmall | Kernel::GemmCoop8 | Kernel::GemmCoop16 => GEMM_STORE.to_string(),
+            Kernel::GemmSmall | Kernel::GemmDirect | Kernel::GemmCoop8 | Kernel::GemmCoop16 => {
+                GEMM_STORE.to_string()
+            }
             _ => String::new(),
         };
         // Cooperative matrices take f16 inputs whatever the storage precision.
@@ -341,6 +350,7 @@ impl Kernel {
             | Kernel::GemmVec4
             | Kernel::GemmNarrow
             | Kernel::GemmNarrowVec4
+            | Kernel::GemmDirect
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => &[Read, Read, Read, ReadWrite],
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
@@ -380,6 +390,7 @@ impl Kernel {
             | Kernel::GemmVec4
             | Kernel::GemmNarrow
             | Kernel::GemmNarrowVec4
+            | Kernel::GemmDirect
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => std::mem::size_of::<GemmParams>(),
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
@@ -638,6 +649,9 @@ pub enum GemmVariant {
     Tile128Vec4,
     /// `gemm.wgsl` / `gemm_vec4.wgsl` on 32×64 tiles (vec4 loads when K % 4 == 0): small M.
     Tile32x64,
+    /// `gemm_direct.wgsl` (no workgroup memory, 4×4 per invocation) when K % 4 == 0, else
+    /// `Tile32x64`'s scalar kernel: small M.
+    Direct4x4,
     /// `gemm_coop.wgsl` with 8×8×8 cooperative-matrix fragments (f16 inputs, f32 accumulation).
     Coop8,
     /// `gemm_coop.wgsl` with 16×16×16 cooperative-matrix fragments.
@@ -646,21 +660,23 @@ pub enum GemmVariant {
 
 impl GemmVariant {
     /// Every variant.
-    pub const ALL: [GemmVariant; 6] = [
+    pub const ALL: [GemmVariant; 7] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
         GemmVariant::Tile128Vec4,
         GemmVariant::Tile32x64,
+        GemmVariant::Direct4x4,
         GemmVariant::Coop8,
         GemmVariant::Coop16,
     ];
 
     /// The variants that run on every adapter (f32 arithmetic, no optional feature).
-    pub const PORTABLE: [GemmVariant; 4] = [
+    pub const PORTABLE: [GemmVariant; 5] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
         GemmVariant::Tile128Vec4,
         GemmVariant::Tile32x64,
+        GemmVariant::Direct4x4,
     ];
 
     /// The kernel that implements it for a reduced dimension `k` (the vec4 variant needs
@@ -673,6 +689,8 @@ impl GemmVariant {
             GemmVariant::Tile128Vec4 => Kernel::Gemm,
             GemmVariant::Tile32x64 if k.is_multiple_of(4) => Kernel::GemmNarrowVec4,
             GemmVariant::Tile32x64 => Kernel::GemmNarrow,
+            GemmVariant::Direct4x4 if k.is_multiple_of(4) => Kernel::GemmDirect,
+            GemmVariant::Direct4x4 => Kernel::GemmNarrow,
             GemmVariant::Coop8 => Kernel::GemmCoop8,
             GemmVariant::Coop16 => Kernel::GemmCoop16,
         }
@@ -689,29 +707,35 @@ impl GemmVariant {
         self.kernel(0).runs_on(ctx)
     }
 
-    /// Rows and columns of C one workgroup computes.
+    /// Rows and columns of C one workgroup computes (for `Direct4x4`, its kernel at K % 4 == 0;
+    /// [`GemmVariant::grid`] handles its scalar fallback).
     pub fn tile(self) -> (usize, usize) {
         match self {
+            GemmVariant::Direct4x4 => (4, 256),
             GemmVariant::Tile128 | GemmVariant::Tile128Vec4 => (128, 128),
             GemmVariant::Tile64 | GemmVariant::Coop8 | GemmVariant::Coop16 => (64, 64),
             GemmVariant::Tile32x64 => (32, 64),
         }
     }
 
-    /// Workgroup grid for an M × N output.
-    pub fn grid(self, m: usize, n: usize) -> [u32; 3] {
-        let (rows, cols) = self.tile();
+    /// Workgroup grid for an M × N × K product.
+    pub fn grid(self, m: usize, n: usize, k: usize) -> [u32; 3] {
+        let (rows, cols) = match self.kernel(k) {
+            Kernel::GemmNarrow => GemmVariant::Tile32x64.tile(),
+            _ => self.tile(),
+        };
         [n.div_ceil(cols) as u32, m.div_ceil(rows) as u32, 1]
     }
 
     /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`, `tile128v4`,
-    /// `tile32x64`, `coop8`, `coop16`).
+    /// `tile32x64`, `direct4x4`, `coop8`, `coop16`).
     pub fn name(self) -> &'static str {
         match self {
             GemmVariant::Tile128 => "tile128",
             GemmVariant::Tile64 => "tile64",
             GemmVariant::Tile128Vec4 => "tile128v4",
             GemmVariant::Tile32x64 => "tile32x64",
+            GemmVariant::Direct4x4 => "direct4x4",
             GemmVariant::Coop8 => "coop8",
             GemmVariant::Coop16 => "coop16",
         }
@@ -1225,7 +1249,7 @@ impl Kernels {
         buffers: [&wgpu::Buffer; 4],
     ) -> Result<Dispatch> {
         let (m, n, k) = (params.m as usize, params.n as usize, params.k as usize);
-        self.dispatch(label, v.kernel(k), 0, params, &buffers, v.grid(m, n))
+        self.dispatch(label, v.kernel(k), 0, params, &buffers, v.grid(m, n, k))
     }
 
     /// One residual add + LayerNorm dispatch over `rows` rows of width `h`, buffers

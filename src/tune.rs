@@ -88,9 +88,17 @@ fn cache_file() -> Option<std::path::PathBuf> {
     cache_dir().map(|d| d.join("gemm-tune.json"))
 }
 
-/// The variants the tuner times on `k`'s adapter and precision.
-pub fn candidates(k: &Kernels) -> Vec<GemmVariant> {
-    let mut v = GemmVariant::PORTABLE.to_vec();
+/// The variants the tuner times for `bucket` on `k`'s adapter and precision: for batches the
+/// 128- and 64-row tiles, for small M also the 32-row tiles and the direct kernel.
+pub fn candidates(k: &Kernels, bucket: Bucket) -> Vec<GemmVariant> {
+    let mut v = match bucket {
+        Bucket::Batch => vec![
+            GemmVariant::Tile128,
+            GemmVariant::Tile64,
+            GemmVariant::Tile128Vec4,
+        ],
+        Bucket::SmallM => GemmVariant::PORTABLE.to_vec(),
+    };
     if k.precision() == Precision::F16 {
         v.extend(
             [GemmVariant::Coop16, GemmVariant::Coop8]
@@ -168,7 +176,7 @@ fn gemm_variant(k: &Kernels, bucket: Bucket) -> GemmVariant {
     if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
         return GemmVariant::Tile128;
     }
-    let mut names: Vec<&str> = candidates(k).iter().map(|v| v.name()).collect();
+    let mut names: Vec<&str> = candidates(k, bucket).iter().map(|v| v.name()).collect();
     if bucket == Bucket::SmallM {
         names.push("small-m");
     }
@@ -293,7 +301,8 @@ fn choose(k: &Kernels, bucket: Bucket) -> crate::Result<GemmVariant> {
     let shapes: &[(usize, usize, usize)] = match bucket {
         Bucket::Batch if slow => {
             // tile128 has just been timed at this shape: only the others are.
-            return fastest_given(k, &[(PROBE_SHAPE, 1)], Some((GemmVariant::Tile128, probe)));
+            let known = Some((GemmVariant::Tile128, probe));
+            return fastest_given(k, bucket, &[(PROBE_SHAPE, 1)], known);
         }
         Bucket::Batch => &GPU_SHAPES,
         Bucket::SmallM => &SMALL_M_SHAPES,
@@ -307,7 +316,7 @@ fn choose(k: &Kernels, bucket: Bucket) -> crate::Result<GemmVariant> {
         };
         cases.push((shape, reps));
     }
-    fastest_given(k, &cases, None)
+    fastest_given(k, bucket, &cases, None)
 }
 
 /// How many back-to-back dispatches at `shape` make a submission of about `target_s`
@@ -317,23 +326,25 @@ pub fn repeats(k: &Kernels, shape: (usize, usize, usize), target_s: f64) -> crat
     Ok(((target_s / single.max(1e-9)).ceil() as usize).clamp(1, MAX_REPS))
 }
 
-/// The variant with the least total time over `cases` (shape, dispatches per submission).
-/// A variant that fails (e.g. a driver that cannot compile it) is skipped.
+/// The candidate of `bucket` with the least total time over `cases` (shape, dispatches per
+/// submission). A variant that fails (e.g. a driver that cannot compile it) is skipped.
 pub fn fastest(
     k: &Kernels,
+    bucket: Bucket,
     cases: &[((usize, usize, usize), usize)],
 ) -> crate::Result<GemmVariant> {
-    fastest_given(k, cases, None)
+    fastest_given(k, bucket, cases, None)
 }
 
 /// [`fastest`], with one variant's total over `cases` already measured.
 fn fastest_given(
     k: &Kernels,
+    bucket: Bucket,
     cases: &[((usize, usize, usize), usize)],
     known: Option<(GemmVariant, f64)>,
 ) -> crate::Result<GemmVariant> {
     let mut best: Option<(f64, GemmVariant)> = None;
-    for v in candidates(k) {
+    for v in candidates(k, bucket) {
         let total: crate::Result<f64> = match known {
             Some((kv, t)) if kv == v => Ok(t),
             _ => cases

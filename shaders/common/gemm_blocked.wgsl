@@ -14,7 +14,7 @@
 // C (16 invocations cover 64 contiguous columns): on GPUs that is conflict-free workgroup
 // memory and coalesced stores, where owning 8 adjacent columns would stride by 32 bytes.
 
-const BK: u32 = 16u;
+
 
 var<workgroup> a_tile: array<vec4<f32>, BK * BM / 4u>; // [BK][BM / 4]
 var<workgroup> w_tile: array<vec4<f32>, BK * BN / 4u>; // [BK][BN / 4]
