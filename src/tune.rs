@@ -140,12 +140,12 @@ pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Optio
                 )
             };
             Err(crate::Error::Unsupported(format!(
-                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick tile128, tile64 or tile128v4",
+                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick a tiled GEMM (tile128, tile128v4, tile64, tile32x64, direct4x4)",
                 ctx.info.name
             )))
         }
         None => Err(crate::Error::InvalidInput(format!(
-            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, coop (coop8, coop16), or unset it"
+            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, tile32x64, direct4x4, coop (coop8, coop16), or unset it"
         ))),
     }
 }

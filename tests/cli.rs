@@ -278,7 +278,7 @@ fn bench_profile_reports_every_kernel() {
         "embeddings",
         "attention",
         "add_layernorm",
-        "pooler",
+        "gemm (pooler)",
         "pooling",
         "gemm (attention.self.qkv)",
         "gemm (intermediate.dense)",
@@ -330,18 +330,43 @@ fn gemm_autotune_is_cached_and_can_be_overridden() {
     let table: Value =
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("gemm-tune.json")).unwrap())
             .unwrap();
-    let (key, choice) = table.as_object().unwrap().iter().next().unwrap();
+    let entries = table.as_object().unwrap();
+    let find = |small: bool| {
+        entries
+            .iter()
+            .find(|(k, _)| !k.contains("reduce:") && k.contains("small-m") == small)
+            .unwrap_or_else(|| panic!("no {small} entry in {table}"))
+    };
+    let (key, choice) = find(false);
     assert!(
         key.contains(tuned["adapter"].as_str().unwrap()),
         "cache keyed by adapter: {key}"
     );
     assert_eq!(choice, &tuned["gemm"], "the run used the tuned variant");
+    assert_eq!(find(true).1, &tuned["gemm_small_m"], "and the small-M one");
     assert_eq!(
         bench(&[])["gemm"],
         tuned["gemm"],
         "second run reads the cache"
     );
-    for v in ["tile64", "tile128"] {
-        assert_eq!(bench(&[("WGBERT_GEMM", v)])["gemm"], v);
+    for v in ["tile64", "tile128", "tile32x64", "direct4x4"] {
+        let forced = bench(&[("WGBERT_GEMM", v)]);
+        assert_eq!(forced["gemm"], v);
+        assert_eq!(forced["gemm_small_m"], v);
     }
+    // A name that is not a variant, or a coop variant the adapter lacks: a clear error.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wgbert"));
+    let o = c
+        .args(["bench", "--model", model.to_str().unwrap(), "--batch", "1"])
+        .args(["--seq-len", "8", "--iters", "1", "--json"])
+        .env("NODEVICE_SELECT", "1")
+        .env("WGBERT_GEMM", "tile256")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("WGBERT_GEMM=\"tile256\" is not a GEMM variant"),
+        "{err}"
+    );
 }
