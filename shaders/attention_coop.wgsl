@@ -9,9 +9,10 @@
 // past D; then per block of BKV = 32 keys:
 //   1. K and V rows are staged as f16 (zero past S and past D);
 //   2. S = Q·Kᵀ (32 × 32, f32) on cooperative matrices, each subgroup a quarter of the fragments;
-//   3. one invocation per query row updates the running max and sum (f32) over the block's keys
-//      and writes P = exp(S + bias − max) as f16; the sum adds the f16-rounded P that step 5
-//      multiplies, so the weights are normalised exactly as used;
+//   3. each subgroup takes 8 query rows and updates their running max and sum (f32) over the
+//      block's keys with subgroupMax / subgroupAdd, writing P = exp(S + bias − max) as f16; the
+//      sum adds the f16-rounded P that step 5 multiplies, so the weights are normalised
+//      exactly as used;
 //   4. the output accumulator O (f32, workgroup memory) is rescaled row by row;
 //   5. O += P·V on cooperative matrices.
 // Finally ctx = O / sum for the real query rows. The head dimension is padded to DP = 32 or
@@ -86,6 +87,8 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lidx: u32,
     @builtin(subgroup_id) subgroup: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_size) sg_size: u32,
 ) {
     let b = wid.z;
     let h = wid.y;
@@ -130,25 +133,31 @@ fn main(
         }
         workgroupBarrier();
 
-        // 3. Online softmax statistics, one invocation per query row.
-        if (lidx < BQ) {
-            let r = lidx;
-            var block_max = PAST_END;
-            for (var j = 0u; j < BKV; j = j + 1u) {
-                block_max = max(block_max, s_s[r * BKV + j] + key_bias(b, j0 + j));
+        // 3. Online softmax statistics: each subgroup takes BQ / NSG query rows, its lanes split
+        //    the block's keys, subgroupMax and subgroupAdd combine them (f32).
+        for (var i = 0u; i < BQ / NSG; i = i + 1u) {
+            let r = sg * (BQ / NSG) + i;
+            var local_max = PAST_END;
+            for (var j = lane; j < BKV; j = j + sg_size) {
+                local_max = max(local_max, s_s[r * BKV + j] + key_bias(b, j0 + j));
             }
             let m_old = m_s[r];
-            let m_new = max(m_old, block_max);
-            var sum = 0.0;
-            for (var j = 0u; j < BKV; j = j + 1u) {
+            let m_new = max(m_old, subgroupMax(local_max));
+            var local_sum = 0.0;
+            for (var j = lane; j < BKV; j = j + sg_size) {
                 let p = f16(exp(s_s[r * BKV + j] + key_bias(b, j0 + j) - m_new));
-                p_s[r * BKV + j] = p;
-                sum = sum + f32(p);
+                if (owner) {
+                    p_s[r * BKV + j] = p;
+                }
+                local_sum = local_sum + f32(p);
             }
-            let corr = exp(m_old - m_new);
-            corr_s[r] = corr;
-            l_s[r] = l_s[r] * corr + sum;
-            m_s[r] = m_new;
+            let sum = subgroupAdd(local_sum);
+            if (owner && lane == 0u) {
+                let corr = exp(m_old - m_new);
+                corr_s[r] = corr;
+                l_s[r] = l_s[r] * corr + sum;
+                m_s[r] = m_new;
+            }
         }
         workgroupBarrier();
 

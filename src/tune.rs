@@ -42,8 +42,13 @@ const TARGET_SUBMISSION_S: f64 = 0.005;
 const MAX_REPS: usize = 200;
 
 /// Bumped when the way variants are timed changes, so that choices made the old way are
-/// measured again (2: repeated dispatches and GPU-sized shapes on fast adapters).
-const METHOD: u32 = 2;
+/// measured again (2: repeated dispatches and GPU-sized shapes on fast adapters; 3: best of
+/// five submissions instead of three, small-M buckets, the reduction).
+const METHOD: u32 = 3;
+
+/// Timed submissions per measurement (after one untimed): the best is kept. Five, not three:
+/// on a shared 2-core machine three samples once let a 1.6× slower variant win.
+const TIMED_SUBMISSIONS: usize = 5;
 
 /// The tuning-cache key of a choice between `names` on `k`'s adapter and precision.
 fn cache_key(k: &Kernels, names: &[&str]) -> String {
@@ -88,17 +93,11 @@ fn cache_file() -> Option<std::path::PathBuf> {
     cache_dir().map(|d| d.join("gemm-tune.json"))
 }
 
-/// The variants the tuner times for `bucket` on `k`'s adapter and precision: for batches the
-/// 128- and 64-row tiles, for small M also the 32-row tiles and the direct kernel.
-pub fn candidates(k: &Kernels, bucket: Bucket) -> Vec<GemmVariant> {
-    let mut v = match bucket {
-        Bucket::Batch => vec![
-            GemmVariant::Tile128,
-            GemmVariant::Tile64,
-            GemmVariant::Tile128Vec4,
-        ],
-        Bucket::SmallM => GemmVariant::PORTABLE.to_vec(),
-    };
+/// The variants the tuner times, for batches and for small M alike (which wins differs by
+/// driver, e.g. `direct4x4` at batch 8 × 128 is 1.3× faster than `tile128v4` on Mesa 26
+/// lavapipe and 1.5× slower on Mesa 25) on `k`'s adapter and precision.
+pub fn candidates(k: &Kernels) -> Vec<GemmVariant> {
+    let mut v = GemmVariant::PORTABLE.to_vec();
     if k.precision() == Precision::F16 {
         v.extend(
             [GemmVariant::Coop16, GemmVariant::Coop8]
@@ -176,7 +175,7 @@ fn gemm_variant(k: &Kernels, bucket: Bucket) -> GemmVariant {
     if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
         return GemmVariant::Tile128;
     }
-    let mut names: Vec<&str> = candidates(k, bucket).iter().map(|v| v.name()).collect();
+    let mut names: Vec<&str> = candidates(k).iter().map(|v| v.name()).collect();
     if bucket == Bucket::SmallM {
         names.push("small-m");
     }
@@ -268,7 +267,7 @@ pub fn reduction(k: &Kernels) -> crate::Result<Reduction> {
     Ok(best)
 }
 
-/// Seconds per add + LayerNorm dispatch with reduction `r` over `rows × h`: the best of three
+/// Seconds per add + LayerNorm dispatch with reduction `r` over `rows × h`: the best of five
 /// submissions of `reps` dispatches, after one that compiles the pipeline.
 pub fn time_layernorm(
     k: &Kernels,
@@ -302,7 +301,7 @@ fn choose(k: &Kernels, bucket: Bucket) -> crate::Result<GemmVariant> {
         Bucket::Batch if slow => {
             // tile128 has just been timed at this shape: only the others are.
             let known = Some((GemmVariant::Tile128, probe));
-            return fastest_given(k, bucket, &[(PROBE_SHAPE, 1)], known);
+            return fastest_given(k, &[(PROBE_SHAPE, 1)], known);
         }
         Bucket::Batch => &GPU_SHAPES,
         Bucket::SmallM => &SMALL_M_SHAPES,
@@ -316,7 +315,7 @@ fn choose(k: &Kernels, bucket: Bucket) -> crate::Result<GemmVariant> {
         };
         cases.push((shape, reps));
     }
-    fastest_given(k, bucket, &cases, None)
+    fastest_given(k, &cases, None)
 }
 
 /// How many back-to-back dispatches at `shape` make a submission of about `target_s`
@@ -326,25 +325,23 @@ pub fn repeats(k: &Kernels, shape: (usize, usize, usize), target_s: f64) -> crat
     Ok(((target_s / single.max(1e-9)).ceil() as usize).clamp(1, MAX_REPS))
 }
 
-/// The candidate of `bucket` with the least total time over `cases` (shape, dispatches per
+/// The candidate with the least total time over `cases` (shape, dispatches per
 /// submission). A variant that fails (e.g. a driver that cannot compile it) is skipped.
 pub fn fastest(
     k: &Kernels,
-    bucket: Bucket,
     cases: &[((usize, usize, usize), usize)],
 ) -> crate::Result<GemmVariant> {
-    fastest_given(k, bucket, cases, None)
+    fastest_given(k, cases, None)
 }
 
 /// [`fastest`], with one variant's total over `cases` already measured.
 fn fastest_given(
     k: &Kernels,
-    bucket: Bucket,
     cases: &[((usize, usize, usize), usize)],
     known: Option<(GemmVariant, f64)>,
 ) -> crate::Result<GemmVariant> {
     let mut best: Option<(f64, GemmVariant)> = None;
-    for v in candidates(k, bucket) {
+    for v in candidates(k) {
         let total: crate::Result<f64> = match known {
             Some((kv, t)) if kv == v => Ok(t),
             _ => cases
@@ -370,7 +367,7 @@ fn fastest_given(
         .ok_or_else(|| crate::Error::Device("no GEMM variant ran on this adapter".to_string()))
 }
 
-/// Seconds per dispatch of variant `v` at `(m, n, k)`: the best of three submissions of
+/// Seconds per dispatch of variant `v` at `(m, n, k)`: the best of five submissions of
 /// `reps` back-to-back dispatches each (waited on), after one untimed submission that compiles
 /// the pipeline. The operands are uninitialised buffers: the time does not depend on values.
 pub fn time_gemm(
@@ -392,12 +389,12 @@ pub fn time_gemm(
     time_dispatches(k, &vec![d; reps.max(1)])
 }
 
-/// Seconds per dispatch of `batch` (copies of one dispatch): the best of three submissions of
+/// Seconds per dispatch of `batch` (copies of one dispatch): the best of five submissions of
 /// all of them, after one submission of the first alone (which compiles the pipeline).
 fn time_dispatches(k: &Kernels, batch: &[crate::kernels::Dispatch]) -> crate::Result<f64> {
     let ctx = k.ctx();
     let mut best = f64::INFINITY;
-    for i in 0..4 {
+    for i in 0..=TIMED_SUBMISSIONS {
         let t = Instant::now();
         let index = k.run(if i == 0 { &batch[..1] } else { batch });
         ctx.device
