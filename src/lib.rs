@@ -15,7 +15,8 @@
 //! Layers: [`preprocess`] (tokenizer + TF-Hub packing), [`weights`] + [`config`] (Hugging Face
 //! files), [`gpu`] (adapter/device), [`kernels`] (the WGSL kernels), [`model`] (weights on the
 //! GPU and per-shape plans), [`engine`] (the API), [`mod@reference`] (CPU references of every
-//! kernel), [`ops`] (single kernels on host data), [`tune`] (GEMM autotuning), [`mod@bench`]
+//! kernel), [`ops`] (single kernels on host data), [`tune`] (GEMM autotuning), [`shaders`]
+//! (every shader variant as text), [`mod@bench`]
 //! (`wgbert bench`), [`npy`] (streamed `.npy` output).
 
 #![warn(missing_docs)]
@@ -33,6 +34,7 @@ pub mod npy;
 pub mod ops;
 pub mod preprocess;
 pub mod reference;
+pub mod shaders;
 pub mod tune;
 pub mod weights;
 

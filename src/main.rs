@@ -261,6 +261,14 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Every shader variant the engine can build (kernel × precision × GEMM variant ×
+    /// reduction × pipeline constants): lists their names, or writes them to a folder.
+    Shaders {
+        /// Write each variant as DIR/NAME.wgsl, with manifest.json (pipeline constants, what
+        /// each needs from the adapter) and variants.js (the same with the sources, for a page).
+        #[arg(long, value_name = "DIR")]
+        dump: Option<PathBuf>,
+    },
 }
 
 fn gather_inputs(args: &InputArgs) -> Result<Vec<Input>> {
@@ -498,6 +506,26 @@ fn cmd_preprocess(model: &ModelArgs, inputs: &InputArgs, seq_len: usize) -> Resu
     Ok(())
 }
 
+fn cmd_shaders(dump: Option<&Path>) -> Result<()> {
+    match dump {
+        Some(dir) => {
+            let written = wgbert::shaders::dump(dir)?;
+            println!(
+                "wrote {} shader variants to {}",
+                written.len(),
+                dir.display()
+            );
+        }
+        None => {
+            for v in wgbert::kernels::ShaderVariant::all() {
+                let d = wgbert::shaders::describe(&v, false);
+                println!("{}  needs [{}]", d.name, d.needs.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn cmd_info(model: &ModelArgs) -> Result<()> {
     let ctx = GpuContext::new(&GpuOptions {
         adapter_name: model.adapter.clone(),
@@ -664,6 +692,7 @@ fn main() {
             seq_len,
         } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
+        Command::Shaders { dump } => cmd_shaders(dump.as_deref()),
         Command::Ner {
             model,
             inputs,

@@ -95,3 +95,57 @@ fn every_variant_translates_to_spirv_msl_and_hlsl() {
     );
     assert!(no_hlsl.iter().all(|n| n.contains("_coop")));
 }
+
+/// `wgbert shaders --dump` writes every variant as compiled, a manifest and the page's data.
+#[test]
+fn the_dump_holds_every_variant_and_its_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = wgbert::shaders::dump(dir.path()).unwrap();
+    let all = ShaderVariant::all();
+    assert_eq!(written.len(), all.len());
+    let mut names: Vec<&str> = written.iter().map(|d| d.name.as_str()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), all.len(), "variant names are unique");
+    for (d, v) in written.iter().zip(&all) {
+        let text = std::fs::read_to_string(dir.path().join(&d.file)).unwrap();
+        assert_eq!(text, v.source(), "{}", d.name);
+        assert_eq!(d.needs.contains(&"shader-f16"), v.needs_f16(), "{}", d.name);
+        assert_eq!(
+            d.needs.contains(&"subgroups"),
+            v.needs_subgroups(),
+            "{}",
+            d.name
+        );
+        assert!(
+            d.source.is_none(),
+            "the manifest leaves the sources to the files"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest.as_array().unwrap().len(), all.len());
+    let script = std::fs::read_to_string(dir.path().join("variants.js")).unwrap();
+    let json = script
+        .split_once("const WGBERT_VARIANTS = ")
+        .and_then(|(_, rest)| rest.trim_end().strip_suffix(';'))
+        .expect("variants.js assigns WGBERT_VARIANTS");
+    let with_sources: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert!(
+        with_sources[0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("fn main")
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("check.js"))
+            .unwrap()
+            .contains("const WGBERT_CHECKS = ")
+    );
+    // The numeric checks name dumped variants and carry finite answers.
+    for c in wgbert::shaders::numeric_checks() {
+        assert!(names.contains(&c.variant.as_str()), "{}", c.variant);
+        assert!(c.expected.iter().all(|v| v.is_finite()), "{}", c.name);
+    }
+}
