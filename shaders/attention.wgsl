@@ -1,9 +1,8 @@
 // Multi-head self-attention for one layer, fused (flash-attention style: the S×S score matrix is
 // never stored):
 //   ctx[b, i, h·D + d] = Σ_j softmax_j(q_i · k_j / √D + mask_j) · v_j[d]
-// q, k, v are read from the fused QKV projection qkv[B·S, 3·H] (columns [0, H) = Q, [H, 2H) = K,
-// [2H, 3H) = V; head h at offset h·D in each). mask_j is 0 for real keys and -1e9 for padding
-// keys (input_mask == 0), as Hugging Face's additive mask.
+// Params, bindings and the additive mask (0 for real keys, -1e9 for padding keys) are in
+// common/attention_io.wgsl.
 //
 // Work split: one workgroup of 32 invocations per (block of R query rows, head h, batch b),
 // R = min(32, 2048 / D); each invocation owns one query row from start to end, so there are no
@@ -13,37 +12,11 @@
 // Keys are taken 8 at a time (the same key for every row: a broadcast load) with an online
 // softmax: running max and sum, the accumulator rescaled once per 8 keys. Any S; D ≤ 256.
 
-struct Params {
-    batch: u32,
-    seq: u32,
-    heads: u32,
-    head_dim: u32,
-    hidden: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<st>;
-@group(0) @binding(2) var<storage, read> mask: array<u32>;
-@group(0) @binding(3) var<storage, read_write> ctx: array<st>;
-
 const LANES: u32 = 32u;
 const TILE: u32 = 2048u; // floats of q (and of acc) per workgroup: R · D ≤ TILE
-const MASKED: f32 = -1.0e9;
-const PAST_END: f32 = -3.0e38; // keys beyond S: weight exactly 0
 
 var<workgroup> q_s: array<f32, TILE>;   // [D][R]
 var<workgroup> acc_s: array<f32, TILE>; // [D][R]
-
-// Additive bias of key j of sequence b.
-fn key_bias(b: u32, j: u32) -> f32 {
-    if (j >= params.seq) {
-        return PAST_END;
-    }
-    return select(MASKED, 0.0, mask[b * params.seq + j] != 0u);
-}
 
 @compute @workgroup_size(32, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {

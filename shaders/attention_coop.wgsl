@@ -1,6 +1,6 @@
 // Multi-head self-attention on cooperative matrices (tensor cores), flash-style: the same
-// contract, parameters and bindings as attention.wgsl (q, k, v from the fused QKV projection,
-// padding keys biased by -1e9, keys past S by -3e38), for head_dim ≤ 64.
+// contract as attention.wgsl (parameters, bindings and key mask: common/attention_io.wgsl),
+// for head_dim ≤ 64.
 //
 // The Rust shader registry prepends `F` (8 or 16, a fragment edge the adapter lists) and the
 // fragment types frag_a / frag_b (f16) and frag_c (f32); `SG` (the adapter's largest subgroup
@@ -20,28 +20,10 @@
 // subgroups than SG) redo the last subgroup's fragments and store them to a scratch fragment:
 // cooperative-matrix operations must stay in uniform control flow.
 
-struct Params {
-    batch: u32,
-    seq: u32,
-    heads: u32,
-    head_dim: u32,
-    hidden: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<st>;
-@group(0) @binding(2) var<storage, read> mask: array<u32>;
-@group(0) @binding(3) var<storage, read_write> ctx: array<st>;
-
 const BQ: u32 = 32u;
 const BKV: u32 = 32u;
 const DMAX: u32 = 64u;             // row stride of the Q, K, V and O tiles
 const NSG: u32 = 4u;
-const MASKED: f32 = -1.0e9;
-const PAST_END: f32 = -3.0e38;
 override SG: u32 = 32u;
 
 var<workgroup> q_s: array<f16, 2048>;    // [BQ][DMAX]
@@ -53,14 +35,6 @@ var<workgroup> o_s: array<f32, 2304>;    // [BQ][DMAX], then a scratch fragment
 var<workgroup> m_s: array<f32, 32>;      // running max per query row
 var<workgroup> l_s: array<f32, 32>;      // running sum per query row
 var<workgroup> corr_s: array<f32, 32>;   // this block's rescale factor per query row
-
-// Additive bias of key j of sequence b.
-fn key_bias(b: u32, j: u32) -> f32 {
-    if (j >= params.seq) {
-        return PAST_END;
-    }
-    return select(MASKED, 0.0, mask[b * params.seq + j] != 0u);
-}
 
 // Stages rows first.. of the Q, K or V columns (part 0, 1, 2) of head h, sequence b, as f16
 // times `scale`, zero past S and past D, into q_s, k_s or v_s.

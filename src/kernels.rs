@@ -137,6 +137,7 @@ const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../shaders/common/reduce_subgroup.wgsl");
 const GEMM_BLOCKED: &str = include_str!("../shaders/common/gemm_blocked.wgsl");
 const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
+const ATTENTION_IO: &str = include_str!("../shaders/common/attention_io.wgsl");
 
 /// Workgroup memory of `gemm_coop.wgsl`: two f16 tiles of 64 × 32 and the f32 64 × 64 block
 /// with one 16 × 16 scratch fragment.
@@ -302,17 +303,12 @@ impl Kernel {
             Reduction::Subgroup => REDUCE_SUBGROUP,
         };
         let prelude = match self {
-            Kernel::Gemm
-            | Kernel::GemmSmall
-            | Kernel::GemmVec4
-            | Kernel::GemmNarrow
-            | Kernel::GemmNarrowVec4
-            | Kernel::GemmDirect
-            | Kernel::Gelu
-            | Kernel::GemmCoop8
-            | Kernel::GemmCoop16 => ACTIVATIONS,
             Kernel::Embeddings | Kernel::AddLayerNorm | Kernel::Pooling => reduce,
-            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "",
+            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => ATTENTION_IO,
+            k => {
+                debug_assert!(k.is_gemm() || k == Kernel::Gelu);
+                ACTIVATIONS
+            }
         };
         let body = match self {
             Kernel::Gemm | Kernel::GemmVec4 => [
@@ -345,20 +341,16 @@ impl Kernel {
     pub fn bindings(self) -> &'static [Access] {
         match self {
             Kernel::Embeddings => &[Read, Read, Read, Read, Read, Read, Read, ReadWrite],
-            Kernel::Gemm
-            | Kernel::GemmSmall
-            | Kernel::GemmVec4
-            | Kernel::GemmNarrow
-            | Kernel::GemmNarrowVec4
-            | Kernel::GemmDirect
-            | Kernel::GemmCoop8
-            | Kernel::GemmCoop16 => &[Read, Read, Read, ReadWrite],
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
                 &[Read, Read, ReadWrite]
             }
             Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
             Kernel::Gelu => &[ReadWrite],
             Kernel::Pooling => &[Read, Read, ReadWrite],
+            k => {
+                debug_assert!(k.is_gemm());
+                &[Read, Read, Read, ReadWrite]
+            }
         }
     }
 
@@ -385,20 +377,16 @@ impl Kernel {
     pub fn params_size(self) -> usize {
         match self {
             Kernel::Embeddings => std::mem::size_of::<EmbeddingsParams>(),
-            Kernel::Gemm
-            | Kernel::GemmSmall
-            | Kernel::GemmVec4
-            | Kernel::GemmNarrow
-            | Kernel::GemmNarrowVec4
-            | Kernel::GemmDirect
-            | Kernel::GemmCoop8
-            | Kernel::GemmCoop16 => std::mem::size_of::<GemmParams>(),
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
                 std::mem::size_of::<AttentionParams>()
             }
             Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
             Kernel::Pooling => std::mem::size_of::<PoolingParams>(),
+            k => {
+                debug_assert!(k.is_gemm());
+                std::mem::size_of::<GemmParams>()
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 //! a coop kernel is a clear error.
 
 mod common;
-use common::{assert_close, cosine, data, f32s, inputs_of, kernels, minilm_dir};
+use common::{assert_close, cosine, data, inputs_of, kernels, minilm_dir};
 use serde_json::Value;
 use wgbert::kernels::{GemmVariant, Kernels, Precision};
 use wgbert::ops;
@@ -199,26 +199,7 @@ fn minilm_f16_coop_matches_goldens() {
         ..Default::default()
     };
     let out = engine.encode(&inputs_of(items), None, &req).unwrap();
-    for (item, o) in items.iter().zip(&out) {
-        let text = item["text"].as_str().unwrap();
-        let ids: Vec<u32> = item["input_word_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
-        assert_eq!(o.packed.input_word_ids, ids, "token ids of {text:?}");
-        let c = cosine(
-            o.embedding.as_ref().unwrap(),
-            &f32s(&item["mean_pooled_normalized"]),
-        );
-        assert!(c >= 0.9995, "{text:?}: embedding cosine {c}");
-        let c = cosine(
-            o.pooled_output.as_ref().unwrap(),
-            &f32s(&item["pooled_output"]),
-        );
-        assert!(c >= 0.9995, "{text:?}: pooled_output cosine {c}");
-    }
+    common::assert_golden_cosines("f16 + coop", items, &out, 0.9995, 0.9995);
 }
 
 /// A 12-layer, 768-wide, 12-head model (bert-base's shape, random weights) with padding in

@@ -28,7 +28,7 @@ fn tiny() -> &'static Engine {
     })
 }
 
-use common::{cosine, f32s, inputs_of};
+use common::{f32s, inputs_of};
 
 /// Encodes every golden item in one call and checks ids and all outputs within the tolerances.
 fn check(engine: &Engine, golden: &Path, seq_tol: f32) {
@@ -303,19 +303,7 @@ fn f16_precision_embeddings_match_goldens() {
             ..Default::default()
         };
         let out = e.encode(&inputs_of(items), None, &req).unwrap();
-        for (item, o) in items.iter().zip(&out) {
-            let text = item["text"].as_str().unwrap();
-            let c = cosine(
-                o.embedding.as_ref().unwrap(),
-                &f32s(&item["mean_pooled_normalized"]),
-            );
-            assert!(c >= 0.9995, "{golden} {text:?}: embedding cosine {c}");
-            let c = cosine(
-                o.pooled_output.as_ref().unwrap(),
-                &f32s(&item["pooled_output"]),
-            );
-            assert!(c >= 0.999, "{golden} {text:?}: pooled cosine {c}");
-        }
+        common::assert_golden_cosines(golden, items, &out, 0.9995, 0.999);
     }
 }
 

@@ -2,7 +2,7 @@
 //! edge cases, the tiny model at seq_len 24), round-robin truncation, input parsing.
 
 mod common;
-use common::data;
+use common::{data, input_of};
 use serde_json::Value;
 use wgbert::preprocess::{Input, Preprocessor, round_robin_allocation};
 
@@ -16,20 +16,6 @@ fn u32s(v: &Value) -> Vec<u32> {
         .iter()
         .map(|x| x.as_u64().unwrap() as u32)
         .collect()
-}
-
-fn input_of(item: &Value) -> Input {
-    let segs: Vec<String> = item["segments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect();
-    match segs.as_slice() {
-        [a] => Input::Single(a.clone()),
-        [a, b] => Input::Pair(a.clone(), b.clone()),
-        _ => panic!("bad segments"),
-    }
 }
 
 fn check_golden_packing(golden_file: &str) {

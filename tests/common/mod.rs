@@ -127,24 +127,57 @@ pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
         .collect()
 }
 
-/// The inputs of golden items (`segments`: one text, or a pair).
-pub fn inputs_of(items: &[serde_json::Value]) -> Vec<wgbert::Input> {
-    items
+/// The input of a golden item (`segments`: one text, or a pair).
+pub fn input_of(item: &serde_json::Value) -> wgbert::Input {
+    let segs: Vec<String> = item["segments"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|it| {
-            let s: Vec<String> = it["segments"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap().into())
-                .collect();
-            if s.len() == 2 {
-                wgbert::Input::Pair(s[0].clone(), s[1].clone())
-            } else {
-                wgbert::Input::Single(s[0].clone())
-            }
-        })
-        .collect()
+        .map(|x| x.as_str().unwrap().into())
+        .collect();
+    match segs.as_slice() {
+        [a] => wgbert::Input::Single(a.clone()),
+        [a, b] => wgbert::Input::Pair(a.clone(), b.clone()),
+        _ => panic!("a golden item has one or two segments: {segs:?}"),
+    }
+}
+
+/// The inputs of golden items.
+pub fn inputs_of(items: &[serde_json::Value]) -> Vec<wgbert::Input> {
+    items.iter().map(input_of).collect()
+}
+
+/// Asserts, for each golden item and its encoding, identical token ids and cosines of at least
+/// `min_embedding` (mean-pooled, normalised) and `min_pooled` (`pooled_output`).
+pub fn assert_golden_cosines(
+    what: &str,
+    items: &[serde_json::Value],
+    out: &[wgbert::Encoded],
+    min_embedding: f64,
+    min_pooled: f64,
+) {
+    assert_eq!(items.len(), out.len(), "{what}");
+    for (item, o) in items.iter().zip(out) {
+        let text = item["text"].as_str().unwrap();
+        let ids: Vec<u32> = item["input_word_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(
+            o.packed.input_word_ids, ids,
+            "{what}: token ids of {text:?}"
+        );
+        let emb = &f32s(&item["mean_pooled_normalized"]);
+        let c = cosine(o.embedding.as_ref().unwrap(), emb);
+        assert!(c >= min_embedding, "{what} {text:?}: embedding cosine {c}");
+        let c = cosine(
+            o.pooled_output.as_ref().unwrap(),
+            &f32s(&item["pooled_output"]),
+        );
+        assert!(c >= min_pooled, "{what} {text:?}: pooled_output cosine {c}");
+    }
 }
 
 /// Cosine similarity, summed in f64.
