@@ -39,6 +39,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An output file or folder could not be written.
+    #[error("cannot write {path}: {reason}; pick a folder you can create and write to")]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        reason: std::io::Error,
+    },
+
     /// The model directory is missing or incomplete.
     #[error("{0}")]
     ModelNotFound(String),

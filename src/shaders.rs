@@ -67,9 +67,9 @@ pub fn describe(v: &ShaderVariant, with_source: bool) -> DumpedVariant {
 /// Writes every variant of [`ShaderVariant::all`] to `dir` (created if missing) and returns
 /// their descriptions.
 pub fn dump(dir: &Path) -> Result<Vec<DumpedVariant>> {
-    let io = |path: &Path, e: std::io::Error| Error::Io {
+    let io = |path: &Path, reason: std::io::Error| Error::Write {
         path: path.to_path_buf(),
-        source: e,
+        reason,
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let variants = ShaderVariant::all();

@@ -504,3 +504,29 @@ fn pipeline_cache_is_kept_on_disk_when_the_adapter_supports_it() {
         assert!(files.is_empty());
     }
 }
+
+#[test]
+fn shaders_lists_and_dumps_every_variant() {
+    let list = ok(&wgbert(&["shaders"]));
+    let n = wgbert::kernels::ShaderVariant::all().len();
+    assert_eq!(list.lines().count(), n, "{list}");
+    assert!(
+        list.contains(
+            "gemm_coop8.f16.SG32  needs [shader-f16, subgroups, wgpu-cooperative-matrix]"
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shaders");
+    let said = ok(&wgbert(&["shaders", "--dump", out.to_str().unwrap()]));
+    assert!(
+        said.starts_with(&format!("wrote {n} shader variants to ")),
+        "{said}"
+    );
+    assert!(out.join("gemm.f32.wgsl").exists() && out.join("manifest.json").exists());
+    // An unwritable place is a one-line error that names it.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let target = file.join("x");
+    let e = err(&wgbert(&["shaders", "--dump", target.to_str().unwrap()]));
+    assert!(e.contains("cannot write") && e.contains("a-file"), "{e}");
+}
