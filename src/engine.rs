@@ -353,7 +353,8 @@ impl Engine {
 
     /// Encodes packed inputs (all of one length). Batches of `max_batch`; when neither
     /// `sequence_output` nor `encoder_outputs` is asked for, each batch runs only as long as its
-    /// longest input (padding keys are masked out exactly, so the vectors are the same).
+    /// longest input (padding keys are masked out exactly, so the vectors are the same up to
+    /// float rounding: bit for bit unless trimming moves a GEMM to the small-M kernel).
     pub fn encode_packed(&self, packed: Vec<Packed>, request: &Request) -> Result<Vec<Encoded>> {
         if request.pooled_output && !self.has_pooler() {
             return Err(Error::Unsupported(
