@@ -49,12 +49,7 @@ fn check(engine: &Engine, golden: &Path, seq_tol: f32) {
     let h = engine.config().hidden_size;
     for (item, e) in items.iter().zip(&out) {
         let text = item["text"].as_str().unwrap();
-        let ids: Vec<u32> = item["input_word_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
+        let ids = common::golden_ids(item);
         assert_eq!(e.packed.input_word_ids, ids, "token ids of {text:?}");
         assert_close(
             &format!("pooled_output of {text:?}"),

@@ -142,6 +142,16 @@ pub fn input_of(item: &serde_json::Value) -> wgbert::Input {
     }
 }
 
+/// A golden item's `input_word_ids`.
+pub fn golden_ids(item: &serde_json::Value) -> Vec<u32> {
+    item["input_word_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
 /// The inputs of golden items.
 pub fn inputs_of(items: &[serde_json::Value]) -> Vec<wgbert::Input> {
     items.iter().map(input_of).collect()
@@ -159,12 +169,7 @@ pub fn assert_golden_cosines(
     assert_eq!(items.len(), out.len(), "{what}");
     for (item, o) in items.iter().zip(out) {
         let text = item["text"].as_str().unwrap();
-        let ids: Vec<u32> = item["input_word_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
+        let ids = golden_ids(item);
         assert_eq!(
             o.packed.input_word_ids, ids,
             "{what}: token ids of {text:?}"
