@@ -251,12 +251,14 @@ fn bert_base_shaped_f16_coop_matches_the_cpu_reference() {
             &got.embedding.as_ref().unwrap()[row.clone()],
             &want_emb[row.clone()],
         );
+        println!("bert-base-shaped, sequence {b}: embedding cosine {c:.7}");
         assert!(c >= 0.9995, "sequence {b}: embedding cosine {c}");
         let pooled = want.pooled_output.as_ref().unwrap();
         let c = cosine(
             &got.pooled_output.as_ref().unwrap()[row.clone()],
             &pooled[row],
         );
+        println!("bert-base-shaped, sequence {b}: pooled_output cosine {c:.7}");
         assert!(c >= 0.9995, "sequence {b}: pooled_output cosine {c}");
     }
 }

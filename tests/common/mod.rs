@@ -158,7 +158,8 @@ pub fn inputs_of(items: &[serde_json::Value]) -> Vec<wgbert::Input> {
 }
 
 /// Asserts, for each golden item and its encoding, identical token ids and cosines of at least
-/// `min_embedding` (mean-pooled, normalised) and `min_pooled` (`pooled_output`).
+/// `min_embedding` (mean-pooled, normalised) and `min_pooled` (`pooled_output`); prints the
+/// lowest of each (`--nocapture` shows them).
 pub fn assert_golden_cosines(
     what: &str,
     items: &[serde_json::Value],
@@ -166,6 +167,7 @@ pub fn assert_golden_cosines(
     min_embedding: f64,
     min_pooled: f64,
 ) {
+    let (mut lowest_embedding, mut lowest_pooled) = (1.0f64, 1.0f64);
     assert_eq!(items.len(), out.len(), "{what}");
     for (item, o) in items.iter().zip(out) {
         let text = item["text"].as_str().unwrap();
@@ -176,13 +178,18 @@ pub fn assert_golden_cosines(
         );
         let emb = &f32s(&item["mean_pooled_normalized"]);
         let c = cosine(o.embedding.as_ref().unwrap(), emb);
+        lowest_embedding = lowest_embedding.min(c);
         assert!(c >= min_embedding, "{what} {text:?}: embedding cosine {c}");
         let c = cosine(
             o.pooled_output.as_ref().unwrap(),
             &f32s(&item["pooled_output"]),
         );
+        lowest_pooled = lowest_pooled.min(c);
         assert!(c >= min_pooled, "{what} {text:?}: pooled_output cosine {c}");
     }
+    println!(
+        "{what}: lowest cosine embedding {lowest_embedding:.7}, pooled_output {lowest_pooled:.7}"
+    );
 }
 
 /// Cosine similarity, summed in f64.
