@@ -164,14 +164,17 @@ pub fn gemm_variants(k: &Kernels, name: Option<&str>) -> crate::Result<(GemmVari
     if let Some(v) = requested_variant(k, name)? {
         return Ok((v, v));
     }
+    // The probe (is this a slow adapter?) is timed once for both buckets, when one is tuned.
+    let mut probe = None;
     Ok((
-        gemm_variant(k, Bucket::Batch),
-        gemm_variant(k, Bucket::SmallM),
+        gemm_variant(k, Bucket::Batch, &mut probe),
+        gemm_variant(k, Bucket::SmallM, &mut probe),
     ))
 }
 
-/// The tuned variant for `bucket` (`WGBERT_TUNE=0`: tile128).
-fn gemm_variant(k: &Kernels, bucket: Bucket) -> GemmVariant {
+/// The tuned variant for `bucket` (`WGBERT_TUNE=0`: tile128); `probe` keeps tile128's time at
+/// [`PROBE_SHAPE`] once measured.
+fn gemm_variant(k: &Kernels, bucket: Bucket, probe: &mut Option<f64>) -> GemmVariant {
     if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
         return GemmVariant::Tile128;
     }
@@ -187,7 +190,7 @@ fn gemm_variant(k: &Kernels, bucket: Bucket) -> GemmVariant {
     {
         return v;
     }
-    let best = match choose(k, bucket) {
+    let best = match choose(k, bucket, probe) {
         Ok(v) => v,
         Err(e) => {
             // Not remembered: the failure may belong to this process (e.g. a binding-size cap
@@ -232,12 +235,16 @@ pub fn reduction(k: &Kernels) -> crate::Result<Reduction> {
         return Ok(r);
     }
     let timed = |r| {
-        let probe = time_layernorm(k, r, REDUCE_SHAPE_CPU, 1)?;
+        let kr = k.with_variant(k.gemm_variant()).with_reduction(r);
+        let probe = time_layernorm(&kr, REDUCE_SHAPE_CPU, 1)?;
         if probe >= SLOW_DISPATCH_S {
             return Ok(probe);
         }
-        let reps = ((TARGET_SUBMISSION_S / probe.max(1e-9)).ceil() as usize).clamp(1, MAX_REPS);
-        time_layernorm(k, r, REDUCE_SHAPE_GPU, reps)
+        time_layernorm(
+            &kr,
+            REDUCE_SHAPE_GPU,
+            repeats_for(probe, TARGET_SUBMISSION_S),
+        )
     };
     let (tree, subgroup): (crate::Result<f64>, crate::Result<f64>) =
         (timed(Reduction::Tree), timed(Reduction::Subgroup));
@@ -267,15 +274,9 @@ pub fn reduction(k: &Kernels) -> crate::Result<Reduction> {
     Ok(best)
 }
 
-/// Seconds per add + LayerNorm dispatch with reduction `r` over `rows × h`: the best of five
-/// submissions of `reps` dispatches, after one that compiles the pipeline.
-pub fn time_layernorm(
-    k: &Kernels,
-    r: Reduction,
-    (rows, h): (usize, usize),
-    reps: usize,
-) -> crate::Result<f64> {
-    let k = k.with_variant(k.gemm_variant()).with_reduction(r);
+/// Seconds per add + LayerNorm dispatch of `k` (with its reduction) over `rows × h`: the best
+/// of five submissions of `reps` dispatches, after one that compiles the pipeline.
+pub fn time_layernorm(k: &Kernels, (rows, h): (usize, usize), reps: usize) -> crate::Result<f64> {
     let x = k.float_buffer("tune.x", rows * h)?;
     let res = k.float_buffer("tune.residual", rows * h)?;
     let g = k.float_buffer("tune.gamma", h)?;
@@ -288,14 +289,17 @@ pub fn time_layernorm(
         1e-12,
         [&x, &res, &g, &b, &out],
     )?;
-    time_dispatches(&k, &vec![d; reps.max(1)])
+    time_dispatches(k, &vec![d; reps.max(1)])
 }
 
 /// Times every variant on this adapter and returns the fastest for `bucket`: batches at
 /// [`PROBE_SHAPE`] on slow adapters, summed over [`GPU_SHAPES`] on fast ones; small M summed
 /// over [`SMALL_M_SHAPES`].
-fn choose(k: &Kernels, bucket: Bucket) -> crate::Result<GemmVariant> {
-    let probe = time_gemm(k, GemmVariant::Tile128, PROBE_SHAPE, 1)?;
+fn choose(k: &Kernels, bucket: Bucket, probe: &mut Option<f64>) -> crate::Result<GemmVariant> {
+    let probe = match *probe {
+        Some(t) => t,
+        None => *probe.insert(time_gemm(k, GemmVariant::Tile128, PROBE_SHAPE, 1)?),
+    };
     let slow = probe >= SLOW_DISPATCH_S;
     let shapes: &[(usize, usize, usize)] = match bucket {
         Bucket::Batch if slow => {
@@ -322,7 +326,12 @@ fn choose(k: &Kernels, bucket: Bucket) -> crate::Result<GemmVariant> {
 /// (calibrated on `tile128` with one dispatch per submission, an upper bound on its GPU time).
 pub fn repeats(k: &Kernels, shape: (usize, usize, usize), target_s: f64) -> crate::Result<usize> {
     let single = time_gemm(k, GemmVariant::Tile128, shape, 1)?;
-    Ok(((target_s / single.max(1e-9)).ceil() as usize).clamp(1, MAX_REPS))
+    Ok(repeats_for(single, target_s))
+}
+
+/// Dispatches of `single_s` seconds each that make a submission of about `target_s`.
+fn repeats_for(single_s: f64, target_s: f64) -> usize {
+    ((target_s / single_s.max(1e-9)).ceil() as usize).clamp(1, MAX_REPS)
 }
 
 /// The candidate with the least total time over `cases` (shape, dispatches per
