@@ -1,4 +1,8 @@
-// BERT embeddings: out[t] = LayerNorm(word[ids[t]] + position[t mod S] + token_type[types[t]]).
+// BERT embeddings: out[t] = LayerNorm(word[ids[t]] + position[p(t)] + token_type[types[t]]),
+// p(t) = t mod S + pos_offset, or pad_position for padding tokens of RoBERTa-family models
+// (whose positions start at pad_token_id + 1 and whose padding sits at pad_token_id). With
+// gathered = 1, word holds each token's row already (a table split across bindings, gathered
+// piece by piece by gather_rows.wgsl) and row t is read in place of row ids[t].
 //
 // Work split: one workgroup (WG = 64 invocations) per token row t of the [B·S, H] output; each
 // invocation owns columns lid, lid + 64, … and the mean/variance come from workgroup reductions
@@ -13,8 +17,12 @@ struct Params {
     vocab: u32,
     type_vocab: u32,
     eps: f32,
+    pos_offset: u32,
+    pad_position: u32,
+    gathered: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -27,10 +35,10 @@ struct Params {
 @group(0) @binding(7) var<storage, read> beta: array<st>;
 @group(0) @binding(8) var<storage, read_write> out: array<st>;
 
-// word[id] + position[pos] + token_type[tt] at column j, in f32 (recomputed by each pass).
-fn gathered(id: u32, pos: u32, tt: u32, j: u32) -> f32 {
+// word[w] + position[pos] + token_type[tt] at column j, in f32 (recomputed by each pass).
+fn gathered(w: u32, pos: u32, tt: u32, j: u32) -> f32 {
     let h = params.hidden;
-    return f32(word[id * h + j]) + f32(position[pos * h + j]) + f32(token_type[tt * h + j]);
+    return f32(word[w * h + j]) + f32(position[pos * h + j]) + f32(token_type[tt * h + j]);
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -43,21 +51,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, rid: ReduceIds) {
     let h = params.hidden;
     let id = min(ids[row], params.vocab - 1u);
     let tt = min(types[row], params.type_vocab - 1u);
-    let pos = row % params.seq;
+    var pos = row % params.seq + params.pos_offset;
+    if (params.pad_position != 0xffffffffu && ids[row] == params.pad_position) {
+        pos = params.pad_position;
+    }
+    let w = select(id, row, params.gathered != 0u);
     let base = row * h;
 
     var sum = 0.0;
     for (var j = t; j < h; j = j + WG) {
-        sum = sum + gathered(id, pos, tt, j);
+        sum = sum + gathered(w, pos, tt, j);
     }
     let mean = wg_sum(rid, sum) / f32(h);
     var sq = 0.0;
     for (var j = t; j < h; j = j + WG) {
-        let d = gathered(id, pos, tt, j) - mean;
+        let d = gathered(w, pos, tt, j) - mean;
         sq = sq + d * d;
     }
     let inv = 1.0 / sqrt(wg_sum(rid, sq) / f32(h) + params.eps);
     for (var j = t; j < h; j = j + WG) {
-        out[base + j] = st((gathered(id, pos, tt, j) - mean) * inv * f32(gamma[j]) + f32(beta[j]));
+        out[base + j] = st((gathered(w, pos, tt, j) - mean) * inv * f32(gamma[j]) + f32(beta[j]));
     }
 }

@@ -2,6 +2,7 @@
 //   MODE 0 mean: Σ_s x[b, s] · mask[b, s] / max(Σ_s mask[b, s], 1e-9)   (sentence-transformers)
 //   MODE 1 max:  max over real tokens (mask = 1)
 //   MODE 2 cls:  x[b, 0]
+//   MODE 3 mean_sqrt_len: Σ_s x[b, s] · mask[b, s] / √max(Σ_s mask[b, s], 1e-9)
 // then, when params.normalize = 1, v / max(‖v‖₂, 1e-12) (torch.nn.functional.normalize).
 //
 // Work split: one workgroup (WG = 64 invocations) per sequence b; invocations stride over H;
@@ -57,7 +58,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, rid: ReduceIds) {
                     v = v + f32(x[(b * s_len + s) * h + j]);
                 }
             }
-            v = v / max(count, 1e-9);
+            if (MODE == 3u) {
+                v = v / sqrt(max(count, 1e-9));
+            } else {
+                v = v / max(count, 1e-9);
+            }
         }
         out[b * h + j] = st(v);
         sq = sq + v * v;

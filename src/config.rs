@@ -49,22 +49,53 @@ fn default_act() -> String {
     "gelu".to_string()
 }
 
+/// The weight layout and embedding conventions of a checkpoint, from `model_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// BERT (`bert`, or no `model_type`): positions from 0, token types.
+    Bert,
+    /// RoBERTa, XLM-RoBERTa, CamemBERT: positions start at `pad_token_id + 1` (padding keeps
+    /// `pad_token_id`), one token type.
+    Roberta,
+    /// DistilBERT: its own weight names, no token types, no pooler.
+    DistilBert,
+}
+
+/// The `model_type` values wgbert loads, for error messages.
+pub const SUPPORTED_MODEL_TYPES: &str = "bert, roberta, xlm-roberta, camembert, distilbert";
+
+impl Family {
+    /// The family of a `model_type` string; `None` for ones wgbert does not run.
+    pub fn from_model_type(mt: &str) -> Option<Self> {
+        match mt {
+            "bert" => Some(Family::Bert),
+            "roberta" | "xlm-roberta" | "camembert" => Some(Family::Roberta),
+            "distilbert" => Some(Family::DistilBert),
+            _ => None,
+        }
+    }
+}
+
 /// The BERT fields of a Hugging Face `config.json`. Unknown fields are ignored; `Default` is
 /// bert-base-uncased.
 #[derive(Clone, Debug, Deserialize)]
 pub struct BertConfig {
     /// Rows of the word-embedding table.
     pub vocab_size: usize,
-    /// Model width H.
+    /// Model width H (DistilBERT: `dim`).
+    #[serde(alias = "dim")]
     pub hidden_size: usize,
-    /// Number of transformer layers.
+    /// Number of transformer layers (DistilBERT: `n_layers`).
+    #[serde(alias = "n_layers")]
     pub num_hidden_layers: usize,
-    /// Attention heads; `hidden_size` must be a multiple of it.
+    /// Attention heads; `hidden_size` must be a multiple of it (DistilBERT: `n_heads`).
+    #[serde(alias = "n_heads")]
     pub num_attention_heads: usize,
-    /// Width of the feed-forward block.
+    /// Width of the feed-forward block (DistilBERT: `hidden_dim`).
+    #[serde(alias = "hidden_dim")]
     pub intermediate_size: usize,
-    /// Activation name as in the file (`"gelu"`, `"gelu_new"`, …).
-    #[serde(default = "default_act")]
+    /// Activation name as in the file (`"gelu"`, `"gelu_new"`, …; DistilBERT: `activation`).
+    #[serde(default = "default_act", alias = "activation")]
     pub hidden_act: String,
     /// Longest sequence the position table covers.
     #[serde(default = "default_max_pos")]
@@ -75,9 +106,12 @@ pub struct BertConfig {
     /// LayerNorm epsilon.
     #[serde(default = "default_eps")]
     pub layer_norm_eps: f64,
-    /// `"bert"` for BERT checkpoints.
+    /// `"bert"`, `"roberta"`, `"xlm-roberta"`, `"camembert"` or `"distilbert"` (see [`Family`]).
     #[serde(default)]
     pub model_type: Option<String>,
+    /// Id of the padding token; RoBERTa-family positions are counted from it.
+    #[serde(default)]
+    pub pad_token_id: Option<usize>,
     /// Only `"absolute"` is supported.
     #[serde(default)]
     pub position_embedding_type: Option<String>,
@@ -105,6 +139,7 @@ impl Default for BertConfig {
             type_vocab_size: 2,
             layer_norm_eps: 1e-12,
             model_type: Some("bert".into()),
+            pad_token_id: Some(0),
             position_embedding_type: Some("absolute".into()),
             architectures: None,
             id2label: None,
@@ -132,10 +167,14 @@ impl BertConfig {
 
     /// Parses and validates config JSON text; `path` names it in errors.
     pub fn from_json(path: &Path, text: &str) -> Result<Self> {
-        let cfg: BertConfig = serde_json::from_str(text).map_err(|e| Error::Config {
+        let mut cfg: BertConfig = serde_json::from_str(text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
-            message: format!("not a valid BERT config.json ({e})"),
+            message: format!("not a valid BERT-family config.json ({e})"),
         })?;
+        if cfg.family() == Some(Family::DistilBert) {
+            // DistilBERT has no token-type table and no type_vocab_size field: one (zero) type.
+            cfg.type_vocab_size = 1;
+        }
         cfg.validate().map_err(|message| Error::Config {
             path: path.to_path_buf(),
             message,
@@ -146,10 +185,18 @@ impl BertConfig {
     /// Checks that the config describes an encoder wgbert runs; the message says what is wrong.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if let Some(mt) = &self.model_type
-            && mt != "bert"
+            && Family::from_model_type(mt).is_none()
         {
             return Err(format!(
-                "model_type {mt:?} is not supported; wgbert runs BERT encoders (model_type \"bert\")"
+                "model_type {mt:?} is not supported; wgbert runs these BERT-family model types: {SUPPORTED_MODEL_TYPES}"
+            ));
+        }
+        if self.max_position_embeddings <= self.position_offset() {
+            return Err(format!(
+                "max_position_embeddings {} leaves no positions after the {} that this {} layout reserves (pad_token_id + 1)",
+                self.max_position_embeddings,
+                self.position_offset(),
+                self.model_type.as_deref().unwrap_or("bert")
             ));
         }
         if let Some(p) = &self.position_embedding_type
@@ -216,6 +263,60 @@ impl BertConfig {
     /// The feed-forward activation (validated).
     pub fn activation(&self) -> Activation {
         Activation::from_hf(&self.hidden_act).unwrap_or(Activation::GeluErf)
+    }
+
+    /// The weight layout (validated configs always have one; no `model_type` means BERT).
+    pub fn family(&self) -> Option<Family> {
+        match &self.model_type {
+            None => Some(Family::Bert),
+            Some(mt) => Family::from_model_type(mt),
+        }
+    }
+
+    /// The padding token id: `pad_token_id`, else 1 for the RoBERTa family and 0 otherwise.
+    pub fn pad_id(&self) -> usize {
+        self.pad_token_id.unwrap_or(match self.family() {
+            Some(Family::Roberta) => 1,
+            _ => 0,
+        })
+    }
+
+    /// Position index of the first token: `pad_token_id + 1` for the RoBERTa family, else 0.
+    pub fn position_offset(&self) -> usize {
+        match self.family() {
+            Some(Family::Roberta) => self.pad_id() + 1,
+            _ => 0,
+        }
+    }
+
+    /// Longest input in tokens, special tokens included: `max_position_embeddings` less the
+    /// positions the layout reserves (514 − 2 = 512 for RoBERTa).
+    pub fn max_seq_length(&self) -> usize {
+        self.max_position_embeddings
+            .saturating_sub(self.position_offset())
+    }
+
+    /// The longest input in words for messages: `64 tokens (max_position_embeddings 64)`, or
+    /// `512 tokens (max_position_embeddings 514 less 2 reserved positions)`.
+    pub fn describe_max_seq_length(&self) -> String {
+        match self.position_offset() {
+            0 => format!(
+                "{} tokens (max_position_embeddings {})",
+                self.max_seq_length(),
+                self.max_position_embeddings
+            ),
+            r => format!(
+                "{} tokens (max_position_embeddings {} less {r} reserved positions)",
+                self.max_seq_length(),
+                self.max_position_embeddings
+            ),
+        }
+    }
+
+    /// Whether the model reads token types: false where the table has one row (RoBERTa family)
+    /// or none (DistilBERT); such models get type 0 everywhere, as transformers gives them.
+    pub fn uses_token_types(&self) -> bool {
+        self.type_vocab_size > 1 && self.family() != Some(Family::DistilBert)
     }
 
     /// Per-head width D = H / heads.

@@ -7,6 +7,7 @@ use crate::gpu::{GpuContext, GpuOptions};
 use crate::kernels::Kernels;
 use crate::model::{GpuModel, Plan, PlanKey, Pooling, Request};
 use crate::preprocess::{Input, Packed, Preprocessor};
+use crate::sentence::SentenceConfig;
 use crate::weights::BertWeights;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,14 +21,20 @@ pub const DEFAULT_SEQ_LENGTH: usize = 128;
 pub struct EngineOptions {
     /// Adapter choice.
     pub gpu: GpuOptions,
-    /// Packed length of every input (default 128, at most `max_position_embeddings`).
+    /// Packed length of `encode` and `preprocess` (default 128, TF-Hub's, or the model's
+    /// longest input where that is shorter; any other value above it is an error).
     pub seq_length: usize,
+    /// Longest input of `embed` (longer ones are truncated): `None` takes the model folder's
+    /// `sentence_bert_config.json` `max_seq_length`, else `seq_length`.
+    pub embed_seq_length: Option<usize>,
     /// Most sequences per forward pass; larger inputs are split into batches.
     pub max_batch: usize,
-    /// Pooling of `embed` (default: mean over real tokens, as sentence-transformers).
-    pub pooling: Pooling,
-    /// L2-normalise `embed` vectors (default: yes).
-    pub normalize: bool,
+    /// Pooling of `embed`; `None` (the default) takes what the model folder says
+    /// (sentence-transformers' `modules.json`), else mean over real tokens.
+    pub pooling: Option<Pooling>,
+    /// L2-normalise `embed` vectors; `None` (the default) takes what the model folder says
+    /// (a Normalize module in `modules.json`), else yes.
+    pub normalize: Option<bool>,
     /// Storage precision of weights and activations (default f32; f16 needs SHADER_F16).
     pub precision: crate::kernels::Precision,
     /// GEMM variant by name, as `WGBERT_GEMM` takes it (`coop`, `tile128`, …), overriding the
@@ -40,9 +47,10 @@ impl Default for EngineOptions {
         EngineOptions {
             gpu: GpuOptions::default(),
             seq_length: DEFAULT_SEQ_LENGTH,
+            embed_seq_length: None,
             max_batch: 32,
-            pooling: Pooling::Mean,
-            normalize: true,
+            pooling: None,
+            normalize: None,
             precision: crate::kernels::Precision::F32,
             gemm: None,
         }
@@ -83,6 +91,7 @@ pub struct Engine {
     pre: Option<Preprocessor>,
     opts: EngineOptions,
     model_dir: Option<PathBuf>,
+    sentence: SentenceConfig,
     plans: Mutex<PlanCache>,
 }
 
@@ -104,10 +113,12 @@ impl Engine {
         }
         let config = BertConfig::from_file(&config_path)?;
         let pre = Preprocessor::from_file(&dir.join("tokenizer.json"))?;
+        let sentence = SentenceConfig::from_dir(dir)?;
         let weights = BertWeights::load(dir, &config)?;
         let ctx = Arc::new(GpuContext::new(&opts.gpu)?);
         let mut e = Self::from_parts(ctx, config, &weights, Some(pre), opts)?;
         e.model_dir = Some(dir.to_path_buf());
+        e.sentence = sentence;
         Ok(e)
     }
 
@@ -124,11 +135,23 @@ impl Engine {
             path: PathBuf::from("<config>"),
             message,
         })?;
-        if opts.seq_length == 0 || opts.seq_length > config.max_position_embeddings {
-            return Err(Error::InvalidInput(format!(
-                "seq_length {} is out of range; it must be between 2 and max_position_embeddings ({})",
-                opts.seq_length, config.max_position_embeddings
-            )));
+        let longest = config.max_seq_length();
+        let mut opts = opts;
+        if opts.seq_length == DEFAULT_SEQ_LENGTH {
+            opts.seq_length = DEFAULT_SEQ_LENGTH.min(longest);
+        }
+        for (name, n) in [
+            ("seq_length", Some(opts.seq_length)),
+            ("embed_seq_length", opts.embed_seq_length),
+        ] {
+            if let Some(n) = n
+                && (n == 0 || n > longest)
+            {
+                return Err(Error::InvalidInput(format!(
+                    "{name} {n} is out of range; it must be between 2 and this model's longest input, {}",
+                    config.describe_max_seq_length()
+                )));
+            }
         }
         if opts.max_batch == 0 {
             return Err(Error::InvalidInput("max_batch must be at least 1".into()));
@@ -145,6 +168,7 @@ impl Engine {
             pre,
             opts,
             model_dir: None,
+            sentence: SentenceConfig::default(),
             plans: Mutex::new(PlanCache {
                 plans: HashMap::new(),
                 clock: 0,
@@ -187,6 +211,43 @@ impl Engine {
         self.model_dir.as_deref()
     }
 
+    /// How the model folder says to embed (sentence-transformers' `modules.json`), or the
+    /// default (mean, L2) where it says nothing.
+    pub fn sentence_config(&self) -> &SentenceConfig {
+        &self.sentence
+    }
+
+    /// Replaces the embedding recipe (e.g. for an engine built with `from_parts`).
+    pub fn set_sentence_config(&mut self, sentence: SentenceConfig) {
+        self.sentence = sentence;
+    }
+
+    /// The pooling `embed` uses: the option if set, else the folder's.
+    pub fn pooling(&self) -> Pooling {
+        self.opts.pooling.unwrap_or(self.sentence.pooling)
+    }
+
+    /// Whether `embed` L2-normalises: the option if set, else the folder's.
+    pub fn normalize(&self) -> bool {
+        self.opts.normalize.unwrap_or(self.sentence.normalize)
+    }
+
+    /// Longest input of `embed`: the option, else the folder's `max_seq_length`, else
+    /// `seq_length`; never above the model's longest input.
+    pub fn embed_seq_length(&self) -> usize {
+        self.opts
+            .embed_seq_length
+            .or(self.sentence.max_seq_length)
+            .unwrap_or(self.opts.seq_length)
+            .clamp(2, self.config().max_seq_length().max(2))
+    }
+
+    /// Pieces the word table is split into across storage bindings (1 unless it is larger than
+    /// the adapter's `max_storage_buffer_binding_size`).
+    pub fn word_table_pieces(&self) -> usize {
+        self.model.word_table_pieces()
+    }
+
     /// Whether `pooled_output` is available (the checkpoint has a pooler).
     pub fn has_pooler(&self) -> bool {
         self.model.has_pooler()
@@ -201,10 +262,11 @@ impl Engine {
     /// Tokenises and packs `inputs` to `seq_length` (the engine's unless given).
     pub fn preprocess(&self, inputs: &[Input], seq_length: Option<usize>) -> Result<Vec<Packed>> {
         let s = seq_length.unwrap_or(self.opts.seq_length);
-        let max = self.config().max_position_embeddings;
+        let max = self.config().max_seq_length();
         if s > max {
             return Err(Error::InvalidInput(format!(
-                "seq_length {s} is above this model's max_position_embeddings ({max}); use a seq_length of at most {max}"
+                "seq_length {s} is above this model's longest input, {}; use a seq_length of at most {max}",
+                self.config().describe_max_seq_length()
             )));
         }
         let pre = self.preprocessor()?;
@@ -222,9 +284,10 @@ impl Engine {
         self.encode_packed(packed, request)
     }
 
-    /// Sentence embeddings of `inputs`, pooled and normalised as the engine's options say.
+    /// Sentence embeddings of `inputs`, pooled and normalised as the engine's options say, else
+    /// as the model folder says, truncated to [`Engine::embed_seq_length`].
     pub fn embed(&self, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
-        self.embed_with(inputs, self.opts.pooling, self.opts.normalize)
+        self.embed_with(inputs, self.pooling(), self.normalize())
     }
 
     /// Sentence embeddings of `inputs` (pooled as `pooling`, L2-normalised when `normalize`).
@@ -234,6 +297,11 @@ impl Engine {
         pooling: Pooling,
         normalize: bool,
     ) -> Result<Vec<Vec<f32>>> {
+        if let Some(module) = &self.sentence.unsupported {
+            return Err(Error::Unsupported(format!(
+                "the model folder's modules.json has a module wgbert does not run after pooling: {module}; its sentence vectors would differ from sentence-transformers', so embed refuses. encode gives the encoder outputs"
+            )));
+        }
         let request = Request {
             pooled_output: false,
             sequence_output: false,
@@ -243,7 +311,7 @@ impl Engine {
             normalize,
             logits: false,
         };
-        let out = self.encode(inputs, None, &request)?;
+        let out = self.encode(inputs, Some(self.embed_seq_length()), &request)?;
         Ok(out
             .into_iter()
             .map(|e| e.embedding.unwrap_or_default())
@@ -258,13 +326,14 @@ impl Engine {
     }
 
     /// Scores of the checkpoint's sequence-classification head (BertForSequenceClassification:
-    /// `classifier` on `pooled_output`, run on the GPU after the encoder): softmax probabilities,
-    /// or independent sigmoids when `problem_type` is `multi_label_classification`.
+    /// `classifier` on `pooled_output`; RoBERTa / XLM-R: `classifier.dense` + tanh +
+    /// `classifier.out_proj` on the first token; DistilBERT: `pre_classifier` + ReLU +
+    /// `classifier`; all on the GPU after the encoder): softmax probabilities, or independent
+    /// sigmoids when `problem_type` is `multi_label_classification` or there is one label.
     pub fn classify(&self, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
-        if self.model.classifier_labels().is_none() || !self.has_pooler() || self.model.token_head()
-        {
+        if !self.model.sequence_head() {
             return Err(Error::Unsupported(
-                "this model has no sequence-classification head (classifier.weight/bias on a pooler); use a BertForSequenceClassification checkpoint or `wgbert train-head`".into(),
+                "this model has no sequence-classification head (classifier.* on a pooler, RoBERTa's classifier.dense/out_proj or DistilBERT's pre_classifier); use a *ForSequenceClassification checkpoint or `wgbert train-head`".into(),
             ));
         }
         let request = Request {
@@ -273,7 +342,10 @@ impl Engine {
             logits: true,
             ..Default::default()
         };
-        let multi = self.config().problem_type.as_deref() == Some("multi_label_classification");
+        // One label (a regression or cross-encoder score) gets a sigmoid, as transformers'
+        // pipelines and sentence-transformers' CrossEncoder give it.
+        let multi = self.config().problem_type.as_deref() == Some("multi_label_classification")
+            || self.model.classifier_labels() == Some(1);
         Ok(self
             .encode(inputs, None, &request)?
             .into_iter()
@@ -287,6 +359,53 @@ impl Engine {
                     let s: f32 = ex.iter().sum();
                     ex.iter().map(|v| v / s).collect()
                 }
+            })
+            .collect())
+    }
+
+    /// Cross-encoder relevance of each document to `query`: the raw logit of a one-label
+    /// sequence-classification head (BertForSequenceClassification,
+    /// XLMRobertaForSequenceClassification, …) on the pair `(query, doc)`, in document order.
+    /// `seq_length` (default: the model's longest input, at most 512) bounds each pair; longer
+    /// pairs are truncated round-robin. Apply a sigmoid for sentence-transformers' CrossEncoder
+    /// scores.
+    pub fn rerank(
+        &self,
+        query: &str,
+        docs: &[String],
+        seq_length: Option<usize>,
+    ) -> Result<Vec<f32>> {
+        match self.model.classifier_labels() {
+            Some(1) if self.model.sequence_head() => {}
+            Some(n) if self.model.sequence_head() => {
+                return Err(Error::Unsupported(format!(
+                    "this model's classification head has {n} labels; reranking needs a cross-encoder with one (num_labels 1), such as an ms-marco or bge-reranker checkpoint"
+                )));
+            }
+            _ => {
+                return Err(Error::Unsupported(
+                    "this model has no sequence-classification head, so it cannot rerank; use a cross-encoder folder (a *ForSequenceClassification checkpoint with one label)".into(),
+                ));
+            }
+        }
+        let s = seq_length.unwrap_or_else(|| self.config().max_seq_length().min(512));
+        let inputs: Vec<Input> = docs
+            .iter()
+            .map(|d| Input::Pair(query.to_string(), d.clone()))
+            .collect();
+        let request = Request {
+            pooled_output: false,
+            embedding: false,
+            logits: true,
+            ..Default::default()
+        };
+        Ok(self
+            .encode(&inputs, Some(s), &request)?
+            .into_iter()
+            .map(|e| {
+                e.logits
+                    .and_then(|l| l.first().copied())
+                    .unwrap_or(f32::NAN)
             })
             .collect())
     }
@@ -341,7 +460,7 @@ impl Engine {
         if let Some(&t) = p
             .input_type_ids
             .iter()
-            .find(|&&t| t as usize >= c.type_vocab_size)
+            .find(|&&t| t as usize >= c.type_vocab_size && c.uses_token_types())
         {
             return Err(Error::InvalidInput(format!(
                 "token type {t} needs type_vocab_size > {t}, but this model has {}; it cannot encode sentence pairs — pass single sentences",
@@ -397,9 +516,15 @@ impl Engine {
             let mut ids = Vec::with_capacity(b * run_seq);
             let mut types = Vec::with_capacity(b * run_seq);
             let mut mask = Vec::with_capacity(b * run_seq);
+            let use_types = self.config().uses_token_types();
             for p in &chunk {
                 ids.extend_from_slice(&p.input_word_ids[..run_seq]);
-                types.extend_from_slice(&p.input_type_ids[..run_seq]);
+                if use_types {
+                    types.extend_from_slice(&p.input_type_ids[..run_seq]);
+                } else {
+                    // One token type (RoBERTa, DistilBERT): type 0 everywhere, as transformers.
+                    types.extend(std::iter::repeat_n(0, run_seq));
+                }
                 mask.extend_from_slice(&p.input_mask[..run_seq]);
             }
             let fwd = self.run(b, run_seq, &ids, &types, &mask, request)?;

@@ -119,6 +119,9 @@ pub enum Kernel {
     AttentionCoop8,
     /// Attention on cooperative matrices, 16×16×16 fragments (head_dim ≤ 64).
     AttentionCoop16,
+    /// Copies the word-table rows of one piece of a table split across bindings (one too large
+    /// for a single storage binding) into a `[tokens, H]` buffer the embeddings kernel reads.
+    GatherRows,
 }
 
 /// How a binding is used by a kernel (binding 0 is always the uniform `params`).
@@ -164,7 +167,7 @@ fn coop_prelude(n: u32) -> String {
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 15] = [
+    pub const ALL: [Kernel; 16] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
@@ -180,6 +183,7 @@ impl Kernel {
         Kernel::GemmCoop16,
         Kernel::AttentionCoop8,
         Kernel::AttentionCoop16,
+        Kernel::GatherRows,
     ];
 
     /// The kernel's name: its shader file's name (without `.wgsl`), with the fragment size for
@@ -201,6 +205,7 @@ impl Kernel {
             Kernel::AddLayerNorm => "add_layernorm",
             Kernel::Gelu => "gelu",
             Kernel::Pooling => "pooling",
+            Kernel::GatherRows => "gather_rows",
         }
     }
 
@@ -271,6 +276,7 @@ impl Kernel {
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
             Kernel::Pooling => include_str!("../shaders/pooling.wgsl"),
+            Kernel::GatherRows => include_str!("../shaders/gather_rows.wgsl"),
             Kernel::GemmCoop8 | Kernel::GemmCoop16 => include_str!("../shaders/gemm_coop.wgsl"),
             Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
                 include_str!("../shaders/attention_coop.wgsl")
@@ -305,6 +311,7 @@ impl Kernel {
         let prelude = match self {
             Kernel::Embeddings | Kernel::AddLayerNorm | Kernel::Pooling => reduce,
             Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => ATTENTION_IO,
+            Kernel::GatherRows => "",
             k => {
                 debug_assert!(k.is_gemm() || k == Kernel::Gelu);
                 ACTIVATIONS
@@ -347,6 +354,7 @@ impl Kernel {
             Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
             Kernel::Gelu => &[ReadWrite],
             Kernel::Pooling => &[Read, Read, ReadWrite],
+            Kernel::GatherRows => &[Read, Read, ReadWrite],
             k => {
                 debug_assert!(k.is_gemm());
                 &[Read, Read, Read, ReadWrite]
@@ -364,11 +372,11 @@ impl Kernel {
     }
 
     /// The values [`Kernel::variant_constant`] takes (ACT: identity, GELU erf, GELU tanh, tanh,
-    /// ReLU; MODE: mean, max, CLS); `[0]` for kernels without one.
+    /// ReLU; MODE: mean, max, CLS, mean·√n); `[0]` for kernels without one.
     pub fn variant_values(self) -> &'static [u32] {
         match self {
             Kernel::Gelu => &[0, 1, 2, 3, 4],
-            Kernel::Pooling => &[0, 1, 2],
+            Kernel::Pooling => &[0, 1, 2, 3],
             _ => &[0],
         }
     }
@@ -383,6 +391,7 @@ impl Kernel {
             Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
             Kernel::Gelu => std::mem::size_of::<GeluParams>(),
             Kernel::Pooling => std::mem::size_of::<PoolingParams>(),
+            Kernel::GatherRows => std::mem::size_of::<GatherRowsParams>(),
             k => {
                 debug_assert!(k.is_gemm());
                 std::mem::size_of::<GemmParams>()
@@ -540,10 +549,37 @@ pub struct EmbeddingsParams {
     pub type_vocab: u32,
     /// Mirrors the WGSL `Params` field of the same name.
     pub eps: f32,
+    /// Position index of the first token (`pad_token_id + 1` for RoBERTa, else 0).
+    pub pos_offset: u32,
+    /// Position index of padding tokens: `pad_token_id` for RoBERTa (whose padding positions
+    /// are `padding_idx`), [`NO_PAD_POSITION`] where padding counts on like any token.
+    pub pad_position: u32,
+    /// 1: `word` holds the rows already gathered per token ([`Kernel::GatherRows`]), so row
+    /// `t` is read instead of row `ids[t]`.
+    pub gathered: u32,
     /// Padding to 16 bytes.
     pub _pad0: u32,
     /// Padding to 16 bytes.
     pub _pad1: u32,
+    /// Padding to 16 bytes.
+    pub _pad2: u32,
+}
+
+/// [`EmbeddingsParams::pad_position`] of models whose padding tokens take ordinary positions.
+pub const NO_PAD_POSITION: u32 = u32::MAX;
+
+/// `gather_rows.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GatherRowsParams {
+    /// Mirrors the WGSL `Params` field of the same name.
+    pub rows: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
+    pub hidden: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
+    pub first: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
+    pub count: u32,
 }
 
 /// `attention.wgsl` parameters.

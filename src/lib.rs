@@ -34,16 +34,18 @@ pub mod npy;
 pub mod ops;
 pub mod preprocess;
 pub mod reference;
+pub mod sentence;
 pub mod shaders;
 pub mod tune;
 pub mod weights;
 
-pub use config::{Activation, BertConfig};
+pub use config::{Activation, BertConfig, Family};
 pub use engine::{DEFAULT_SEQ_LENGTH, Encoded, Engine, EngineOptions};
 pub use error::{Error, Result};
 pub use gpu::{GpuContext, GpuOptions};
 pub use model::{Pooling, Request};
 pub use preprocess::{Input, Packed, Preprocessor};
+pub use sentence::SentenceConfig;
 pub use weights::BertWeights;
 
 /// Where the default model lives, relative to the working directory.

@@ -78,6 +78,8 @@ enum PoolingArg {
     Pooler,
     /// Max over real tokens.
     Max,
+    /// Sum over real tokens / √(their number) (sentence-transformers' mean_sqrt_len_tokens).
+    MeanSqrtLen,
 }
 
 impl From<PoolingArg> for Pooling {
@@ -87,6 +89,7 @@ impl From<PoolingArg> for Pooling {
             PoolingArg::Cls => Pooling::Cls,
             PoolingArg::Pooler => Pooling::Pooler,
             PoolingArg::Max => Pooling::Max,
+            PoolingArg::MeanSqrtLen => Pooling::MeanSqrtLen,
         }
     }
 }
@@ -115,14 +118,16 @@ enum Command {
         model: ModelArgs,
         #[command(flatten)]
         inputs: InputArgs,
-        /// How token vectors become one sentence vector.
-        #[arg(long, value_enum, default_value_t = PoolingArg::Mean)]
-        pooling: PoolingArg,
-        /// L2-normalise the vectors (the default).
+        /// How token vectors become one sentence vector. Default: what the model folder's
+        /// modules.json says (sentence-transformers), else mean.
+        #[arg(long, value_enum)]
+        pooling: Option<PoolingArg>,
+        /// L2-normalise the vectors. Default: as the model folder says (a Normalize module in
+        /// modules.json), else yes.
         #[arg(long, overrides_with = "no_normalize")]
         normalize: bool,
         /// Keep the vectors as pooled, without L2 normalisation.
-        #[arg(long = "no-normalize")]
+        #[arg(long = "no-normalize", overrides_with = "normalize")]
         no_normalize: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
@@ -130,9 +135,10 @@ enum Command {
         /// Write to FILE (atomically: a temporary file renamed when complete) instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Packed length; longer inputs are truncated.
-        #[arg(long, default_value_t = wgbert::DEFAULT_SEQ_LENGTH, value_name = "N")]
-        seq_len: usize,
+        /// Longest input in tokens; longer inputs are truncated. Default: the model folder's
+        /// max_seq_length (sentence_bert_config.json), else 128.
+        #[arg(long, value_name = "N")]
+        seq_len: Option<usize>,
         /// Sequences per forward pass.
         #[arg(long, default_value_t = 32, value_name = "N")]
         batch_size: usize,
@@ -205,6 +211,35 @@ enum Command {
         /// Output format: `text` (one entity a line) or `jsonl` (one array per input).
         #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
         format: String,
+    },
+    /// Rank documents by relevance to a query with a cross-encoder (a *ForSequenceClassification
+    /// checkpoint with one label, e.g. an ms-marco or bge-reranker model): best first, with
+    /// each document's index; scores are sigmoids as sentence-transformers' CrossEncoder gives.
+    Rerank {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The query.
+        #[arg(value_name = "QUERY")]
+        query: String,
+        /// Documents as arguments (or --input FILE, one a line).
+        #[arg(value_name = "DOC")]
+        docs: Vec<String>,
+        /// Read the documents from FILE, one per line.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Replace invalid UTF-8 in the input file with U+FFFD instead of stopping with an error.
+        #[arg(long)]
+        lossy: bool,
+        /// Output format: `text` (score, [index], document) or `jsonl` ({"index","score","text"}).
+        #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+        format: String,
+        /// Print the head's logits instead of sigmoid scores.
+        #[arg(long)]
+        raw_scores: bool,
+        /// Longest (query, document) pair in tokens; longer pairs are truncated round-robin.
+        /// Default: the model's longest input, at most 512.
+        #[arg(long, value_name = "N")]
+        seq_len: Option<usize>,
     },
     /// Show the tokens and the three TF-Hub arrays of each input.
     Preprocess {
@@ -284,15 +319,29 @@ fn open_engine(m: &ModelArgs, seq_len: usize) -> Result<Engine> {
     open_engine_with(m, seq_len, 32)
 }
 
-/// For commands without a --seq-len: TF-Hub's 128, or the model's longest if that is shorter.
-fn open_engine_default_len(m: &ModelArgs) -> Result<Engine> {
+/// TF-Hub's 128, or the model's longest input if that is shorter.
+fn default_len(m: &ModelArgs) -> usize {
     let dir = wgbert::resolve_model_dir(m.model.as_deref());
     let max = wgbert::BertConfig::from_file(&dir.join("config.json"))
-        .map_or(wgbert::DEFAULT_SEQ_LENGTH, |c| c.max_position_embeddings);
-    open_engine(m, wgbert::DEFAULT_SEQ_LENGTH.min(max))
+        .map_or(wgbert::DEFAULT_SEQ_LENGTH, |c| c.max_seq_length());
+    wgbert::DEFAULT_SEQ_LENGTH.min(max)
+}
+
+/// For commands without a --seq-len: [`default_len`].
+fn open_engine_default_len(m: &ModelArgs) -> Result<Engine> {
+    open_engine(m, default_len(m))
 }
 
 fn open_engine_with(m: &ModelArgs, seq_len: usize, max_batch: usize) -> Result<Engine> {
+    open_engine_opts(m, seq_len, max_batch, |_| {})
+}
+
+fn open_engine_opts(
+    m: &ModelArgs,
+    seq_len: usize,
+    max_batch: usize,
+    adjust: impl FnOnce(&mut EngineOptions),
+) -> Result<Engine> {
     let dir = wgbert::resolve_model_dir(m.model.as_deref());
     if !dir.is_dir() {
         bail!(
@@ -311,6 +360,8 @@ fn open_engine_with(m: &ModelArgs, seq_len: usize, max_batch: usize) -> Result<E
         precision: m.precision.into(),
         ..Default::default()
     };
+    let mut opts = opts;
+    adjust(&mut opts);
     Ok(Engine::from_dir(&dir, opts)?)
 }
 
@@ -462,15 +513,26 @@ fn cmd_preprocess(model: &ModelArgs, inputs: &InputArgs, seq_len: usize) -> Resu
         );
     }
     let config = wgbert::BertConfig::from_file(&dir.join("config.json"))?;
-    if seq_len > config.max_position_embeddings {
+    if seq_len > config.max_seq_length() {
         bail!(
-            "--seq-len {seq_len} is above this model's max_position_embeddings ({}); use at most {}",
-            config.max_position_embeddings,
-            config.max_position_embeddings
+            "--seq-len {seq_len} is above this model's longest input, {}; use at most {}",
+            config.describe_max_seq_length(),
+            config.max_seq_length()
         );
     }
     let pre = wgbert::Preprocessor::from_file(&tok)?;
     let mut out = std::io::stdout().lock();
+    let specials: Vec<String> = pre
+        .template()
+        .pair
+        .iter()
+        .map(|p| match p {
+            wgbert::preprocess::Piece::Special { token, id, .. } => format!("{token}={id}"),
+            wgbert::preprocess::Piece::Segment { index, .. } => ["A", "B"][*index].to_string(),
+        })
+        .collect();
+    let pad = pre.pad_id();
+    writeln!(out, "template: {}; padding id {pad}", specials.join(" "))?;
     for input in &inputs {
         let p = pre.pack(input, seq_len)?;
         let n = p.len();
@@ -482,7 +544,7 @@ fn cmd_preprocess(model: &ModelArgs, inputs: &InputArgs, seq_len: usize) -> Resu
         writeln!(out, "  tokens          {:?}", p.tokens)?;
         writeln!(
             out,
-            "  input_word_ids  {} + {} x 0",
+            "  input_word_ids  {} + {} x {pad}",
             show(&p.input_word_ids),
             seq_len - n
         )?;
@@ -564,8 +626,9 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
     let dir = wgbert::resolve_model_dir(model.model.as_deref());
     match wgbert::BertConfig::from_file(&dir.join("config.json")) {
         Ok(c) => println!(
-            "model        {}: {} layers, hidden {}, {} heads, intermediate {}, vocab {}, max positions {}, {}",
+            "model        {}: {}, {} layers, hidden {}, {} heads, intermediate {}, vocab {}, max positions {}, {}",
             dir.display(),
+            c.model_type.as_deref().unwrap_or("bert"),
             c.num_hidden_layers,
             c.hidden_size,
             c.num_attention_heads,
@@ -576,6 +639,10 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
         ),
         Err(e) => println!("model        {} ({e})", dir.display()),
     }
+    match wgbert::SentenceConfig::from_dir(&dir) {
+        Ok(s) => println!("embedding    {}", s.describe()),
+        Err(e) => println!("embedding    ({e})"),
+    }
     Ok(())
 }
 
@@ -583,11 +650,11 @@ fn cmd_info(model: &ModelArgs) -> Result<()> {
 fn cmd_embed(
     model: &ModelArgs,
     inputs: &InputArgs,
-    pooling: Pooling,
-    normalize: bool,
+    pooling: Option<Pooling>,
+    normalize: Option<bool>,
     format: Format,
     output: Option<&Path>,
-    seq_len: usize,
+    seq_len: Option<usize>,
     batch_size: usize,
     quiet: bool,
 ) -> Result<()> {
@@ -601,9 +668,16 @@ fn cmd_embed(
         // Fail on a missing input before spending time on the model.
         std::fs::metadata(p).with_context(|| format!("cannot open input file {}", p.display()))?;
     }
-    let engine = open_engine_with(model, seq_len, batch_size)?;
+    let engine = open_engine_opts(model, default_len(model), batch_size, |o| {
+        o.pooling = pooling;
+        o.normalize = normalize;
+        o.embed_seq_length = seq_len;
+    })?;
+    let (pooling, normalize) = (engine.pooling(), engine.normalize());
     if pooling == Pooling::Pooler && !engine.has_pooler() {
-        bail!("this checkpoint has no pooler (pooler.dense.*); use --pooling mean, cls or max");
+        bail!(
+            "this checkpoint has no pooler (pooler.dense.*), so it has no pooled_output; use --pooling mean, cls, max or mean-sqrt-len"
+        );
     }
     let source = match &inputs.input {
         Some(p) => cli::embed::Source::File {
@@ -693,6 +767,29 @@ fn main() {
         } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
         Command::Shaders { dump } => cmd_shaders(dump.as_deref()),
+        Command::Rerank {
+            model,
+            query,
+            docs,
+            input,
+            lossy,
+            format,
+            raw_scores,
+            seq_len,
+        } => (|| {
+            let docs = cli::input::gather(input.as_deref(), docs, *lossy)?;
+            let engine = open_engine_default_len(model)?;
+            cli::rerank::run(
+                &engine,
+                &cli::rerank::RerankJob {
+                    query,
+                    docs: &docs,
+                    jsonl: format == "jsonl",
+                    raw: *raw_scores,
+                    seq_len: *seq_len,
+                },
+            )
+        })(),
         Command::Ner {
             model,
             inputs,
@@ -748,7 +845,7 @@ fn main() {
             model,
             inputs,
             pooling,
-            normalize: _,
+            normalize,
             no_normalize,
             format,
             output,
@@ -758,8 +855,12 @@ fn main() {
         } => cmd_embed(
             model,
             inputs,
-            (*pooling).into(),
-            !*no_normalize,
+            pooling.map(Into::into),
+            match (normalize, no_normalize) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
             *format,
             output.as_deref(),
             *seq_len,

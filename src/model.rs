@@ -20,6 +20,9 @@ pub enum Pooling {
     Cls,
     /// The BERT pooler output, tanh(dense(`[CLS]`)).
     Pooler,
+    /// Sum over real tokens divided by √(number of real tokens) (sentence-transformers'
+    /// `pooling_mode_mean_sqrt_len_tokens`).
+    MeanSqrtLen,
 }
 
 impl Pooling {
@@ -28,6 +31,7 @@ impl Pooling {
             Pooling::Mean => 0,
             Pooling::Max => 1,
             Pooling::Cls | Pooling::Pooler => 2,
+            Pooling::MeanSqrtLen => 3,
         }
     }
 }
@@ -100,7 +104,9 @@ struct GpuLayer {
 pub struct GpuModel {
     kernels: Arc<Kernels>,
     config: BertConfig,
-    word: wgpu::Buffer,
+    /// The word table, in pieces of consecutive rows (first row, buffer) when it is larger than
+    /// one storage binding; one piece otherwise.
+    word: Vec<(usize, wgpu::Buffer)>,
     position: wgpu::Buffer,
     token_type: wgpu::Buffer,
     emb_ln_g: wgpu::Buffer,
@@ -109,6 +115,9 @@ pub struct GpuModel {
     pooler: Option<(wgpu::Buffer, wgpu::Buffer)>,
     /// Sequence-classification head: weight `[labels, H]`, bias, number of labels.
     classifier: Option<(wgpu::Buffer, wgpu::Buffer, usize)>,
+    /// The dense layer (weight, bias, GEMM activation code) a RoBERTa or DistilBERT sequence
+    /// head applies to the first token before `classifier`.
+    head_dense: Option<(wgpu::Buffer, wgpu::Buffer, u32)>,
 }
 
 fn concat(parts: &[&HostTensor]) -> Vec<f32> {
@@ -121,12 +130,13 @@ impl GpuModel {
     pub fn new(kernels: Arc<Kernels>, config: BertConfig, weights: &BertWeights) -> Result<Self> {
         let ctx = kernels.ctx().clone();
         let max = ctx.max_binding_bytes();
+        let elem = kernels.precision().bytes() as u64;
         let up = |label: &str, t: &[f32]| {
-            let bytes = t.len() as u64 * 4;
+            let bytes = t.len() as u64 * elem;
             if bytes > max {
                 return Err(Error::Shape(format!(
-                    "weight tensor {label} is {bytes} bytes as f32, above this adapter's storage binding limit of {max} bytes; \
-                     wgbert does not split weight tensors across bindings yet, so this model cannot run on this adapter"
+                    "weight tensor {label} is {bytes} bytes, above this adapter's storage binding limit of {max} bytes; \
+                     wgbert splits only the word-embedding table across bindings, so this model cannot run on this adapter"
                 )));
             }
             kernels.upload(label, t)
@@ -182,12 +192,51 @@ impl GpuModel {
             )),
             None => None,
         };
+        let head_dense = match &weights.head_dense {
+            Some((w, b)) => Some((
+                up("head.dense.weight", &w.data)?,
+                up("head.dense.bias", &b.data)?,
+                // RoBERTa's classifier.dense is followed by tanh, DistilBERT's pre_classifier by ReLU.
+                match config.family() {
+                    Some(crate::config::Family::DistilBert) => 4,
+                    _ => 3,
+                },
+            )),
+            None => None,
+        };
+        // The word table may be larger than one binding (multilingual vocabularies): split it
+        // into pieces of whole rows, each within the limit.
+        let h = config.hidden_size;
+        let row_bytes = (h * kernels.precision().bytes()) as u64;
+        let rows_per_piece = (max / row_bytes.max(1)).max(1) as usize;
+        let word_data = &weights.word_embeddings.data;
+        let vocab = word_data.len() / h.max(1);
+        let mut word = Vec::new();
+        for first in (0..vocab.max(1)).step_by(rows_per_piece) {
+            let rows = rows_per_piece.min(vocab - first);
+            let label = if rows == vocab {
+                "embeddings.word_embeddings.weight".to_string()
+            } else {
+                format!(
+                    "embeddings.word_embeddings.weight[{first}..{}]",
+                    first + rows
+                )
+            };
+            word.push((
+                first,
+                kernels.upload(&label, &word_data[first * h..(first + rows) * h])?,
+            ));
+        }
+        if word.len() > 1 {
+            log::info!(
+                "word table split into {} pieces of at most {rows_per_piece} rows (storage binding limit {max} bytes)",
+                word.len()
+            );
+        }
         let model = GpuModel {
             classifier,
-            word: up(
-                "embeddings.word_embeddings.weight",
-                &weights.word_embeddings.data,
-            )?,
+            head_dense,
+            word,
             position: up(
                 "embeddings.position_embeddings.weight",
                 &weights.position_embeddings.data,
@@ -212,6 +261,11 @@ impl GpuModel {
         &self.config
     }
 
+    /// Pieces the word table is split into (1 unless it is larger than one storage binding).
+    pub fn word_table_pieces(&self) -> usize {
+        self.word.len()
+    }
+
     /// Whether the checkpoint has a pooler (`pooled_output` available).
     pub fn has_pooler(&self) -> bool {
         self.pooler.is_some()
@@ -226,6 +280,14 @@ impl GpuModel {
                 .architectures
                 .as_ref()
                 .is_some_and(|a| a.iter().any(|n| n.contains("TokenClassification")))
+    }
+
+    /// Whether a sequence-classification head can run: `classifier` on the pooler (BERT) or on
+    /// its own dense layer (RoBERTa, DistilBERT).
+    pub fn sequence_head(&self) -> bool {
+        self.classifier.is_some()
+            && !self.token_head()
+            && (self.pooler.is_some() || self.head_dense.is_some())
     }
 
     /// Number of labels of the classification head, if the checkpoint has one.
@@ -355,6 +417,31 @@ impl Plan {
         };
 
         let mut d = Vec::new();
+        // A word table in pieces: gather each token's row from its piece first.
+        let word_rows = if model.word.len() > 1 {
+            let rows = k.float_buffer("word_rows", m * h)?;
+            let vocab = c.vocab_size;
+            for (i, (first, piece)) in model.word.iter().enumerate() {
+                let count = model.word.get(i + 1).map_or(vocab, |p| p.0) - first;
+                d.push(k.dispatch(
+                    format!("embeddings.gather{i}"),
+                    Kernel::GatherRows,
+                    0,
+                    &GatherRowsParams {
+                        rows: mu,
+                        hidden: hu,
+                        first: *first as u32,
+                        count: count as u32,
+                    },
+                    &[&ids, piece, &rows],
+                    row_grid(mu),
+                )?);
+            }
+            Some(rows)
+        } else {
+            None
+        };
+        let word = word_rows.as_ref().unwrap_or(&model.word[0].1);
         // (B·S, H) ← LayerNorm(word[ids] + position + token_type[types])
         d.push(k.dispatch(
             "embeddings",
@@ -367,13 +454,20 @@ impl Plan {
                 vocab: c.vocab_size as u32,
                 type_vocab: c.type_vocab_size as u32,
                 eps,
+                pos_offset: c.position_offset() as u32,
+                pad_position: match c.family() {
+                    Some(crate::config::Family::Roberta) => c.pad_id() as u32,
+                    _ => NO_PAD_POSITION,
+                },
+                gathered: word_rows.is_some() as u32,
                 _pad0: 0,
                 _pad1: 0,
+                _pad2: 0,
             },
             &[
                 &ids,
                 &types,
-                &model.word,
+                word,
                 &model.position,
                 &model.token_type,
                 &model.emb_ln_g,
@@ -522,9 +616,23 @@ impl Plan {
         // The classification head, on the GPU after the encoder:
         //   token head     (B·S, labels) ← x · Wcᵀ + bc      (BertForTokenClassification)
         //   sequence head  (B, labels)   ← pooled · Wcᵀ + bc (BertForSequenceClassification)
-        let head_input = match (&model.classifier, &pooled) {
-            (Some(_), _) if model.token_head() => Some((x, m, seq)), // rows, rows per sequence
-            (Some(_), Some(pooled)) => Some((pooled, batch, 1)),
+        //   RoBERTa / DistilBERT (B, labels) ← act(x[first] · Wdᵀ + bd) · Wcᵀ + bc
+        let head_hidden = match (&model.classifier, &model.head_dense) {
+            (Some(_), Some((dw, db, dact))) if !model.token_head() => {
+                let out = k.float_buffer("head_dense", batch * h)?;
+                let params = GemmParams {
+                    a_stride: (seq * h) as u32,
+                    ..GemmParams::new(batch, h, h, *dact)
+                };
+                d.push(k.gemm("head.dense", &params, [x, dw, db, &out])?);
+                Some(out)
+            }
+            _ => None,
+        };
+        let head_input = match (&model.classifier, &head_hidden, &pooled) {
+            (Some(_), _, _) if model.token_head() => Some((x, m, seq)), // rows, rows per sequence
+            (Some(_), Some(hidden), _) => Some((hidden, batch, 1)),
+            (Some(_), None, Some(pooled)) => Some((pooled, batch, 1)),
             _ => None,
         };
         let logits = match (&model.classifier, head_input) {
@@ -540,7 +648,9 @@ impl Plan {
             _ => None,
         };
 
-        let scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
+        let mut scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
+        scratch.extend(head_hidden);
+        scratch.extend(word_rows);
         ctx.check_errors()?;
         Ok(Plan {
             key,

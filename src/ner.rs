@@ -44,8 +44,8 @@ pub fn aggregate(text: &str, packed: &Packed, logits: &[f32], labels: &[String])
     // Words of segment A: a first sub-token and the `##` pieces that follow it.
     let mut words: Vec<(usize, usize, usize, f32)> = Vec::new(); // (start, end, label, score)
     for (i, tok) in packed.tokens.iter().enumerate().skip(1) {
-        if tok == "[SEP]" {
-            break; // end of segment A
+        if packed.special.get(i).copied().unwrap_or(tok == "[SEP]") {
+            break; // the special token after segment A
         }
         let (start, end) = packed.offsets[i];
         if tok.starts_with("##")

@@ -1,9 +1,12 @@
 //! TF-Hub `bert_en_uncased_preprocess` packing with the model's own `tokenizer.json`.
 //!
-//! `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, zero padding to `seq_length`, and pairs truncated
-//! round-robin (tensorflow_text's `RoundRobinTrimmer`): the budget `seq_length − (segments + 1)`
+//! The special tokens and their order come from the tokenizer's post-processor (BERT:
+//! `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`; RoBERTa / XLM-R: `<s> A </s>` and
+//! `<s> A </s></s> B </s>`), padding with the pad token to `seq_length`, and pairs truncated
+//! round-robin (tensorflow_text's `RoundRobinTrimmer`): the budget `seq_length − specials`
 //! is granted one token at a time to A, B, A, B, … until it is spent or both are exhausted.
-//! The tokenizer file's own truncation, padding and post-processor are switched off.
+//! The tokenizer file's own truncation and padding are switched off; its post-processor is
+//! read as a template and applied here, after truncation.
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -48,20 +51,24 @@ impl Input {
     }
 }
 
-/// One packed input: the three TF-Hub arrays (each `seq_length` long) and the real WordPieces.
+/// One packed input: the three TF-Hub arrays (each `seq_length` long) and the real tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packed {
-    /// `[CLS]`=101 … `[SEP]`=102, then 0 padding.
+    /// `[CLS]`=101 … `[SEP]`=102 (BERT; the model's own special tokens otherwise), then the
+    /// pad token (0 for BERT).
     pub input_word_ids: Vec<u32>,
     /// 1 on real tokens (specials included), 0 on padding.
     pub input_mask: Vec<u32>,
-    /// 0 for `[CLS]`, A and the first `[SEP]`; 1 for B and the last `[SEP]`; 0 on padding.
+    /// The template's type ids (BERT: 0 for `[CLS]`, A and the first `[SEP]`; 1 for B and the
+    /// last `[SEP]`); 0 on padding.
     pub input_type_ids: Vec<u32>,
-    /// The WordPiece strings of the real tokens, `[CLS]` and `[SEP]` included.
+    /// The token strings of the real tokens, special tokens included.
     pub tokens: Vec<String>,
     /// Character span `(start, end)` in its segment's text of each real token; `(0, 0)` for
-    /// `[CLS]` and `[SEP]`.
+    /// special tokens.
     pub offsets: Vec<(usize, usize)>,
+    /// Whether each real token is one the template added (`[CLS]`, `[SEP]`, `<s>`, …).
+    pub special: Vec<bool>,
 }
 
 impl Packed {
@@ -101,16 +108,230 @@ pub fn round_robin_allocation(lengths: &[usize], budget: usize) -> Vec<usize> {
 /// Ids, WordPiece strings and character spans of one segment's tokens.
 pub type Tokenized = (Vec<u32>, Vec<String>, Vec<(usize, usize)>);
 
-/// WordPiece tokenisation and TF-Hub packing.
+/// One element of a packing template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// A special token the template adds.
+    Special {
+        /// Its string, e.g. `[CLS]` or `</s>`.
+        token: String,
+        /// Its id.
+        id: u32,
+        /// Its token type.
+        type_id: u32,
+    },
+    /// The tokens of segment 0 (A) or 1 (B).
+    Segment {
+        /// 0 for A, 1 for B.
+        index: usize,
+        /// The token type of its tokens.
+        type_id: u32,
+    },
+}
+
+/// Where the special tokens go, for one sentence and for a pair (the tokenizer's
+/// post-processor: `BertProcessing`, `RobertaProcessing` or `TemplateProcessing`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    /// `[CLS] A [SEP]`.
+    pub single: Vec<Piece>,
+    /// `[CLS] A [SEP] B [SEP]`.
+    pub pair: Vec<Piece>,
+}
+
+impl Template {
+    fn special(token: &str, id: u32, type_id: u32) -> Piece {
+        Piece::Special {
+            token: token.to_string(),
+            id,
+            type_id,
+        }
+    }
+
+    /// BERT's: `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`, B and its `[SEP]` of type 1.
+    pub fn bert(cls: (&str, u32), sep: (&str, u32)) -> Self {
+        let seg = |index, type_id| Piece::Segment { index, type_id };
+        Template {
+            single: vec![
+                Self::special(cls.0, cls.1, 0),
+                seg(0, 0),
+                Self::special(sep.0, sep.1, 0),
+            ],
+            pair: vec![
+                Self::special(cls.0, cls.1, 0),
+                seg(0, 0),
+                Self::special(sep.0, sep.1, 0),
+                seg(1, 1),
+                Self::special(sep.0, sep.1, 1),
+            ],
+        }
+    }
+
+    /// RoBERTa's: `<s> A </s>` / `<s> A </s></s> B </s>`, all of type 0 (RoBERTa has one type).
+    pub fn roberta(cls: (&str, u32), sep: (&str, u32)) -> Self {
+        let seg = |index| Piece::Segment { index, type_id: 0 };
+        Template {
+            single: vec![
+                Self::special(cls.0, cls.1, 0),
+                seg(0),
+                Self::special(sep.0, sep.1, 0),
+            ],
+            pair: vec![
+                Self::special(cls.0, cls.1, 0),
+                seg(0),
+                Self::special(sep.0, sep.1, 0),
+                Self::special(sep.0, sep.1, 0),
+                seg(1),
+                Self::special(sep.0, sep.1, 0),
+            ],
+        }
+    }
+
+    /// Number of special tokens around `segments` (1 or 2) segments.
+    pub fn specials(&self, segments: usize) -> usize {
+        let t = if segments == 2 {
+            &self.pair
+        } else {
+            &self.single
+        };
+        t.iter()
+            .filter(|p| matches!(p, Piece::Special { .. }))
+            .count()
+    }
+
+    /// Reads the post-processor of a `tokenizer.json` document; `None` when it has none that
+    /// places special tokens (the caller falls back to BERT's template).
+    fn from_tokenizer_json(
+        doc: &serde_json::Value,
+        id_of: &dyn Fn(&str) -> Option<u32>,
+    ) -> std::result::Result<Option<Self>, String> {
+        let Some(pp) = doc.get("post_processor").filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        Self::from_processor(pp, id_of)
+    }
+
+    fn from_processor(
+        pp: &serde_json::Value,
+        id_of: &dyn Fn(&str) -> Option<u32>,
+    ) -> std::result::Result<Option<Self>, String> {
+        let pair_of = |key: &str| -> std::result::Result<(String, u32), String> {
+            let v = pp.get(key).and_then(|v| v.as_array());
+            match v.map(|a| {
+                (
+                    a.first().and_then(|t| t.as_str()),
+                    a.get(1).and_then(|i| i.as_u64()),
+                )
+            }) {
+                Some((Some(t), Some(i))) => Ok((t.to_string(), i as u32)),
+                _ => Err(format!(
+                    "its post_processor has no valid \"{key}\" [token, id]"
+                )),
+            }
+        };
+        match pp.get("type").and_then(|t| t.as_str()) {
+            Some("BertProcessing") => {
+                let (cls, sep) = (pair_of("cls")?, pair_of("sep")?);
+                Ok(Some(Self::bert((&cls.0, cls.1), (&sep.0, sep.1))))
+            }
+            Some("RobertaProcessing") => {
+                let (cls, sep) = (pair_of("cls")?, pair_of("sep")?);
+                Ok(Some(Self::roberta((&cls.0, cls.1), (&sep.0, sep.1))))
+            }
+            Some("TemplateProcessing") => {
+                let specials = pp.get("special_tokens");
+                let parse = |key: &str| -> std::result::Result<Vec<Piece>, String> {
+                    let items = pp
+                        .get(key)
+                        .and_then(|v| v.as_array())
+                        .ok_or_else(|| format!("its TemplateProcessing has no \"{key}\" list"))?;
+                    let mut out = Vec::new();
+                    for item in items {
+                        if let Some(sq) = item.get("Sequence") {
+                            let index = match sq.get("id").and_then(|v| v.as_str()) {
+                                Some("A") => 0,
+                                Some("B") => 1,
+                                other => {
+                                    return Err(format!(
+                                        "its template names sequence {other:?}; only A and B exist"
+                                    ));
+                                }
+                            };
+                            let type_id =
+                                sq.get("type_id").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+                            out.push(Piece::Segment { index, type_id });
+                        } else if let Some(sp) = item.get("SpecialToken") {
+                            let name = sp.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+                            let type_id =
+                                sp.get("type_id").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+                            // The special_tokens map gives the ids (one special may be several tokens).
+                            let entry = specials.and_then(|m| m.get(name));
+                            let ids: Vec<u32> = entry
+                                .and_then(|e| e.get("ids"))
+                                .and_then(|v| v.as_array())
+                                .map(|a| a.iter().filter_map(|i| i.as_u64().map(|i| i as u32)).collect())
+                                .or_else(|| id_of(name).map(|i| vec![i]))
+                                .ok_or_else(|| format!("its template uses special token {name:?}, which it gives no id"))?;
+                            let tokens: Vec<String> = entry
+                                .and_then(|e| e.get("tokens"))
+                                .and_then(|v| v.as_array())
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|t| t.as_str().map(str::to_string))
+                                        .collect()
+                                })
+                                .unwrap_or_else(|| vec![name.to_string(); ids.len()]);
+                            for (k, id) in ids.iter().enumerate() {
+                                let token =
+                                    tokens.get(k).cloned().unwrap_or_else(|| name.to_string());
+                                out.push(Piece::Special {
+                                    token,
+                                    id: *id,
+                                    type_id,
+                                });
+                            }
+                        } else {
+                            return Err(format!(
+                                "its template has an item wgbert does not know: {item}"
+                            ));
+                        }
+                    }
+                    Ok(out)
+                };
+                Ok(Some(Template {
+                    single: parse("single")?,
+                    pair: parse("pair")?,
+                }))
+            }
+            Some("Sequence") => {
+                for p in pp
+                    .get("processors")
+                    .and_then(|v| v.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(t) = Self::from_processor(p, id_of)? {
+                        return Ok(Some(t));
+                    }
+                }
+                Ok(None)
+            }
+            // ByteLevel and others only adjust offsets.
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Tokenisation and TF-Hub packing with the model's own special tokens.
 pub struct Preprocessor {
     tokenizer: Tokenizer,
-    cls_id: u32,
-    sep_id: u32,
+    template: Template,
     pad_id: u32,
 }
 
 impl Preprocessor {
-    /// Loads `tokenizer.json`, switching off its own truncation and padding.
+    /// Loads `tokenizer.json`, switching off its own truncation and padding, and reads its
+    /// post-processor as the packing template.
     pub fn from_file(path: &Path) -> Result<Self> {
         if !path.exists() {
             return Err(Error::ModelNotFound(format!(
@@ -118,43 +339,68 @@ impl Preprocessor {
                 path.display()
             )));
         }
-        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// A preprocessor from the bytes of a `tokenizer.json`; `path` names it in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let bad = |e: String| {
             Error::Tokenizer(format!(
                 "cannot load {} ({e}); it must be a Hugging Face tokenizers JSON file",
                 path.display()
             ))
-        })?;
+        };
+        let mut tokenizer = Tokenizer::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
-        let id = |t: &str| {
-            tokenizer.token_to_id(t).ok_or_else(|| {
-                Error::Tokenizer(format!(
-                    "{} has no {t} token; wgbert needs a BERT WordPiece vocabulary with [CLS] and [SEP]",
-                    path.display()
-                ))
-            })
+        let id_of = |t: &str| tokenizer.token_to_id(t);
+        let template = match Template::from_tokenizer_json(&doc, &id_of).map_err(|e| {
+            Error::Tokenizer(format!(
+                "{}: {e}; fix its post_processor or re-save the tokenizer with transformers",
+                path.display()
+            ))
+        })? {
+            Some(t) => t,
+            None => match (id_of("[CLS]"), id_of("[SEP]"), id_of("<s>"), id_of("</s>")) {
+                (Some(c), Some(s), _, _) => Template::bert(("[CLS]", c), ("[SEP]", s)),
+                (_, _, Some(c), Some(s)) => Template::roberta(("<s>", c), ("</s>", s)),
+                _ => {
+                    return Err(Error::Tokenizer(format!(
+                        "{} has no post_processor and no [CLS]/[SEP] or <s>/</s> tokens, so wgbert cannot tell where the special tokens go; use the tokenizer.json saved with the model",
+                        path.display()
+                    )));
+                }
+            },
         };
-        let cls_id = id("[CLS]")?;
-        let sep_id = id("[SEP]")?;
-        let pad_id = tokenizer.token_to_id("[PAD]").unwrap_or(0);
+        let pad_id = ["[PAD]", "<pad>"]
+            .iter()
+            .find_map(|t| id_of(t))
+            .unwrap_or(0);
         Ok(Preprocessor {
             tokenizer,
-            cls_id,
-            sep_id,
+            template,
             pad_id,
         })
+    }
+
+    /// The packing template (the model's special tokens and where they go).
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// The id padding positions get (`[PAD]` or `<pad>`, else 0).
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
     }
 
     /// Size of the tokenizer's vocabulary, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.tokenizer.get_vocab_size(true)
-    }
-
-    /// The `[CLS]` and `[SEP]` ids.
-    pub fn special_ids(&self) -> (u32, u32, u32) {
-        (self.cls_id, self.sep_id, self.pad_id)
     }
 
     /// WordPiece ids and strings of one segment, without special tokens or truncation.
@@ -176,9 +422,10 @@ impl Preprocessor {
         ))
     }
 
-    /// The smallest `seq_length` that can hold an input with `segments` segments.
-    pub fn min_seq_length(segments: usize) -> usize {
-        segments + 1
+    /// The smallest `seq_length` that can hold an input with `segments` segments (its special
+    /// tokens: 2 and 3 for BERT, 2 and 4 for RoBERTa).
+    pub fn min_seq_length(&self, segments: usize) -> usize {
+        self.template.specials(segments)
     }
 
     /// Packs one input into `seq_length` positions.
@@ -187,10 +434,10 @@ impl Preprocessor {
             Input::Single(a) => vec![a.as_str()],
             Input::Pair(a, b) => vec![a.as_str(), b.as_str()],
         };
-        let specials = Self::min_seq_length(segments.len());
+        let specials = self.min_seq_length(segments.len());
         if seq_length < specials {
             return Err(Error::InvalidInput(format!(
-                "seq_length {seq_length} cannot hold {} plus its [CLS]/[SEP] tokens; use a seq_length of at least {specials}",
+                "seq_length {seq_length} cannot hold {} plus its {specials} special tokens; use a seq_length of at least {specials}",
                 if segments.len() == 2 {
                     "a sentence pair"
                 } else {
@@ -205,18 +452,38 @@ impl Preprocessor {
         let lengths: Vec<usize> = toks.iter().map(|t| t.0.len()).collect();
         let alloc = round_robin_allocation(&lengths, seq_length - specials);
 
-        let mut ids = vec![self.cls_id];
-        let mut types = vec![0u32];
-        let mut tokens = vec!["[CLS]".to_string()];
-        let mut offsets = vec![(0, 0)];
-        for (seg, ((seg_ids, seg_toks, seg_offs), &n)) in toks.iter().zip(&alloc).enumerate() {
-            ids.extend_from_slice(&seg_ids[..n]);
-            ids.push(self.sep_id);
-            tokens.extend(seg_toks[..n].iter().cloned());
-            tokens.push("[SEP]".to_string());
-            offsets.extend_from_slice(&seg_offs[..n]);
-            offsets.push((0, 0));
-            types.extend(std::iter::repeat_n(seg as u32, n + 1));
+        let template = if segments.len() == 2 {
+            &self.template.pair
+        } else {
+            &self.template.single
+        };
+        let mut ids = Vec::with_capacity(seq_length);
+        let mut types = Vec::with_capacity(seq_length);
+        let mut tokens = Vec::new();
+        let mut offsets = Vec::new();
+        let mut special = Vec::new();
+        for piece in template {
+            match piece {
+                Piece::Special { token, id, type_id } => {
+                    ids.push(*id);
+                    types.push(*type_id);
+                    tokens.push(token.clone());
+                    offsets.push((0, 0));
+                    special.push(true);
+                }
+                Piece::Segment { index, type_id } => {
+                    let Some(((seg_ids, seg_toks, seg_offs), &n)) =
+                        toks.get(*index).zip(alloc.get(*index))
+                    else {
+                        continue;
+                    };
+                    ids.extend_from_slice(&seg_ids[..n]);
+                    types.extend(std::iter::repeat_n(*type_id, n));
+                    tokens.extend(seg_toks[..n].iter().cloned());
+                    offsets.extend_from_slice(&seg_offs[..n]);
+                    special.extend(std::iter::repeat_n(false, n));
+                }
+            }
         }
         let real = ids.len();
         let mut mask = vec![1u32; real];
@@ -229,6 +496,7 @@ impl Preprocessor {
             input_type_ids: types,
             tokens,
             offsets,
+            special,
         })
     }
 }

@@ -1,10 +1,14 @@
 //! Loading `model.safetensors` (F32, F16 or BF16) into host f32 tensors, checked against the config.
 //!
-//! Names follow Hugging Face: `embeddings.word_embeddings.weight`,
+//! Names follow Hugging Face BERT: `embeddings.word_embeddings.weight`,
 //! `encoder.layer.{i}.attention.self.query.weight`, … Files saved from task models carry a
-//! `bert.` prefix; it is stripped. Other tensors (`cls.*`, `classifier.*`) are ignored here.
+//! `bert.` / `roberta.` / `distilbert.` prefix; it is stripped. DistilBERT's own names
+//! (`transformer.layer.{i}.attention.q_lin`, `ffn.lin1`, `sa_layer_norm`, …) are mapped onto
+//! BERT's, and so are the sequence-classification heads (RoBERTa's `classifier.dense` +
+//! `classifier.out_proj`, DistilBERT's `pre_classifier` + `classifier`). Other tensors
+//! (`cls.*`, `lm_head.*`, `vocab_*`) are ignored.
 
-use crate::config::BertConfig;
+use crate::config::{BertConfig, Family};
 use crate::error::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
@@ -75,6 +79,9 @@ pub struct BertWeights {
     pub pooler: Option<(HostTensor, HostTensor)>,
     /// `classifier` weight `[labels, H]` and bias of a BertForSequenceClassification checkpoint.
     pub classifier: Option<(HostTensor, HostTensor)>,
+    /// The dense layer a RoBERTa or DistilBERT sequence head puts between the first token and
+    /// `classifier` (`classifier.dense` + tanh, `pre_classifier` + ReLU): weight `[H, H]`, bias.
+    pub head_dense: Option<(HostTensor, HostTensor)>,
 }
 
 /// Named tensors before they are sorted into the model structure.
@@ -83,7 +90,29 @@ pub struct TensorStore {
     tensors: HashMap<String, HostTensor>,
 }
 
-const PREFIXES: [&str; 3] = ["bert.", "model.", "module.bert."];
+const PREFIXES: [&str; 6] = [
+    "bert.",
+    "roberta.",
+    "distilbert.",
+    "model.",
+    "module.bert.",
+    "module.",
+];
+
+/// DistilBERT's names for BERT's tensors (inside a layer), and the heads' names.
+const RENAMES: [(&str, &str); 11] = [
+    ("attention.q_lin.", "attention.self.query."),
+    ("attention.k_lin.", "attention.self.key."),
+    ("attention.v_lin.", "attention.self.value."),
+    ("attention.out_lin.", "attention.output.dense."),
+    ("sa_layer_norm.", "attention.output.LayerNorm."),
+    ("ffn.lin1.", "intermediate.dense."),
+    ("ffn.lin2.", "output.dense."),
+    ("output_layer_norm.", "output.LayerNorm."),
+    ("classifier.dense.", "head.dense."),
+    ("classifier.out_proj.", "classifier."),
+    ("pre_classifier.", "head.dense."),
+];
 
 fn normalise_name(name: &str, strip_prefix: bool) -> String {
     let mut n = name;
@@ -95,8 +124,26 @@ fn normalise_name(name: &str, strip_prefix: bool) -> String {
             }
         }
     }
-    n.replace("LayerNorm.gamma", "LayerNorm.weight")
-        .replace("LayerNorm.beta", "LayerNorm.bias")
+    let mut n = n
+        .replace("LayerNorm.gamma", "LayerNorm.weight")
+        .replace("LayerNorm.beta", "LayerNorm.bias");
+    if let Some(rest) = n.strip_prefix("transformer.layer.") {
+        n = format!("encoder.layer.{rest}");
+    }
+    for (from, to) in RENAMES {
+        if n.contains(from) {
+            n = n.replacen(from, to, 1);
+            break;
+        }
+    }
+    n
+}
+
+/// Whether a (normalised) tensor name belongs to the encoder or a head wgbert runs.
+fn is_model_tensor(name: &str) -> bool {
+    ["embeddings.", "encoder.", "pooler.", "classifier.", "head."]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 fn to_f32(path: &Path, name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>> {
@@ -174,11 +221,7 @@ impl TensorStore {
         let mut tensors = HashMap::new();
         for (k, t) in raw {
             let name = normalise_name(&k, !has_unprefixed);
-            if name.starts_with("embeddings.")
-                || name.starts_with("encoder.")
-                || name.starts_with("pooler.")
-                || name.starts_with("classifier.")
-            {
+            if is_model_tensor(&name) {
                 tensors.insert(name, t);
             }
         }
@@ -200,11 +243,7 @@ impl TensorStore {
         let tensors = raw
             .into_iter()
             .map(|(k, t)| (normalise_name(&k, !has_unprefixed), t))
-            .filter(|(k, _)| {
-                k.starts_with("embeddings.")
-                    || k.starts_with("encoder.")
-                    || k.starts_with("pooler.")
-            })
+            .filter(|(k, _)| is_model_tensor(k))
             .collect();
         Ok(TensorStore {
             path: path.to_path_buf(),
@@ -268,10 +307,18 @@ impl TensorStore {
             "embeddings.position_embeddings.weight",
             &[c.max_position_embeddings, h],
         )?;
-        let token_type_embeddings = self.take(
-            "embeddings.token_type_embeddings.weight",
-            &[c.type_vocab_size, h],
-        )?;
+        let token_type_embeddings = if c.family() == Some(Family::DistilBert) {
+            // No token types: one zero row, so the embedding sum is word + position.
+            HostTensor {
+                shape: vec![1, h],
+                data: vec![0.0; h],
+            }
+        } else {
+            self.take(
+                "embeddings.token_type_embeddings.weight",
+                &[c.type_vocab_size, h],
+            )?
+        };
         let emb_ln_g = self.take("embeddings.LayerNorm.weight", &[h])?;
         let emb_ln_b = self.take("embeddings.LayerNorm.bias", &[h])?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
@@ -301,6 +348,14 @@ impl TensorStore {
             Some((
                 self.take("pooler.dense.weight", &[h, h])?,
                 self.take("pooler.dense.bias", &[h])?,
+            ))
+        } else {
+            None
+        };
+        let head_dense = if self.tensors.contains_key("head.dense.weight") {
+            Some((
+                self.take("head.dense.weight", &[h, h])?,
+                self.take("head.dense.bias", &[h])?,
             ))
         } else {
             None
@@ -339,6 +394,7 @@ impl TensorStore {
             layers,
             pooler,
             classifier,
+            head_dense,
         })
     }
 }
@@ -388,6 +444,7 @@ impl BertWeights {
             layers,
             pooler: Some((t(&[h, h], 0.05, 0.0), t(&[h], 0.02, 0.0))),
             classifier: None,
+            head_dense: None,
         }
     }
 }

@@ -68,7 +68,7 @@ fn model_folder_cases() {
     std::fs::write(d.join("config.json"), "{\"hidden_size\": ").unwrap();
     fails_with(
         &encode_with_model(&d),
-        &["config.json", "not a valid BERT config.json"],
+        &["config.json", "not a valid BERT-family config.json"],
     );
     for (name, key, value, want) in [
         ("mt", "model_type", "t5", "model_type \"t5\""),
@@ -262,7 +262,7 @@ fn text_cases() {
     );
     fails_with(
         &wgbert(&["encode", "--model", m, "--seq-len", "65", "x"]),
-        &["max_position_embeddings (64)"],
+        &["64 tokens (max_position_embeddings 64)"],
     );
     fails_with(
         &wgbert(&["embed", "--model", m, "--seq-len", "1000", "x"]),

@@ -193,7 +193,7 @@ fn seq_len_out_of_range() {
         "65",
         "hello",
     ]));
-    assert!(e.contains("max_position_embeddings (64)"), "{e}");
+    assert!(e.contains("64 tokens (max_position_embeddings 64)"), "{e}");
     let o = wgbert(&["encode", "--model", m, "--seq-len", "2", "hello"]);
     let v: Value = serde_json::from_str(ok_stdout(&o).trim()).unwrap();
     assert_eq!(v["input_word_ids"], serde_json::json!([101, 102]));

@@ -61,8 +61,8 @@ fn bad_configs() {
         ),
         (
             "type",
-            Box::new(|c| c["model_type"] = "roberta".into()),
-            "model_type \"roberta\"",
+            Box::new(|c| c["model_type"] = "t5".into()),
+            "model_type \"t5\" is not supported; wgbert runs these BERT-family model types: bert, roberta, xlm-roberta, camembert, distilbert",
         ),
         (
             "heads",
@@ -94,7 +94,7 @@ fn bad_configs() {
     write_model(tmp.path(), &raw, &tiny_config());
     std::fs::write(tmp.path().join("config.json"), "{ not json").unwrap();
     let e = load_err(tmp.path());
-    assert!(e.contains("not a valid BERT config.json"), "{e}");
+    assert!(e.contains("not a valid BERT-family config.json"), "{e}");
 }
 
 #[test]
@@ -284,7 +284,7 @@ fn seq_length_above_max_positions() {
         .encode(&[Input::from("x")], Some(65), &Request::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("max_position_embeddings (64)"), "{err}");
+    assert!(err.contains("64 tokens (max_position_embeddings 64)"), "{err}");
     let err = Engine::from_dir(
         &data("tiny-bert"),
         EngineOptions {

@@ -102,6 +102,7 @@ fn packed_for(tokens: &[&str], offsets: &[(usize, usize)]) -> wgbert::Packed {
         input_type_ids: vec![0; tokens.len()],
         tokens: tokens.iter().map(|t| t.to_string()).collect(),
         offsets: offsets.to_vec(),
+        special: tokens.iter().map(|t| t.starts_with('[')).collect(),
     }
 }
 

@@ -147,7 +147,7 @@ fn params_structs_match_their_wgsl_mirrors() {
         ),
         (
             Kernel::Embeddings,
-            rust_layout!(EmbeddingsParams; rows, seq, hidden, vocab, type_vocab, eps, _pad0, _pad1),
+            rust_layout!(EmbeddingsParams; rows, seq, hidden, vocab, type_vocab, eps, pos_offset, pad_position, gathered, _pad0, _pad1, _pad2),
         ),
         (
             Kernel::Attention,
@@ -172,6 +172,10 @@ fn params_structs_match_their_wgsl_mirrors() {
         (
             Kernel::Pooling,
             rust_layout!(PoolingParams; batch, seq, hidden, normalize),
+        ),
+        (
+            Kernel::GatherRows,
+            rust_layout!(GatherRowsParams; rows, hidden, first, count),
         ),
     ];
     assert_eq!(

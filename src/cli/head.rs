@@ -52,8 +52,8 @@ pub fn train(
         &tx,
         &ty,
         labels,
-        engine.options().pooling,
-        engine.options().normalize,
+        engine.pooling(),
+        engine.normalize(),
         &opts,
     )?;
     let accuracy = |idx: &[usize]| {

@@ -1,0 +1,188 @@
+//! How a model folder says its sentence embeddings are made: sentence-transformers'
+//! `modules.json` (a Pooling module with `1_Pooling/config.json`, an optional Normalize module)
+//! and `sentence_bert_config.json` (`max_seq_length`). A folder without `modules.json` gets
+//! mean pooling and L2 normalisation, the common default of embedding models.
+
+use crate::error::{Error, Result};
+use crate::model::Pooling;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The embedding recipe of a model folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentenceConfig {
+    /// How token vectors become one vector.
+    pub pooling: Pooling,
+    /// Whether the vectors are L2-normalised (a Normalize module).
+    pub normalize: bool,
+    /// `max_seq_length` of `sentence_bert_config.json`: inputs are truncated to it.
+    pub max_seq_length: Option<usize>,
+    /// A module after pooling that wgbert does not run (e.g. `2_Dense`, a Dense module): the
+    /// folder's vectors cannot be reproduced, so `embed` refuses rather than give other ones.
+    pub unsupported: Option<String>,
+    /// Where the recipe came from: `modules.json`, or `default` when the folder has none.
+    pub source: String,
+}
+
+impl Default for SentenceConfig {
+    /// Mean pooling, L2-normalised, no length of its own.
+    fn default() -> Self {
+        SentenceConfig {
+            pooling: Pooling::Mean,
+            normalize: true,
+            max_seq_length: None,
+            unsupported: None,
+            source: "default".into(),
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: format!("not valid JSON ({e})"),
+    })
+}
+
+fn bad(path: &Path, message: String) -> Error {
+    Error::Config {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// The pooling a sentence-transformers `Pooling` config names (`pooling_mode` or the
+/// `pooling_mode_*_tokens` flags; exactly one mode).
+pub fn pooling_from_config(path: &Path, v: &Value) -> Result<Pooling> {
+    if let Some(mode) = v.get("pooling_mode").and_then(|m| m.as_str()) {
+        return match mode {
+            "cls" => Ok(Pooling::Cls),
+            "mean" => Ok(Pooling::Mean),
+            "max" => Ok(Pooling::Max),
+            "mean_sqrt_len_tokens" | "mean_sqrt_len" => Ok(Pooling::MeanSqrtLen),
+            other => Err(bad(
+                path,
+                format!(
+                    "pooling_mode {other:?} is not supported; wgbert pools with cls, mean, max or mean_sqrt_len_tokens (pass --pooling to choose one)"
+                ),
+            )),
+        };
+    }
+    let flag = |k: &str| v.get(k).and_then(|b| b.as_bool()).unwrap_or(false);
+    let known = [
+        ("pooling_mode_cls_token", Pooling::Cls),
+        ("pooling_mode_mean_tokens", Pooling::Mean),
+        ("pooling_mode_max_tokens", Pooling::Max),
+        ("pooling_mode_mean_sqrt_len_tokens", Pooling::MeanSqrtLen),
+    ];
+    let unknown = ["pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"];
+    if let Some(k) = unknown.iter().find(|k| flag(k)) {
+        return Err(bad(
+            path,
+            format!(
+                "{k} is set; wgbert pools with cls, mean, max or mean_sqrt_len_tokens only (pass --pooling to choose one)"
+            ),
+        ));
+    }
+    let on: Vec<&(&str, Pooling)> = known.iter().filter(|(k, _)| flag(k)).collect();
+    match on.as_slice() {
+        [(_, p)] => Ok(*p),
+        [] => Err(bad(
+            path,
+            "no pooling_mode_*_tokens flag is set; the Pooling module needs one (or pass --pooling)"
+                .into(),
+        )),
+        many => Err(bad(
+            path,
+            format!(
+                "{} pooling modes are set ({}); wgbert does not concatenate poolings (pass --pooling to choose one)",
+                many.len(),
+                many.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+impl SentenceConfig {
+    /// Reads the recipe of the model folder `dir`; the default where it has no `modules.json`.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let modules_path = dir.join("modules.json");
+        let mut cfg = SentenceConfig::default();
+        let st = dir.join("sentence_bert_config.json");
+        if st.exists() {
+            cfg.max_seq_length = read_json(&st)?
+                .get("max_seq_length")
+                .and_then(|v| v.as_u64())
+                .map(|n| n as usize);
+        }
+        if !modules_path.exists() {
+            return Ok(cfg);
+        }
+        let modules = read_json(&modules_path)?;
+        let list = modules
+            .as_array()
+            .ok_or_else(|| bad(&modules_path, "expected a list of modules".into()))?;
+        let mut pooling = None;
+        let mut normalize = false;
+        for m in list {
+            let ty = m.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+            let path = m.get("path").and_then(|t| t.as_str()).unwrap_or_default();
+            let kind = ty.rsplit('.').next().unwrap_or_default();
+            match kind {
+                "Transformer" => {}
+                "Pooling" => {
+                    let p = dir.join(path).join("config.json");
+                    pooling = Some(pooling_from_config(&p, &read_json(&p)?)?);
+                }
+                "Normalize" => normalize = true,
+                _ => {
+                    cfg.unsupported
+                        .get_or_insert_with(|| format!("{ty} ({})", PathBuf::from(path).display()));
+                }
+            }
+        }
+        cfg.pooling = pooling.ok_or_else(|| {
+            bad(
+                &modules_path,
+                "lists no Pooling module, so it does not say how to pool (pass --pooling)".into(),
+            )
+        })?;
+        cfg.normalize = normalize;
+        cfg.source = "modules.json".into();
+        Ok(cfg)
+    }
+
+    /// One line for `wgbert info`, e.g. `cls pooling, L2-normalised, max_seq_length 512
+    /// (modules.json)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} pooling, {}",
+            pooling_name(self.pooling),
+            if self.normalize {
+                "L2-normalised"
+            } else {
+                "not normalised"
+            }
+        );
+        if let Some(n) = self.max_seq_length {
+            s.push_str(&format!(", max_seq_length {n}"));
+        }
+        s.push_str(&format!(" ({})", self.source));
+        if let Some(u) = &self.unsupported {
+            s.push_str(&format!("; unsupported module {u}"));
+        }
+        s
+    }
+}
+
+/// The lower-case name of a pooling, as the CLI takes it.
+pub fn pooling_name(p: Pooling) -> &'static str {
+    match p {
+        Pooling::Mean => "mean",
+        Pooling::Max => "max",
+        Pooling::Cls => "cls",
+        Pooling::Pooler => "pooler",
+        Pooling::MeanSqrtLen => "mean-sqrt-len",
+    }
+}
