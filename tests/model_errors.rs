@@ -284,7 +284,10 @@ fn seq_length_above_max_positions() {
         .encode(&[Input::from("x")], Some(65), &Request::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("64 tokens (max_position_embeddings 64)"), "{err}");
+    assert!(
+        err.contains("64 tokens (max_position_embeddings 64)"),
+        "{err}"
+    );
     let err = Engine::from_dir(
         &data("tiny-bert"),
         EngineOptions {
