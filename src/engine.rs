@@ -253,7 +253,8 @@ impl Engine {
         self.model.has_pooler()
     }
 
-    fn preprocessor(&self) -> Result<&Preprocessor> {
+    /// The tokenizer and packing template (engines built from a folder have one).
+    pub fn preprocessor(&self) -> Result<&Preprocessor> {
         self.pre.as_ref().ok_or_else(|| {
             Error::Unsupported("this engine has no tokenizer; use the *_packed calls".into())
         })

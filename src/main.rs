@@ -54,6 +54,75 @@ impl From<PrecisionArg> for wgbert::kernels::Precision {
 }
 
 #[derive(Args, Clone)]
+struct ServerArgs {
+    /// Most real tokens in one forward pass (requests are merged up to it and split beyond it).
+    #[arg(long, default_value_t = 16384, value_name = "N")]
+    max_batch_tokens: usize,
+    /// Most inputs in one request (more: 413).
+    #[arg(long, default_value_t = 2048, value_name = "N")]
+    max_client_batch: usize,
+    /// Most requests queued or running at once (more: 429 with Retry-After).
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    max_concurrent_requests: usize,
+    /// Largest request body in bytes (more: 413).
+    #[arg(long, default_value_t = 4 << 20, value_name = "N")]
+    max_body_bytes: usize,
+    /// A head from `wgbert train-head` for POST /predict.
+    #[arg(long, value_name = "FILE")]
+    head: Option<PathBuf>,
+    /// Seconds to let in-flight requests finish after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    drain_seconds: u64,
+    /// Milliseconds the queue must be quiet before a forward pass starts, so that a burst of
+    /// requests shares one pass (at most 10× this is waited; 0: never wait).
+    #[arg(long, default_value_t = 2, value_name = "MS")]
+    batch_wait_ms: u64,
+}
+
+fn serve_options(
+    m: &ModelArgs,
+    s: &ServerArgs,
+    host: String,
+    port: u16,
+    api_key: Option<String>,
+) -> Result<cli::serve::ServeOptions> {
+    let dir = wgbert::resolve_model_dir(m.model.as_deref());
+    if !dir.is_dir() {
+        bail!(
+            "model folder {} not found; fetch the default model with scripts/fetch-model.sh, or pass --model DIR / set WGBERT_MODEL",
+            dir.display()
+        );
+    }
+    if s.max_batch_tokens == 0 || s.max_client_batch == 0 || s.max_concurrent_requests == 0 {
+        bail!(
+            "--max-batch-tokens, --max-client-batch and --max-concurrent-requests must be at least 1"
+        );
+    }
+    Ok(cli::serve::ServeOptions {
+        engine: EngineOptions {
+            gpu: GpuOptions {
+                adapter_name: m.adapter.clone(),
+                ..Default::default()
+            },
+            precision: m.precision.into(),
+            max_batch: 64,
+            ..Default::default()
+        },
+        model_dir: dir,
+        host,
+        port,
+        api_key: api_key.filter(|k| !k.is_empty()),
+        max_batch_tokens: s.max_batch_tokens,
+        max_client_batch: s.max_client_batch,
+        max_concurrent_requests: s.max_concurrent_requests,
+        max_body_bytes: s.max_body_bytes,
+        head: s.head.clone(),
+        drain: std::time::Duration::from_secs(s.drain_seconds),
+        batch_window: std::time::Duration::from_millis(s.batch_wait_ms),
+    })
+}
+
+#[derive(Args, Clone)]
 struct InputArgs {
     /// Read inputs from FILE, one per line (only \n separates; a trailing \r is dropped).
     /// `A ||| B` is a sentence pair.
@@ -240,6 +309,47 @@ enum Command {
         /// Default: the model's longest input, at most 512.
         #[arg(long, value_name = "N")]
         seq_len: Option<usize>,
+    },
+    /// An OpenAI- and TEI-compatible embedding server (POST /v1/embeddings, /embed, /embed_all,
+    /// /tokenize, /predict, /rerank; GET /health, /info, /metrics, /v1/models) that merges
+    /// concurrent requests into shared forward passes.
+    Serve {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port (0: any free port; the ready line names it).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Require `Authorization: Bearer KEY` on every route but /health (or $WGBERT_API_KEY).
+        #[arg(
+            long,
+            env = "WGBERT_API_KEY",
+            hide_env_values = true,
+            value_name = "KEY"
+        )]
+        api_key: Option<String>,
+    },
+    /// Load benchmark of the server: starts it in this process, then sends one short sentence
+    /// per request, one client at a time and then N at once; prints req/s, p50/p99 latency and
+    /// the mean batch size of each.
+    BenchServe {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Concurrent clients of the second phase.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Requests per phase.
+        #[arg(long, default_value_t = 128)]
+        requests: usize,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the tokens and the three TF-Hub arrays of each input.
     Preprocess {
@@ -767,6 +877,28 @@ fn main() {
         } => cmd_preprocess(model, inputs, *seq_len),
         Command::Info { model } => cmd_info(model),
         Command::Shaders { dump } => cmd_shaders(dump.as_deref()),
+        Command::Serve {
+            model,
+            server,
+            host,
+            port,
+            api_key,
+        } => serve_options(model, server, host.clone(), *port, api_key.clone())
+            .and_then(|o| cli::serve::serve(o, None, None)),
+        Command::BenchServe {
+            model,
+            server,
+            clients,
+            requests,
+            json,
+        } => serve_options(model, server, "127.0.0.1".into(), 0, None).and_then(|o| {
+            cli::serve::bench::run(cli::serve::bench::BenchServeOptions {
+                serve: o,
+                clients: *clients,
+                requests: *requests,
+                json: *json,
+            })
+        }),
         Command::Rerank {
             model,
             query,

@@ -430,6 +430,76 @@ impl Preprocessor {
 
     /// Packs one input into `seq_length` positions.
     pub fn pack(&self, input: &Input, seq_length: usize) -> Result<Packed> {
+        self.pack_with(input, seq_length, false)
+    }
+
+    /// Packs one input, truncating from the start instead of the end (each segment keeps its
+    /// last tokens): TEI's `truncation_direction: "left"`.
+    pub fn pack_keep_end(&self, input: &Input, seq_length: usize) -> Result<Packed> {
+        self.pack_with(input, seq_length, true)
+    }
+
+    /// Real tokens (special tokens included) `input` packs to without truncation.
+    pub fn count_tokens(&self, input: &Input) -> Result<usize> {
+        let (segments, n) = match input {
+            Input::Single(a) => (1, self.tokenize(a)?.0.len()),
+            Input::Pair(a, b) => (2, self.tokenize(a)?.0.len() + self.tokenize(b)?.0.len()),
+        };
+        Ok(n + self.min_seq_length(segments))
+    }
+
+    /// Packs token ids given by the caller (segment A, no special tokens): the template's
+    /// special tokens are added around them. Ids at or above `vocab_size` are an error.
+    pub fn pack_ids(&self, ids: &[u32], seq_length: usize, vocab_size: usize) -> Result<Packed> {
+        if let Some(bad) = ids.iter().find(|&&i| i as usize >= vocab_size) {
+            return Err(Error::InvalidInput(format!(
+                "token id {bad} is outside the vocabulary (0..{vocab_size})"
+            )));
+        }
+        let specials = self.min_seq_length(1);
+        if ids.len() + specials > seq_length {
+            return Err(Error::InvalidInput(format!(
+                "{} token ids plus {specials} special tokens are more than the {seq_length} this model takes",
+                ids.len()
+            )));
+        }
+        let mut p = Packed {
+            input_word_ids: Vec::with_capacity(seq_length),
+            input_mask: Vec::new(),
+            input_type_ids: Vec::new(),
+            tokens: Vec::new(),
+            offsets: Vec::new(),
+            special: Vec::new(),
+        };
+        for piece in &self.template.single {
+            match piece {
+                Piece::Special { token, id, type_id } => {
+                    p.input_word_ids.push(*id);
+                    p.input_type_ids.push(*type_id);
+                    p.tokens.push(token.clone());
+                    p.special.push(true);
+                }
+                Piece::Segment { type_id, .. } => {
+                    for &id in ids {
+                        p.input_word_ids.push(id);
+                        p.input_type_ids.push(*type_id);
+                        p.tokens
+                            .push(self.tokenizer.id_to_token(id).unwrap_or_default());
+                        p.special.push(false);
+                    }
+                }
+            }
+        }
+        let real = p.input_word_ids.len();
+        p.offsets = vec![(0, 0); real];
+        p.input_mask = vec![1; real];
+        p.input_mask.resize(seq_length, 0);
+        p.input_word_ids.resize(seq_length, self.pad_id);
+        p.input_type_ids.resize(seq_length, 0);
+        Ok(p)
+    }
+
+    fn pack_with(&self, input: &Input, seq_length: usize, keep_end: bool) -> Result<Packed> {
         let segments: Vec<&str> = match input {
             Input::Single(a) => vec![a.as_str()],
             Input::Pair(a, b) => vec![a.as_str(), b.as_str()],
@@ -477,10 +547,15 @@ impl Preprocessor {
                     else {
                         continue;
                     };
-                    ids.extend_from_slice(&seg_ids[..n]);
+                    let range = if keep_end {
+                        seg_ids.len() - n..seg_ids.len()
+                    } else {
+                        0..n
+                    };
+                    ids.extend_from_slice(&seg_ids[range.clone()]);
                     types.extend(std::iter::repeat_n(*type_id, n));
-                    tokens.extend(seg_toks[..n].iter().cloned());
-                    offsets.extend_from_slice(&seg_offs[..n]);
+                    tokens.extend(seg_toks[range.clone()].iter().cloned());
+                    offsets.extend_from_slice(&seg_offs[range]);
                     special.extend(std::iter::repeat_n(false, n));
                 }
             }

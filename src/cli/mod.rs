@@ -5,3 +5,4 @@ pub mod explore;
 pub mod head;
 pub mod input;
 pub mod rerank;
+pub mod serve;
