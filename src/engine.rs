@@ -93,6 +93,36 @@ pub struct Engine {
     model_dir: Option<PathBuf>,
     sentence: SentenceConfig,
     plans: Mutex<PlanCache>,
+    /// The thread that runs `*_async` calls (started on the first one).
+    async_worker: std::sync::OnceLock<std::sync::mpsc::Sender<AsyncJob>>,
+}
+
+type AsyncJob = Box<dyn FnOnce() + Send>;
+
+struct Slot<T> {
+    value: Option<T>,
+    waker: Option<std::task::Waker>,
+}
+
+/// The result of an `*_async` call: a future that completes when the engine's worker thread
+/// has run the call. Awaiting it never blocks the executor (the GPU wait happens on that
+/// thread), so it can be awaited from tokio, async-std or any other executor directly.
+pub struct EngineFuture<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> std::future::Future for EngineFuture<T> {
+    type Output = T;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        let mut s = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match s.value.take() {
+            Some(v) => std::task::Poll::Ready(v),
+            None => {
+                s.waker = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -120,6 +150,32 @@ impl Engine {
         e.model_dir = Some(dir.to_path_buf());
         e.sentence = sentence;
         Ok(e)
+    }
+
+    /// Builds an engine from a model held in memory — the bytes of `config.json`,
+    /// `tokenizer.json` and `model.safetensors` (an app that ships its model inside its binary
+    /// or an archive). Pooling is the engine options' or mean + L2 (there is no folder to read
+    /// `modules.json` from; see [`Engine::set_sentence_config`]).
+    pub fn from_memory(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        safetensors: &[u8],
+        opts: EngineOptions,
+    ) -> Result<Self> {
+        let config_name = Path::new("<memory>/config.json");
+        let text = std::str::from_utf8(config_json).map_err(|e| Error::Config {
+            path: config_name.to_path_buf(),
+            message: format!("not UTF-8 ({e})"),
+        })?;
+        let config = BertConfig::from_json(config_name, text)?;
+        let pre = Preprocessor::from_bytes(Path::new("<memory>/tokenizer.json"), tokenizer_json)?;
+        let weights = crate::weights::TensorStore::from_bytes(
+            Path::new("<memory>/model.safetensors"),
+            safetensors,
+        )?
+        .into_weights(&config)?;
+        let ctx = Arc::new(GpuContext::new(&opts.gpu)?);
+        Self::from_parts(ctx, config, &weights, Some(pre), opts)
     }
 
     /// Builds an engine from weights in memory (e.g. `BertWeights::random` for benchmarks).
@@ -169,6 +225,7 @@ impl Engine {
             opts,
             model_dir: None,
             sentence: SentenceConfig::default(),
+            async_worker: std::sync::OnceLock::new(),
             plans: Mutex::new(PlanCache {
                 plans: HashMap::new(),
                 clock: 0,
@@ -283,6 +340,64 @@ impl Engine {
     ) -> Result<Vec<Encoded>> {
         let packed = self.preprocess(inputs, seq_length)?;
         self.encode_packed(packed, request)
+    }
+
+    /// Runs `f` on the engine's async worker thread; the future completes with its result.
+    fn spawn_async<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
+    ) -> EngineFuture<Result<T>> {
+        let slot = Arc::new(Mutex::new(Slot {
+            value: None,
+            waker: None,
+        }));
+        let done = slot.clone();
+        let engine = self.clone();
+        let job: AsyncJob = Box::new(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&engine)))
+                .unwrap_or_else(|_| Err(Error::Device("an async engine call panicked".into())));
+            let mut s = done.lock().unwrap_or_else(|e| e.into_inner());
+            s.value = Some(r);
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        });
+        let sender = self.async_worker.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<AsyncJob>();
+            // The thread ends when the engine (and with it the sender) is dropped.
+            let _ = std::thread::Builder::new()
+                .name("wgbert-async".into())
+                .spawn(move || {
+                    for job in rx {
+                        job();
+                    }
+                });
+            tx
+        });
+        if let Err(e) = sender.send(job) {
+            // The worker could not start: run the call here rather than lose it.
+            (e.0)();
+        }
+        EngineFuture { slot }
+    }
+
+    /// [`Engine::embed`] as a future: the work runs on the engine's worker thread, so awaiting
+    /// it does not block the executor (no `spawn_blocking` needed).
+    pub fn embed_async(
+        self: &Arc<Self>,
+        inputs: Vec<Input>,
+    ) -> EngineFuture<Result<Vec<Vec<f32>>>> {
+        self.spawn_async(move |e| e.embed(&inputs))
+    }
+
+    /// [`Engine::encode`] as a future (see [`Engine::embed_async`]).
+    pub fn encode_async(
+        self: &Arc<Self>,
+        inputs: Vec<Input>,
+        seq_length: Option<usize>,
+        request: Request,
+    ) -> EngineFuture<Result<Vec<Encoded>>> {
+        self.spawn_async(move |e| e.encode(&inputs, seq_length, &request))
     }
 
     /// Sentence embeddings of `inputs`, pooled and normalised as the engine's options say, else

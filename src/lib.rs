@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod capi;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -40,7 +41,7 @@ pub mod tune;
 pub mod weights;
 
 pub use config::{Activation, BertConfig, Family};
-pub use engine::{DEFAULT_SEQ_LENGTH, Encoded, Engine, EngineOptions};
+pub use engine::{DEFAULT_SEQ_LENGTH, Encoded, Engine, EngineFuture, EngineOptions};
 pub use error::{Error, Result};
 pub use gpu::{GpuContext, GpuOptions};
 pub use model::{Pooling, Request};
@@ -48,16 +49,77 @@ pub use preprocess::{Input, Packed, Preprocessor};
 pub use sentence::SentenceConfig;
 pub use weights::BertWeights;
 
-/// Where the default model lives, relative to the working directory.
+/// Where the default model lives, relative to the working directory (a checkout).
 pub const DEFAULT_MODEL_DIR: &str = "assets/models/all-MiniLM-L6-v2";
 
-/// The model folder to use: `explicit`, else `WGBERT_MODEL`, else [`DEFAULT_MODEL_DIR`].
+/// The default model's folder name under the per-user model folders.
+pub const DEFAULT_MODEL_NAME: &str = "all-MiniLM-L6-v2";
+
+/// The per-user folders models are installed into and searched in, in order:
+/// `$XDG_DATA_HOME/wgbert/models` (default `~/.local/share/wgbert/models`), then
+/// `$XDG_CACHE_HOME/wgbert/models` (default `~/.cache/wgbert/models`).
+pub fn user_model_dirs() -> Vec<std::path::PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from);
+    let xdg = |var: &str, fallback: &str| -> Option<std::path::PathBuf> {
+        match std::env::var_os(var) {
+            Some(v) if !v.is_empty() => Some(v.into()),
+            _ => home.as_ref().map(|h| h.join(fallback)),
+        }
+    };
+    [
+        xdg("XDG_DATA_HOME", ".local/share"),
+        xdg("XDG_CACHE_HOME", ".cache"),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.join("wgbert").join("models"))
+    .collect()
+}
+
+/// Every place the default model is looked for when no folder is given, in order:
+/// `WGBERT_MODEL`, `./assets/models/all-MiniLM-L6-v2`, then [`user_model_dirs`] /
+/// `all-MiniLM-L6-v2`.
+pub fn model_search_path() -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Some(v) = std::env::var_os("WGBERT_MODEL").filter(|v| !v.is_empty()) {
+        out.push(v.into());
+    }
+    out.push(DEFAULT_MODEL_DIR.into());
+    out.extend(
+        user_model_dirs()
+            .into_iter()
+            .map(|d| d.join(DEFAULT_MODEL_NAME)),
+    );
+    out
+}
+
+/// The model folder to use: `explicit`, else the first folder of [`model_search_path`] that
+/// holds a `config.json`, else `WGBERT_MODEL` or [`DEFAULT_MODEL_DIR`] (for the error).
 pub fn resolve_model_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
     }
-    match std::env::var_os("WGBERT_MODEL") {
-        Some(v) if !v.is_empty() => v.into(),
-        _ => DEFAULT_MODEL_DIR.into(),
+    let path = model_search_path();
+    if let Some(v) = std::env::var_os("WGBERT_MODEL").filter(|v| !v.is_empty()) {
+        // An explicit variable is not second-guessed.
+        return v.into();
     }
+    path.iter()
+        .find(|d| d.join("config.json").is_file())
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_MODEL_DIR.into())
+}
+
+/// "model not found" for the default model: every place looked, and how to install it.
+pub fn model_not_found_message() -> String {
+    let places: Vec<String> = model_search_path()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "the default model was not found; looked in: {}. Install it with scripts/fetch-model.sh --user (or `wgbert fetch-model`), or pass --model DIR / set WGBERT_MODEL",
+        places.join(", ")
+    )
 }

@@ -78,35 +78,23 @@ fn check_against_transformers(name: &str) {
             "{what}: padding is not {pad}"
         );
         assert_eq!(e.packed.len(), n, "{what}: mask");
-        assert_close(
-            &format!("{what}: sequence_output"),
-            e.sequence_output.as_ref().unwrap(),
-            &f32s(&item["sequence_output"]),
-            5e-5,
-            0.0,
-        );
-        assert_close(
-            &format!("{what}: mean"),
-            e.embedding.as_ref().unwrap(),
-            &f32s(&item["mean"]),
-            1e-5,
-            0.0,
-        );
+        // (golden key, what we got, tolerance)
+        let mut checks = vec![
+            ("sequence_output", &e.sequence_output, 5e-5),
+            ("mean", &e.embedding, 1e-5),
+        ];
         if has_pooler {
-            assert_close(
-                &format!("{what}: pooled_output"),
-                e.pooled_output.as_ref().unwrap(),
-                &f32s(&item["pooled_output"]),
-                1e-5,
-                0.0,
-            );
+            checks.push(("pooled_output", &e.pooled_output, 1e-5));
         }
         if logits {
+            checks.push(("logits", &e.logits, 1e-5));
+        }
+        for (key, got, tol) in checks {
             assert_close(
-                &format!("{what}: logits"),
-                e.logits.as_ref().unwrap(),
-                &f32s(&item["logits"]),
-                1e-5,
+                &format!("{what}: {key}"),
+                got.as_ref().unwrap(),
+                &f32s(&item[key]),
+                tol,
                 0.0,
             );
         }

@@ -2,6 +2,8 @@
 //! (memory bounded by the chunk, not the file), written as JSON Lines, CSV or `.npy`, in input
 //! order, atomically when written to a file (temporary file + rename).
 
+use super::args::{InputArgs, ModelArgs};
+use super::common::{default_len, open_engine_opts};
 use super::input::{LineReader, count_lines};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -192,4 +194,69 @@ fn temp_path(dest: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
     dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn command(
+    model: &ModelArgs,
+    inputs: &InputArgs,
+    pooling: Option<Pooling>,
+    normalize: Option<bool>,
+    format: Format,
+    output: Option<&Path>,
+    seq_len: Option<usize>,
+    batch_size: usize,
+    quiet: bool,
+) -> Result<()> {
+    if inputs.input.is_some() && !inputs.texts.is_empty() {
+        bail!("pass either TEXT arguments or --input FILE, not both");
+    }
+    // Standard input (`--input -`, or piped with no other input) is read whole first: .npy
+    // needs the row count up front. Files are streamed.
+    let stdin_lines = if super::input::from_stdin(inputs.input.as_deref(), &inputs.texts) {
+        Some(super::input::read_lines(
+            std::io::stdin().lock(),
+            "standard input",
+            inputs.lossy,
+        )?)
+    } else {
+        None
+    };
+    if inputs.input.is_none() && inputs.texts.is_empty() && stdin_lines.is_none() {
+        bail!(
+            "no inputs: pass TEXT arguments, --input FILE (- for standard input), or pipe lines to standard input"
+        );
+    }
+    if let (Some(p), None) = (&inputs.input, &stdin_lines) {
+        // Fail on a missing input before spending time on the model.
+        std::fs::metadata(p).with_context(|| format!("cannot open input file {}", p.display()))?;
+    }
+    let engine = open_engine_opts(model, default_len(model), batch_size, |o| {
+        o.pooling = pooling;
+        o.normalize = normalize;
+        o.embed_seq_length = seq_len;
+    })?;
+    let (pooling, normalize) = (engine.pooling(), engine.normalize());
+    if pooling == Pooling::Pooler && !engine.has_pooler() {
+        bail!(
+            "this checkpoint has no pooler (pooler.dense.*), so it has no pooled_output; use --pooling mean, cls, max or mean-sqrt-len"
+        );
+    }
+    let source = match (&stdin_lines, &inputs.input) {
+        (Some(lines), _) => Source::Args(lines),
+        (None, Some(p)) => Source::File {
+            path: p,
+            lossy: inputs.lossy,
+        },
+        (None, None) => Source::Args(&inputs.texts),
+    };
+    let job = EmbedJob {
+        source,
+        pooling,
+        normalize,
+        format,
+        output,
+        quiet,
+    };
+    run(&engine, &job)
 }

@@ -88,15 +88,64 @@ pub fn read_all(path: &Path, lossy: bool) -> Result<Vec<String>> {
     LineReader::open(path, lossy)?.collect()
 }
 
-/// Inputs from TEXT arguments and/or a file, in that order: file lines first.
+/// Every line of `r`, split as input files are (`\n`, a trailing `\r` dropped); `what` names
+/// the source in errors.
+pub fn read_lines(r: impl Read, what: &str, lossy: bool) -> Result<Vec<String>> {
+    let mut reader = BufReader::new(r);
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let k = reader
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("cannot read {what}"))?;
+        if k == 0 {
+            return Ok(out);
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        match std::str::from_utf8(&buf) {
+            Ok(s) => out.push(s.to_string()),
+            Err(_) if lossy => out.push(String::from_utf8_lossy(&buf).into_owned()),
+            Err(e) => bail!(
+                "{what}: line {} is not valid UTF-8 (at byte {} of the line); send UTF-8, or pass --lossy to replace invalid bytes",
+                out.len() + 1,
+                e.valid_up_to() + 1
+            ),
+        }
+    }
+}
+
+/// Whether the inputs come from standard input: `--input -`, or neither TEXT arguments nor
+/// `--input` while stdin is not a terminal (a pipe or a file).
+pub fn from_stdin(file: Option<&Path>, texts: &[String]) -> bool {
+    use std::io::IsTerminal;
+    file == Some(Path::new("-"))
+        || (file.is_none() && texts.is_empty() && !std::io::stdin().is_terminal())
+}
+
+/// Inputs from TEXT arguments and/or a file (`-`: standard input), in that order: file lines
+/// first. With neither, lines piped to standard input.
 pub fn gather(file: Option<&Path>, texts: &[String], lossy: bool) -> Result<Vec<String>> {
     let mut lines = Vec::new();
-    if let Some(p) = file {
+    if from_stdin(file, texts) {
+        lines.extend(read_lines(
+            std::io::stdin().lock(),
+            "standard input",
+            lossy,
+        )?);
+    } else if let Some(p) = file {
         lines.extend(read_all(p, lossy)?);
     }
     lines.extend(texts.iter().cloned());
     if lines.is_empty() {
-        bail!("no inputs: pass TEXT arguments or --input FILE");
+        bail!(
+            "no inputs: pass TEXT arguments, --input FILE (- for standard input), or pipe lines to standard input"
+        );
     }
     Ok(lines)
 }

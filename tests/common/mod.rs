@@ -98,9 +98,18 @@ pub fn tiny_config() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(data("tiny-bert/config.json")).unwrap()).unwrap()
 }
 
+/// The wgbert binary (built with the default `cli` feature; lean-library test runs must not
+/// call this).
+pub fn wgbert_bin() -> &'static str {
+    match option_env!("CARGO_BIN_EXE_wgbert") {
+        Some(p) => p,
+        None => panic!("the wgbert binary is built only with the `cli` feature (the default)"),
+    }
+}
+
 /// Runs the wgbert binary from the package root.
 pub fn run_wgbert(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_wgbert"))
+    std::process::Command::new(wgbert_bin())
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NODEVICE_SELECT", "1")

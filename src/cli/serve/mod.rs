@@ -201,6 +201,22 @@ impl App {
             .map_err(|e| ApiError::bad(api, format!("the body is not valid JSON: {e}")))
     }
 
+    /// What every POST handler does first: the engine (503 while loading), a place among
+    /// `--max-concurrent-requests` (429), and the body as a JSON object (413, 400/422).
+    async fn begin(
+        &self,
+        body: Body,
+        api: Api,
+    ) -> std::result::Result<(Arc<Engine>, Slot<'_>, Value), ApiError> {
+        let engine = self.engine(api)?;
+        let slot = self.slot(api)?;
+        let body = self.json_body(body, api).await?;
+        if !body.is_object() {
+            return Err(ApiError::bad(api, "the body must be a JSON object"));
+        }
+        Ok((engine, slot, body))
+    }
+
     /// Runs `kind` over `packed` on the GPU worker.
     async fn run(
         &self,
@@ -358,12 +374,7 @@ fn bool_field(
 
 async fn openai_embeddings(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let api = Api::OpenAi;
-    let engine = app.engine(api)?;
-    let mut slot = app.slot(api)?;
-    let body = app.json_body(body, api).await?;
-    if !body.is_object() {
-        return Err(ApiError::bad(api, "the body must be a JSON object"));
-    }
+    let (engine, mut slot, body) = app.begin(body, api).await?;
     let model = match body.get("model") {
         None | Some(Value::Null) => app.model_id.clone(),
         Some(Value::String(s)) => s.clone(),
@@ -530,9 +541,7 @@ async fn tei_inputs(
 
 async fn tei_embed(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let api = Api::Tei;
-    let engine = app.engine(api)?;
-    let mut slot = app.slot(api)?;
-    let body = app.json_body(body, api).await?;
+    let (engine, mut slot, body) = app.begin(body, api).await?;
     let (packed, _) = tei_inputs(&app, &engine, &body, engine.embed_seq_length()).await?;
     let normalize = bool_field(&body, "normalize", true, api)?;
     let vectors = app
@@ -548,9 +557,7 @@ async fn tei_embed(State(app): State<Arc<App>>, body: Body) -> ApiResult {
 
 async fn tei_embed_all(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let api = Api::Tei;
-    let engine = app.engine(api)?;
-    let mut slot = app.slot(api)?;
-    let body = app.json_body(body, api).await?;
+    let (engine, mut slot, body) = app.begin(body, api).await?;
     let (packed, _) = tei_inputs(&app, &engine, &body, engine.embed_seq_length()).await?;
     let h = engine.config().hidden_size;
     let seqs = app.run(&mut slot, Kind::Tokens, packed, api).await?;
@@ -623,12 +630,7 @@ fn sigmoid(z: f32) -> f32 {
 
 async fn tei_predict(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let api = Api::Tei;
-    let engine = app.engine(api)?;
-    let mut slot = app.slot(api)?;
-    let body = app.json_body(body, api).await?;
-    if !body.is_object() {
-        return Err(ApiError::bad(api, "the body must be a JSON object"));
-    }
+    let (engine, mut slot, body) = app.begin(body, api).await?;
     let raw = bool_field(&body, "raw_scores", false, api)?;
     let truncate = bool_field(&body, "truncate", false, api)?;
     let inputs_v = body.get("inputs").unwrap_or(&Value::Null);
@@ -721,12 +723,7 @@ async fn tei_predict(State(app): State<Arc<App>>, body: Body) -> ApiResult {
 
 async fn tei_rerank(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let api = Api::Tei;
-    let engine = app.engine(api)?;
-    let mut slot = app.slot(api)?;
-    let body = app.json_body(body, api).await?;
-    if !body.is_object() {
-        return Err(ApiError::bad(api, "the body must be a JSON object"));
-    }
+    let (engine, mut slot, body) = app.begin(body, api).await?;
     if engine.labels().map(|l| l.len()) != Some(1) {
         return Err(ApiError::bad(
             api,

@@ -1,0 +1,97 @@
+//! The library as other programs embed it: futures that do not block the executor, and an
+//! engine built from a model held in memory.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use wgbert::{Engine, EngineOptions, Input, Request};
+
+fn engine() -> Arc<Engine> {
+    Arc::new(Engine::from_dir(&minilm_dir(), EngineOptions::default()).unwrap())
+}
+
+/// On a single-threaded tokio runtime, a ticker task keeps running while `embed_async` is
+/// awaited: the GPU work does not block the executor. The vectors are `embed`'s.
+#[tokio::test(flavor = "current_thread")]
+async fn embed_async_does_not_block_the_executor() {
+    let e = engine();
+    let texts = vec![
+        Input::from("nice movie indeed"),
+        Input::from("Tom deserves a fair trial"),
+    ];
+    let want = e.embed(&texts).unwrap();
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let t = ticks.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            t.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let before = ticks.load(Ordering::SeqCst);
+    // Several calls at once, awaited together.
+    let (a, b) = tokio::join!(e.embed_async(texts.clone()), e.embed_async(texts.clone()));
+    let during = ticks.load(Ordering::SeqCst) - before;
+    ticker.abort();
+    assert_eq!(a.unwrap(), want);
+    assert_eq!(b.unwrap(), want);
+    assert!(
+        during >= 3,
+        "the executor ran only {during} ticks while the GPU worked"
+    );
+
+    let enc = e
+        .encode_async(
+            vec![Input::from("nice movie indeed")],
+            Some(16),
+            Request {
+                sequence_output: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(enc[0].sequence_output.as_ref().unwrap().len(), 16 * 384);
+    // Errors come back through the future too.
+    let err = e
+        .encode_async(vec![Input::from("x")], Some(100_000), Request::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("longest input"), "{err}");
+}
+
+/// `Engine::from_memory` on the bytes of the three files gives `from_dir`'s vectors.
+#[test]
+fn an_engine_from_memory_equals_one_from_the_folder() {
+    let dir = minilm_dir();
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    let mem = Engine::from_memory(
+        &read("config.json"),
+        &read("tokenizer.json"),
+        &read("model.safetensors"),
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let disk = Engine::from_dir(&dir, EngineOptions::default()).unwrap();
+    let texts = [Input::from("nice movie indeed"), Input::from(("a", "b"))];
+    assert_eq!(mem.embed(&texts).unwrap(), disk.embed(&texts).unwrap());
+    // Bad bytes are clear errors.
+    let e = Engine::from_memory(b"{", &read("tokenizer.json"), &[], EngineOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("config.json"), "{e}");
+    let e = Engine::from_memory(
+        &read("config.json"),
+        &read("tokenizer.json"),
+        b"not safetensors",
+        EngineOptions::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("safetensors"), "{e}");
+}
