@@ -318,8 +318,8 @@ with torch.no_grad():
         v = weight_value(t, p.numel(), kind_of(name)).reshape(tuple(p.shape))
         p.copy_(torch.from_numpy(v))
         names.append({"name": name, "shape": list(p.shape), "kind": kind_of(name)})
-# ids across the whole table: the first rows, the middle, the last (three 87 381-row pieces
-# at f32 under a 128 MiB binding)
+# ids across the whole table: the first rows, the middle, the last (at f32 under a 128 MiB
+# binding the table is two pieces, rows 0..233 016 and 233 016..250 002)
 ID_LISTS = [
     [0, 5, 17, 100000, 249999, 250001, 2],
     [0, 87380, 87381, 174762, 174763, 2, 2, 31337, 200001, 2],
