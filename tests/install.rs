@@ -121,20 +121,26 @@ fn no_device_select_noise_on_a_plain_run() {
     assert!(e.trim().is_empty(), "stderr of a plain run: {e}");
 }
 
-/// `.npy` is binary: refused when stdout is a terminal (a pseudo-terminal from `script`),
-/// accepted with --output.
-#[test]
-fn npy_is_refused_on_a_terminal_unless_output_is_given() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cmd = format!("{} embed --format npy hi; echo \"exit=$?\"", wgbert_bin());
-    let o = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
+/// Runs a shell command with its stdout on a pseudo-terminal (`script` from util-linux).
+fn in_pty(cmd: &str) -> std::process::Output {
+    Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NODEVICE_SELECT", "1")
         .env("WGBERT_CACHE_DIR", shared_cache())
         .stdin(Stdio::null())
         .output()
-        .expect("run script(1) from util-linux to get a terminal");
+        .expect("run script(1) from util-linux to get a terminal")
+}
+
+/// `.npy` is binary: refused when stdout is a terminal, accepted with --output.
+#[test]
+fn npy_is_refused_on_a_terminal_unless_output_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = in_pty(&format!(
+        "{} embed --format npy hi; echo \"exit=$?\"",
+        wgbert_bin()
+    ));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("refusing to write binary .npy to a terminal"),
@@ -142,19 +148,11 @@ fn npy_is_refused_on_a_terminal_unless_output_is_given() {
     );
     assert!(out.contains("exit=1"), "{out}");
     let dest = tmp.path().join("v.npy");
-    let cmd = format!(
+    let o = in_pty(&format!(
         "{} embed --format npy --output {} hi",
         wgbert_bin(),
         dest.display()
-    );
-    let o = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NODEVICE_SELECT", "1")
-        .env("WGBERT_CACHE_DIR", shared_cache())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    ));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     assert!(std::fs::read(&dest).unwrap().starts_with(b"\x93NUMPY"));
 }
