@@ -458,25 +458,28 @@ impl Engine {
             logits: true,
             ..Default::default()
         };
-        // One label (a regression or cross-encoder score) gets a sigmoid, as transformers'
-        // pipelines and sentence-transformers' CrossEncoder give it.
-        let multi = self.config().problem_type.as_deref() == Some("multi_label_classification")
-            || self.model.classifier_labels() == Some(1);
         Ok(self
             .encode(inputs, None, &request)?
             .into_iter()
-            .map(|e| {
-                let z = e.logits.unwrap_or_default();
-                if multi {
-                    z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
-                } else {
-                    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                    let ex: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
-                    let s: f32 = ex.iter().sum();
-                    ex.iter().map(|v| v / s).collect()
-                }
-            })
+            .map(|e| self.head_scores(&e.logits.unwrap_or_default()))
             .collect())
+    }
+
+    /// The classification head's scores from its logits: independent sigmoids when
+    /// `problem_type` is `multi_label_classification` or there is one label (a regression or
+    /// cross-encoder score, as transformers' pipelines and sentence-transformers' CrossEncoder
+    /// give it), else a softmax.
+    pub fn head_scores(&self, z: &[f32]) -> Vec<f32> {
+        let multi = self.config().problem_type.as_deref() == Some("multi_label_classification")
+            || self.model.classifier_labels() == Some(1);
+        if multi {
+            z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+        } else {
+            let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let ex: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
+            let s: f32 = ex.iter().sum();
+            ex.iter().map(|v| v / s).collect()
+        }
     }
 
     /// Cross-encoder relevance of each document to `query`: the raw logit of a one-label

@@ -217,18 +217,19 @@ impl TensorStore {
         for f in &files {
             raw.extend(Self::read_file(f)?);
         }
+        Ok(Self::sorted(files.first().cloned().unwrap_or(single), raw))
+    }
+
+    /// The model's tensors of `raw` under BERT's names (a task prefix stripped unless the file
+    /// has unprefixed `embeddings.*`), the rest dropped.
+    fn sorted(path: PathBuf, raw: Vec<(String, HostTensor)>) -> Self {
         let has_unprefixed = raw.iter().any(|(k, _)| k.starts_with("embeddings."));
-        let mut tensors = HashMap::new();
-        for (k, t) in raw {
-            let name = normalise_name(&k, !has_unprefixed);
-            if is_model_tensor(&name) {
-                tensors.insert(name, t);
-            }
-        }
-        Ok(TensorStore {
-            path: files.first().cloned().unwrap_or(single),
-            tensors,
-        })
+        let tensors = raw
+            .into_iter()
+            .map(|(k, t)| (normalise_name(&k, !has_unprefixed), t))
+            .filter(|(k, _)| is_model_tensor(k))
+            .collect();
+        TensorStore { path, tensors }
     }
 
     fn read_file(path: &Path) -> Result<Vec<(String, HostTensor)>> {
@@ -238,17 +239,7 @@ impl TensorStore {
 
     /// Tensors of safetensors `bytes` (e.g. a file already in memory); `path` names them in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let raw = Self::parse(path, bytes)?;
-        let has_unprefixed = raw.iter().any(|(k, _)| k.starts_with("embeddings."));
-        let tensors = raw
-            .into_iter()
-            .map(|(k, t)| (normalise_name(&k, !has_unprefixed), t))
-            .filter(|(k, _)| is_model_tensor(k))
-            .collect();
-        Ok(TensorStore {
-            path: path.to_path_buf(),
-            tensors,
-        })
+        Ok(Self::sorted(path.to_path_buf(), Self::parse(path, bytes)?))
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, HostTensor)>> {

@@ -516,9 +516,6 @@ async fn tei_inputs(
     seq: usize,
 ) -> std::result::Result<(Vec<Packed>, Value), ApiError> {
     let api = Api::Tei;
-    if !body.is_object() {
-        return Err(ApiError::bad(api, "the body must be a JSON object"));
-    }
     let inputs_v = body.get("inputs").unwrap_or(&Value::Null);
     let texts = texts_of(inputs_v, api, "inputs")?;
     check_count(app, texts.len(), api, "inputs")?;
@@ -617,13 +614,6 @@ async fn tei_tokenize(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     Ok(axum::Json(out).into_response())
 }
 
-fn softmax(z: &[f32]) -> Vec<f32> {
-    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let ex: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
-    let s: f32 = ex.iter().sum();
-    ex.iter().map(|v| v / s).collect()
-}
-
 fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -681,17 +671,13 @@ async fn tei_predict(State(app): State<Arc<App>>, body: Body) -> ApiResult {
         let seq = engine.config().max_seq_length().min(512);
         let packed = pack(engine.clone(), inputs, seq, truncate, false, api).await?;
         let logits = app.run(&mut slot, Kind::Logits, packed, api).await?;
-        let multi = engine.config().problem_type.as_deref() == Some("multi_label_classification")
-            || labels.len() == 1;
         let scores = logits
             .iter()
             .map(|z| {
                 if raw {
                     z.clone()
-                } else if multi {
-                    z.iter().map(|v| sigmoid(*v)).collect()
                 } else {
-                    softmax(z)
+                    engine.head_scores(z)
                 }
             })
             .collect();
