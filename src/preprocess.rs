@@ -463,40 +463,12 @@ impl Preprocessor {
                 ids.len()
             )));
         }
-        let mut p = Packed {
-            input_word_ids: Vec::with_capacity(seq_length),
-            input_mask: Vec::new(),
-            input_type_ids: Vec::new(),
-            tokens: Vec::new(),
-            offsets: Vec::new(),
-            special: Vec::new(),
-        };
-        for piece in &self.template.single {
-            match piece {
-                Piece::Special { token, id, type_id } => {
-                    p.input_word_ids.push(*id);
-                    p.input_type_ids.push(*type_id);
-                    p.tokens.push(token.clone());
-                    p.special.push(true);
-                }
-                Piece::Segment { type_id, .. } => {
-                    for &id in ids {
-                        p.input_word_ids.push(id);
-                        p.input_type_ids.push(*type_id);
-                        p.tokens
-                            .push(self.tokenizer.id_to_token(id).unwrap_or_default());
-                        p.special.push(false);
-                    }
-                }
-            }
-        }
-        let real = p.input_word_ids.len();
-        p.offsets = vec![(0, 0); real];
-        p.input_mask = vec![1; real];
-        p.input_mask.resize(seq_length, 0);
-        p.input_word_ids.resize(seq_length, self.pad_id);
-        p.input_type_ids.resize(seq_length, 0);
-        Ok(p)
+        let tokens = ids
+            .iter()
+            .map(|&id| self.tokenizer.id_to_token(id).unwrap_or_default())
+            .collect();
+        let segment: Tokenized = (ids.to_vec(), tokens, vec![(0, 0); ids.len()]);
+        Ok(self.assemble(&[segment], &[ids.len()], seq_length, false))
     }
 
     fn pack_with(&self, input: &Input, seq_length: usize, keep_end: bool) -> Result<Packed> {
@@ -521,8 +493,19 @@ impl Preprocessor {
             .collect::<Result<Vec<_>>>()?;
         let lengths: Vec<usize> = toks.iter().map(|t| t.0.len()).collect();
         let alloc = round_robin_allocation(&lengths, seq_length - specials);
+        Ok(self.assemble(&toks, &alloc, seq_length, keep_end))
+    }
 
-        let template = if segments.len() == 2 {
+    /// The template around `alloc[i]` tokens of each segment `toks[i]` (its first ones, or its
+    /// last with `keep_end`), padded to `seq_length`.
+    fn assemble(
+        &self,
+        toks: &[Tokenized],
+        alloc: &[usize],
+        seq_length: usize,
+        keep_end: bool,
+    ) -> Packed {
+        let template = if toks.len() == 2 {
             &self.template.pair
         } else {
             &self.template.single
@@ -565,13 +548,13 @@ impl Preprocessor {
         ids.resize(seq_length, self.pad_id);
         types.resize(seq_length, 0);
         mask.resize(seq_length, 0);
-        Ok(Packed {
+        Packed {
             input_word_ids: ids,
             input_mask: mask,
             input_type_ids: types,
             tokens,
             offsets,
             special,
-        })
+        }
     }
 }
