@@ -139,12 +139,12 @@ pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Optio
                 )
             };
             Err(crate::Error::Unsupported(format!(
-                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick a tiled GEMM (tile128, tile128v4, tile64, tile32x64, direct4x4)",
+                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick a tiled GEMM (tile128, tile128v4, tile64, tile32x64, direct4x4, direct32x1)",
                 ctx.info.name
             )))
         }
         None => Err(crate::Error::InvalidInput(format!(
-            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, tile32x64, direct4x4, coop (coop8, coop16), or unset it"
+            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, tile32x64, direct4x4, direct32x1, coop (coop8, coop16), or unset it"
         ))),
     }
 }
@@ -289,7 +289,7 @@ pub fn time_layernorm(k: &Kernels, (rows, h): (usize, usize), reps: usize) -> cr
         1e-12,
         [&x, &res, &g, &b, &out],
     )?;
-    time_dispatches(k, &vec![d; reps.max(1)])
+    time_dispatches(k, &vec![d; reps.max(1)], f64::INFINITY)
 }
 
 /// Times every variant on this adapter and returns the fastest for `bucket`: batches at
@@ -353,10 +353,12 @@ fn fastest_given(
     for v in candidates(k) {
         let total: crate::Result<f64> = match known {
             Some((kv, t)) if kv == v => Ok(t),
-            _ => cases
-                .iter()
-                .map(|&(shape, reps)| time_gemm(k, v, shape, reps))
-                .sum(),
+            _ => time_cases(
+                k,
+                v,
+                cases,
+                best.map_or(f64::INFINITY, |(b, _)| GIVE_UP_FACTOR * b),
+            ),
         };
         match total {
             Ok(t) => {
@@ -382,8 +384,42 @@ fn fastest_given(
 pub fn time_gemm(
     k: &Kernels,
     v: GemmVariant,
+    shape: (usize, usize, usize),
+    reps: usize,
+) -> crate::Result<f64> {
+    time_gemm_bounded(k, v, shape, reps, f64::INFINITY)
+}
+
+/// `v`'s time summed over `cases`; once the sum passes `give_up_s` (the variant cannot win),
+/// the rest is not timed: on a CPU driver a poor variant can take seconds to time.
+fn time_cases(
+    k: &Kernels,
+    v: GemmVariant,
+    cases: &[((usize, usize, usize), usize)],
+    give_up_s: f64,
+) -> crate::Result<f64> {
+    let mut total = 0.0;
+    for &(shape, reps) in cases {
+        total += time_gemm_bounded(k, v, shape, reps, give_up_s - total)?;
+        if total > give_up_s {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// A variant this many times slower than the best so far, on its first timed submission, is
+/// not timed further.
+const GIVE_UP_FACTOR: f64 = 2.0;
+
+/// [`time_gemm`], stopping after the first timed submission when it takes more than
+/// `give_up_s` per dispatch (and returning that time).
+fn time_gemm_bounded(
+    k: &Kernels,
+    v: GemmVariant,
     (m, n, kd): (usize, usize, usize),
     reps: usize,
+    give_up_s: f64,
 ) -> crate::Result<f64> {
     let a = k.float_buffer("tune.a", m * kd)?;
     let w = k.float_buffer("tune.w", n * kd)?;
@@ -395,12 +431,17 @@ pub fn time_gemm(
         &GemmParams::new(m, n, kd, 0),
         [&a, &w, &b, &c],
     )?;
-    time_dispatches(k, &vec![d; reps.max(1)])
+    time_dispatches(k, &vec![d; reps.max(1)], give_up_s)
 }
 
 /// Seconds per dispatch of `batch` (copies of one dispatch): the best of five submissions of
-/// all of them, after one submission of the first alone (which compiles the pipeline).
-fn time_dispatches(k: &Kernels, batch: &[crate::kernels::Dispatch]) -> crate::Result<f64> {
+/// all of them, after one submission of the first alone (which compiles the pipeline); only
+/// the first timed one when that takes more than `give_up_s` per dispatch.
+fn time_dispatches(
+    k: &Kernels,
+    batch: &[crate::kernels::Dispatch],
+    give_up_s: f64,
+) -> crate::Result<f64> {
     let ctx = k.ctx();
     let mut best = f64::INFINITY;
     for i in 0..=TIMED_SUBMISSIONS {
@@ -415,6 +456,9 @@ fn time_dispatches(k: &Kernels, batch: &[crate::kernels::Dispatch]) -> crate::Re
         ctx.check_errors()?;
         if i > 0 {
             best = best.min(t.elapsed().as_secs_f64());
+            if best / batch.len() as f64 > give_up_s {
+                break;
+            }
         }
     }
     Ok(best / batch.len() as f64)
