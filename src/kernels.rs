@@ -111,9 +111,9 @@ pub enum Kernel {
     GemmNarrowVec4,
     /// No workgroup memory: 4×4 of C per invocation read straight from A and W (K % 4 == 0).
     GemmDirect,
-    /// No workgroup memory: one column of C per invocation, 32 rows per workgroup, so every
-    /// load of A is uniform across the workgroup (K % 4 == 0; CPU Vulkan drivers).
-    GemmDirectCol,
+    /// No workgroup memory: 16 rows × 2 columns of C per invocation, 16 rows per workgroup, so
+    /// every load of A is uniform across the workgroup (K % 4 == 0; CPU Vulkan drivers).
+    GemmDirectWide,
     /// The GEMM on cooperative matrices (tensor cores), 8×8×8 fragments.
     GemmCoop8,
     /// The GEMM on cooperative matrices (tensor cores), 16×16×16 fragments.
@@ -178,7 +178,7 @@ impl Kernel {
         Kernel::GemmNarrow,
         Kernel::GemmNarrowVec4,
         Kernel::GemmDirect,
-        Kernel::GemmDirectCol,
+        Kernel::GemmDirectWide,
         Kernel::Attention,
         Kernel::AddLayerNorm,
         Kernel::Gelu,
@@ -205,7 +205,7 @@ impl Kernel {
             Kernel::GemmNarrow => "gemm_narrow",
             Kernel::GemmNarrowVec4 => "gemm_narrow_vec4",
             Kernel::GemmDirect => "gemm_direct",
-            Kernel::GemmDirectCol => "gemm_direct_col",
+            Kernel::GemmDirectWide => "gemm_direct_wide",
             Kernel::Attention => "attention",
             Kernel::AddLayerNorm => "add_layernorm",
             Kernel::Gelu => "gelu",
@@ -235,7 +235,7 @@ impl Kernel {
                 | Kernel::GemmNarrow
                 | Kernel::GemmNarrowVec4
                 | Kernel::GemmDirect
-                | Kernel::GemmDirectCol
+                | Kernel::GemmDirectWide
                 | Kernel::GemmCoop8
                 | Kernel::GemmCoop16
         )
@@ -277,7 +277,7 @@ impl Kernel {
             Kernel::Gemm | Kernel::GemmNarrow => include_str!("../shaders/gemm.wgsl"),
             Kernel::GemmSmall => include_str!("../shaders/gemm_small.wgsl"),
             Kernel::GemmDirect => include_str!("../shaders/gemm_direct.wgsl"),
-            Kernel::GemmDirectCol => include_str!("../shaders/gemm_direct_col.wgsl"),
+            Kernel::GemmDirectWide => include_str!("../shaders/gemm_direct_wide.wgsl"),
             Kernel::GemmVec4 | Kernel::GemmNarrowVec4 => include_str!("../shaders/gemm_vec4.wgsl"),
             Kernel::Attention => include_str!("../shaders/attention.wgsl"),
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
@@ -339,7 +339,7 @@ impl Kernel {
             .join("\n"),
             Kernel::GemmSmall
             | Kernel::GemmDirect
-            | Kernel::GemmDirectCol
+            | Kernel::GemmDirectWide
             | Kernel::GemmCoop8
             | Kernel::GemmCoop16 => GEMM_STORE.to_string(),
             _ => String::new(),
@@ -685,10 +685,10 @@ pub enum GemmVariant {
     /// `gemm_direct.wgsl` (no workgroup memory, 4×4 per invocation) when K % 4 == 0, else
     /// `Tile32x64`'s scalar kernel: small M.
     Direct4x4,
-    /// `gemm_direct_col.wgsl` (no workgroup memory, 32 rows × 1 column of C per invocation,
-    /// 32 × 32 per workgroup, A loads uniform) when K % 4 == 0, else `Tile32x64`'s scalar
+    /// `gemm_direct_wide.wgsl` (no workgroup memory, 16 rows × 2 columns of C per invocation,
+    /// 16 × 64 per workgroup, A loads uniform) when K % 4 == 0, else `Tile32x64`'s scalar
     /// kernel: CPU drivers that track uniform values (Mesa 26 lavapipe).
-    Direct32x1,
+    Direct16x2,
     /// `gemm_coop.wgsl` with 8×8×8 cooperative-matrix fragments (f16 inputs, f32 accumulation).
     Coop8,
     /// `gemm_coop.wgsl` with 16×16×16 cooperative-matrix fragments.
@@ -703,7 +703,7 @@ impl GemmVariant {
         GemmVariant::Tile128Vec4,
         GemmVariant::Tile32x64,
         GemmVariant::Direct4x4,
-        GemmVariant::Direct32x1,
+        GemmVariant::Direct16x2,
         GemmVariant::Coop8,
         GemmVariant::Coop16,
     ];
@@ -715,7 +715,7 @@ impl GemmVariant {
         GemmVariant::Tile128Vec4,
         GemmVariant::Tile32x64,
         GemmVariant::Direct4x4,
-        GemmVariant::Direct32x1,
+        GemmVariant::Direct16x2,
     ];
 
     /// The kernel that implements it for a reduced dimension `k` (the vec4 variant needs
@@ -730,8 +730,8 @@ impl GemmVariant {
             GemmVariant::Tile32x64 => Kernel::GemmNarrow,
             GemmVariant::Direct4x4 if k.is_multiple_of(4) => Kernel::GemmDirect,
             GemmVariant::Direct4x4 => Kernel::GemmNarrow,
-            GemmVariant::Direct32x1 if k.is_multiple_of(4) => Kernel::GemmDirectCol,
-            GemmVariant::Direct32x1 => Kernel::GemmNarrow,
+            GemmVariant::Direct16x2 if k.is_multiple_of(4) => Kernel::GemmDirectWide,
+            GemmVariant::Direct16x2 => Kernel::GemmNarrow,
             GemmVariant::Coop8 => Kernel::GemmCoop8,
             GemmVariant::Coop16 => Kernel::GemmCoop16,
         }
@@ -753,7 +753,7 @@ impl GemmVariant {
     pub fn tile(self) -> (usize, usize) {
         match self {
             GemmVariant::Direct4x4 => (4, 256),
-            GemmVariant::Direct32x1 => (32, 32),
+            GemmVariant::Direct16x2 => (16, 64),
             GemmVariant::Tile128 | GemmVariant::Tile128Vec4 => (128, 128),
             GemmVariant::Tile64 | GemmVariant::Coop8 | GemmVariant::Coop16 => (64, 64),
             GemmVariant::Tile32x64 => (32, 64),
@@ -778,7 +778,7 @@ impl GemmVariant {
             GemmVariant::Tile128Vec4 => "tile128v4",
             GemmVariant::Tile32x64 => "tile32x64",
             GemmVariant::Direct4x4 => "direct4x4",
-            GemmVariant::Direct32x1 => "direct32x1",
+            GemmVariant::Direct16x2 => "direct16x2",
             GemmVariant::Coop8 => "coop8",
             GemmVariant::Coop16 => "coop16",
         }

@@ -95,7 +95,8 @@ fn cache_file() -> Option<std::path::PathBuf> {
 
 /// The variants the tuner times, for batches and for small M alike (which wins differs by
 /// driver, e.g. `direct4x4` at batch 8 × 128 is 1.3× faster than `tile128v4` on Mesa 26
-/// lavapipe and 1.5× slower on Mesa 25) on `k`'s adapter and precision.
+/// lavapipe and 1.5× slower on Mesa 25; `direct16x2` is the fastest at one short query on
+/// Mesa 26 and 3× slower than the best on Mesa 25) on `k`'s adapter and precision.
 pub fn candidates(k: &Kernels) -> Vec<GemmVariant> {
     let mut v = GemmVariant::PORTABLE.to_vec();
     if k.precision() == Precision::F16 {
@@ -139,12 +140,12 @@ pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Optio
                 )
             };
             Err(crate::Error::Unsupported(format!(
-                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick a tiled GEMM (tile128, tile128v4, tile64, tile32x64, direct4x4, direct32x1)",
+                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick a tiled GEMM (tile128, tile128v4, tile64, tile32x64, direct4x4, direct16x2)",
                 ctx.info.name
             )))
         }
         None => Err(crate::Error::InvalidInput(format!(
-            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, tile32x64, direct4x4, direct32x1, coop (coop8, coop16), or unset it"
+            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, tile32x64, direct4x4, direct16x2, coop (coop8, coop16), or unset it"
         ))),
     }
 }

@@ -349,7 +349,7 @@ fn gemm_autotune_is_cached_and_can_be_overridden() {
         tuned["gemm"],
         "second run reads the cache"
     );
-    for v in ["tile64", "tile128", "tile32x64", "direct4x4", "direct32x1"] {
+    for v in ["tile64", "tile128", "tile32x64", "direct4x4", "direct16x2"] {
         let forced = bench(&[("WGBERT_GEMM", v)]);
         assert_eq!(forced["gemm"], v);
         assert_eq!(forced["gemm_small_m"], v);

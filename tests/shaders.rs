@@ -138,7 +138,7 @@ fn params_structs_match_their_wgsl_mirrors() {
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmDirectCol,
+            Kernel::GemmDirectWide,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
