@@ -22,16 +22,18 @@
 @group(0) @binding(3) var<storage, read> bias: array<st>;
 @group(0) @binding(4) var<storage, read_write> c: array<st>;
 
-// Dot products of one column's weights y with four rows x0..x3.
-fn dots4(y: vec4<f32>, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>) -> vec4<f32> {
-    return vec4<f32>(dot(x0, y), dot(x1, y), dot(x2, y), dot(x3, y));
-}
-
-// Row r of C, column col: act(v + bias), if inside the matrix.
-fn store_one(r: u32, col: u32, v: f32) {
-    if (r < params.m && col < params.n) {
-        c[r * params.n + col] = st(activate(v + f32(bias[col]), params.act));
-    }
+// Four rows of A (their vec4 q; a0..a3 are the rows' first vec4) against both columns'
+// weights y0, y1: column 0 of the result is y0's four dot products, column 1 is y1's. Each
+// row is loaded once for both columns.
+fn rows4(y0: vec4<f32>, y1: vec4<f32>, q: u32, a0: u32, a1: u32, a2: u32, a3: u32) -> mat2x4<f32> {
+    let x0 = vec4<f32>(a[a0 + q]);
+    let x1 = vec4<f32>(a[a1 + q]);
+    let x2 = vec4<f32>(a[a2 + q]);
+    let x3 = vec4<f32>(a[a3 + q]);
+    return mat2x4<f32>(
+        vec4<f32>(dot(x0, y0), dot(x1, y0), dot(x2, y0), dot(x3, y0)),
+        vec4<f32>(dot(x0, y1), dot(x1, y1), dot(x2, y1), dot(x3, y1)),
+    );
 }
 
 @compute @workgroup_size(32, 1, 1)
@@ -75,32 +77,20 @@ fn main(
     for (var q = 0u; q < k4; q = q + 1u) {
         let y0 = vec4<f32>(w[w0 + q]);
         let y1 = vec4<f32>(w[w1 + q]);
-        let x0 = vec4<f32>(a[a0 + q]);
-        let x1 = vec4<f32>(a[a1 + q]);
-        let x2 = vec4<f32>(a[a2 + q]);
-        let x3 = vec4<f32>(a[a3 + q]);
-        acc0 = acc0 + dots4(y0, x0, x1, x2, x3);
-        acc4 = acc4 + dots4(y1, x0, x1, x2, x3);
-        let x4 = vec4<f32>(a[a4 + q]);
-        let x5 = vec4<f32>(a[a5 + q]);
-        let x6 = vec4<f32>(a[a6 + q]);
-        let x7 = vec4<f32>(a[a7 + q]);
-        acc1 = acc1 + dots4(y0, x4, x5, x6, x7);
-        acc5 = acc5 + dots4(y1, x4, x5, x6, x7);
-        let x8 = vec4<f32>(a[a8 + q]);
-        let x9 = vec4<f32>(a[a9 + q]);
-        let x10 = vec4<f32>(a[a10 + q]);
-        let x11 = vec4<f32>(a[a11 + q]);
-        acc2 = acc2 + dots4(y0, x8, x9, x10, x11);
-        acc6 = acc6 + dots4(y1, x8, x9, x10, x11);
-        let x12 = vec4<f32>(a[a12 + q]);
-        let x13 = vec4<f32>(a[a13 + q]);
-        let x14 = vec4<f32>(a[a14 + q]);
-        let x15 = vec4<f32>(a[a15 + q]);
-        acc3 = acc3 + dots4(y0, x12, x13, x14, x15);
-        acc7 = acc7 + dots4(y1, x12, x13, x14, x15);
+        let d0 = rows4(y0, y1, q, a0, a1, a2, a3);
+        acc0 = acc0 + d0[0];
+        acc4 = acc4 + d0[1];
+        let d1 = rows4(y0, y1, q, a4, a5, a6, a7);
+        acc1 = acc1 + d1[0];
+        acc5 = acc5 + d1[1];
+        let d2 = rows4(y0, y1, q, a8, a9, a10, a11);
+        acc2 = acc2 + d2[0];
+        acc6 = acc6 + d2[1];
+        let d3 = rows4(y0, y1, q, a12, a13, a14, a15);
+        acc3 = acc3 + d3[0];
+        acc7 = acc7 + d3[1];
     }
-    // One store site in a loop, as in gemm_direct.wgsl.
+    // One store site in a loop (common/gemm_store.wgsl's `store_one`), as in gemm_direct.wgsl.
     for (var i = 0u; i < 8u; i = i + 1u) {
         var v = acc0;
         switch i {

@@ -140,14 +140,21 @@ pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Optio
                 )
             };
             Err(crate::Error::Unsupported(format!(
-                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick a tiled GEMM (tile128, tile128v4, tile64, tile32x64, direct4x4, direct16x2)",
-                ctx.info.name
+                "WGBERT_GEMM={name}: {} has {missing}; unset WGBERT_GEMM or pick a tiled GEMM ({})",
+                ctx.info.name,
+                portable_names()
             )))
         }
         None => Err(crate::Error::InvalidInput(format!(
-            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of tile128, tile64, tile128v4, tile32x64, direct4x4, direct16x2, coop (coop8, coop16), or unset it"
+            "WGBERT_GEMM={name:?} is not a GEMM variant; use one of {}, coop (coop8, coop16), or unset it",
+            portable_names()
         ))),
     }
+}
+
+/// The names of the variants every adapter runs, for error messages: `tile128, tile64, ...`.
+fn portable_names() -> String {
+    GemmVariant::PORTABLE.map(|v| v.name()).join(", ")
 }
 
 /// Which rows a tuning is for: GEMMs of more than [`SMALL_M`](crate::kernels::SMALL_M) rows (batches), or at most.

@@ -1,7 +1,7 @@
 // What every GEMM variant shares (appended by the Rust shader registry): the parameters
 // (`GemmParams` in src/kernels.rs; each variant file declares `params` and the bindings) and
-// the epilogue: row r, columns c0..c0+3 of C get act(acc + bias), skipping what lies outside
-// the M × N output, converted to the storage type.
+// the epilogue: C[r, col] gets act(acc + bias), skipping what lies outside the M × N output,
+// converted to the storage type; `store` does it for columns c0..c0+3 of row r.
 
 struct Params {
     m: u32,
@@ -14,14 +14,14 @@ struct Params {
     _pad2: u32,
 }
 
-fn store(r: u32, c0: u32, v: vec4<f32>) {
-    if (r >= params.m) {
-        return;
+fn store_one(r: u32, col: u32, v: f32) {
+    if (r < params.m && col < params.n) {
+        c[r * params.n + col] = st(activate(v + f32(bias[col]), params.act));
     }
+}
+
+fn store(r: u32, c0: u32, v: vec4<f32>) {
     for (var j = 0u; j < 4u; j = j + 1u) {
-        let col = c0 + j;
-        if (col < params.n) {
-            c[r * params.n + col] = st(activate(v[j] + f32(bias[col]), params.act));
-        }
+        store_one(r, c0 + j, v[j]);
     }
 }
