@@ -639,6 +639,22 @@ fn a_flood_gets_429_and_concurrent_requests_are_batched() {
 }
 
 #[test]
+fn one_client_at_a_time_does_not_wait_for_the_batch_window() {
+    // A long quiet window: a pass that waited for it would take five seconds. The first
+    // request has no earlier pass to go by and waits for it; after that, the pass starts as
+    // soon as the one request the last pass answered is back.
+    let s = Server::start(&["--batch-wait-ms", "5000"]);
+    let url = s.url("/v1/embeddings");
+    assert_eq!(post(&url, &json!({"input": "the first request"})).0, 200);
+    for i in 0..3 {
+        let t = std::time::Instant::now();
+        assert_eq!(post(&url, &json!({"input": format!("request {i}")})).0, 200);
+        let took = t.elapsed();
+        assert!(took < Duration::from_secs(4), "request {i} took {took:?}");
+    }
+}
+
+#[test]
 fn sigterm_drains_in_flight_requests_and_exits_0() {
     let mut s = Server::start(&[]);
     let url = s.url("/embed");

@@ -71,7 +71,8 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 30, value_name = "S")]
     pub drain_seconds: u64,
     /// Milliseconds the queue must be quiet before a forward pass starts, so that a burst of
-    /// requests shares one pass (at most 10× this is waited; 0: never wait).
+    /// requests shares one pass; no wait once as many requests are back as the last pass
+    /// answered, at most 10× this otherwise (0: never wait).
     #[arg(long, default_value_t = 2, value_name = "MS")]
     pub batch_wait_ms: u64,
 }

@@ -39,6 +39,8 @@ struct Queue {
     jobs: VecDeque<Job>,
     closed: bool,
     last_arrival: Instant,
+    /// Requests queued since the server started.
+    arrivals: u64,
 }
 
 /// The queue between handlers and the GPU worker.
@@ -65,17 +67,19 @@ impl Drop for Preparing<'_> {
 
 impl Batcher {
     /// A batcher whose passes hold at most `max_batch_tokens` real tokens (at least one input).
-    /// Before a pass starts, the worker waits while requests are still arriving — until the
-    /// queue has been quiet for `window` and no accepted request is still being tokenised,
-    /// at most 10 × `window` — so that clients answered by one pass, who send again at once,
-    /// share the next pass instead of splitting into a small and a large one. A lone request
-    /// waits `window` at most; `Duration::ZERO` never waits.
+    /// Before a pass starts, the worker lets a burst of arrivals finish, so that clients
+    /// answered by one pass, who send again at once, share the next pass instead of splitting
+    /// into a small and a large one: it starts as soon as as many requests are queued as the
+    /// last pass answered (none still being tokenised) — one client at a time never waits —
+    /// and otherwise once the queue has been quiet for `window`, or when fewer came back than
+    /// were answered, after 10 × `window` at most. `Duration::ZERO` never waits.
     pub fn new(max_batch_tokens: usize, window: Duration, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Batcher {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
                 closed: false,
                 last_arrival: Instant::now(),
+                arrivals: 0,
             }),
             ready: Condvar::new(),
             max_batch_tokens: max_batch_tokens.max(1),
@@ -111,6 +115,7 @@ impl Batcher {
         }
         q.jobs.push_back(job);
         q.last_arrival = Instant::now();
+        q.arrivals += 1;
         self.metrics.set_queue_depth(q.jobs.len());
         drop(q);
         self.ready.notify_one();
@@ -157,6 +162,10 @@ impl Batcher {
 
     /// The worker loop: runs until [`Batcher::close`] and an empty queue.
     pub fn run(&self, engine: &Engine) {
+        // Requests the last pass completed (the burst that is coming back), and the arrival
+        // count when it ended.
+        let mut answered = 0u64;
+        let mut arrivals_then = 0u64;
         loop {
             let (kind, packed, picked) = {
                 let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -176,9 +185,20 @@ impl Batcher {
                         .flat_map(|j| &j.items[j.next..])
                         .map(Packed::len)
                         .sum();
+                    let settled = self.preparing.load(Ordering::SeqCst) == 0;
+                    let returned = q.arrivals - arrivals_then;
+                    let back = answered > 0 && returned >= answered && settled;
+                    // Fewer back than answered: on a busy CPU the others can be a few
+                    // milliseconds apart, so only the deadline ends that wait.
                     let quiet = now.duration_since(q.last_arrival) >= self.window
-                        && self.preparing.load(Ordering::SeqCst) == 0;
-                    if quiet || now >= deadline || queued >= self.max_batch_tokens || q.closed {
+                        && settled
+                        && returned >= answered;
+                    if back
+                        || quiet
+                        || now >= deadline
+                        || queued >= self.max_batch_tokens
+                        || q.closed
+                    {
                         break;
                     }
                     let wait = self.window.min(deadline - now);
@@ -264,8 +284,11 @@ impl Batcher {
             }
             // Answer the requests that are complete, keep the others in order.
             let mut keep = VecDeque::with_capacity(q.jobs.len());
+            answered = 0;
+            arrivals_then = q.arrivals;
             while let Some(mut job) = q.jobs.pop_front() {
                 if job.results.iter().all(Option::is_some) {
+                    answered += 1;
                     if let Some(tx) = job.reply.take() {
                         let _ = tx.send(Ok(job.results.into_iter().flatten().collect()));
                     }
