@@ -694,3 +694,32 @@ fn sigterm_drains_in_flight_requests_and_exits_0() {
     assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
     assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
 }
+
+#[test]
+fn bench_serve_reports_both_phases_and_the_engine_bound() {
+    let out = run_wgbert(&["bench-serve", "--clients", "4", "--requests", "8", "--json"]);
+    let v: Value = serde_json::from_str(ok_stdout(&out).trim()).expect("one JSON object");
+    for (name, clients) in [("serial", 1), ("concurrent", 4)] {
+        let p = &v[name];
+        assert_eq!(p["clients"], clients, "{v}");
+        assert_eq!(p["requests"], 8, "{v}");
+        let f = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{name}.{k} in {v}"));
+        assert!(f("req_per_s") > 0.0 && f("p50_s") > 0.0 && f("p50_s") <= f("p99_s"));
+        assert!(f("forward_s_per_input") > 0.0, "{v}");
+        // One worker: forward passes never take more than the phase's wall time.
+        assert!(f("engine_busy") > 0.0 && f("engine_busy") <= 1.0, "{v}");
+        assert!(
+            f("mean_batch") >= 1.0 && f("mean_batch") <= clients as f64,
+            "{v}"
+        );
+    }
+    // One client at a time: one input per pass.
+    assert_eq!(v["serial"]["mean_batch"], 1.0, "{v}");
+    let speedup = v["speedup"].as_f64().unwrap();
+    let bound = v["engine_bound_speedup"].as_f64().unwrap();
+    let serial = v["serial"]["req_per_s"].as_f64().unwrap();
+    let concurrent = v["concurrent"]["req_per_s"].as_f64().unwrap();
+    assert!((speedup - concurrent / serial).abs() < 1e-9, "{v}");
+    // The concurrent phase's wall time holds all its forward passes, so no server beats the bound.
+    assert!(speedup <= bound * 1.000001, "{v}");
+}

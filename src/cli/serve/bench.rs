@@ -1,7 +1,11 @@
 //! `wgbert bench-serve`: starts the server in this process on a free port, then drives
 //! `POST /v1/embeddings` with one short sentence per request — first one client at a time, then
-//! N concurrent clients — and prints requests per second, p50/p99 latency and the mean number
-//! of inputs per forward pass (from the server's own metrics) for each.
+//! N concurrent clients, each phase after one unmeasured request per client — and prints
+//! requests per second, p50/p99 latency and the mean number of inputs per forward pass (from the
+//! server's own metrics) for each, with the engine's share of the wall time and its forward time
+//! per input: when the engine is busy nearly all of a phase, the server is not what limits it,
+//! and serial time per request over the concurrent phase's forward time per input is the most
+//! that batching can give with this engine on that adapter.
 
 use super::{ServeOptions, serve};
 use anyhow::{Context, Result, bail};
@@ -34,6 +38,22 @@ pub struct Phase {
     pub p99_s: f64,
     /// Mean inputs per forward pass during the phase.
     pub mean_batch: f64,
+    /// Forward-pass time per input, seconds (the server's `wgbert_forward_seconds_total` over
+    /// its inputs during the phase).
+    pub forward_s_per_input: f64,
+    /// Share of the phase's wall time spent in forward passes (one worker: at most 1).
+    pub engine_busy: f64,
+}
+
+/// The server's counters that a phase is measured by.
+#[derive(Clone, Copy)]
+struct Counters {
+    /// Inputs encoded (the batch-size histogram's sum).
+    inputs: f64,
+    /// Forward passes (its count).
+    passes: f64,
+    /// Seconds spent in forward passes.
+    forward_s: f64,
 }
 
 fn agent() -> ureq::Agent {
@@ -44,8 +64,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// (sum, count) of the server's batch-size histogram.
-fn batch_counts(base: &str) -> Result<(f64, f64)> {
+fn counters(base: &str) -> Result<Counters> {
     let text = agent()
         .get(format!("{base}/metrics"))
         .call()?
@@ -59,69 +78,88 @@ fn batch_counts(base: &str) -> Result<(f64, f64)> {
             })
             .unwrap_or(0.0)
     };
-    Ok((
-        get("wgbert_batch_size_sum "),
-        get("wgbert_batch_size_count "),
-    ))
+    Ok(Counters {
+        inputs: get("wgbert_batch_size_sum "),
+        passes: get("wgbert_batch_size_count "),
+        forward_s: get("wgbert_forward_seconds_total "),
+    })
 }
 
+/// One client's request: the `i`-th short sentence; its latency in seconds.
+fn ask(a: &ureq::Agent, url: &str, c: usize, i: usize) -> Result<f64> {
+    let body = serde_json::json!({
+        "input": format!("client {c} asks question {i}: is this a fair trial?"),
+        "model": "bench",
+    })
+    .to_string();
+    let t = Instant::now();
+    let mut r = a
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body.as_str())?;
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string()?;
+    if status != 200 {
+        bail!("request answered {status}: {text}");
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// `clients` clients each send one unmeasured request (so that the server's batching has
+/// settled to this load), then all start together and send `requests / clients` more, each
+/// waiting for its answer before the next.
 fn phase(base: &str, clients: usize, requests: usize) -> Result<Phase> {
     let url = format!("{base}/v1/embeddings");
-    let before = batch_counts(base)?;
-    let started = Instant::now();
     let per = requests.div_ceil(clients);
-    let results: Vec<Result<Vec<f64>>> = std::thread::scope(|s| {
+    let warmed = std::sync::Barrier::new(clients + 1);
+    let go = std::sync::Barrier::new(clients + 1);
+    let (before, started, results) = std::thread::scope(|s| -> Result<_> {
         let handles: Vec<_> = (0..clients)
             .map(|c| {
-                let url = url.clone();
+                let (url, warmed, go) = (url.as_str(), &warmed, &go);
                 s.spawn(move || -> Result<Vec<f64>> {
                     let a = agent();
-                    let mut lat = Vec::with_capacity(per);
-                    for i in 0..per {
-                        let body = serde_json::json!({
-                            "input": format!("client {c} asks question {i}: is this a fair trial?"),
-                            "model": "bench",
-                        })
-                        .to_string();
-                        let t = Instant::now();
-                        let mut r = a
-                            .post(&url)
-                            .header("content-type", "application/json")
-                            .send(body.as_str())?;
-                        let status = r.status().as_u16();
-                        let text = r.body_mut().read_to_string()?;
-                        if status != 200 {
-                            bail!("request answered {status}: {text}");
-                        }
-                        lat.push(t.elapsed().as_secs_f64());
-                    }
-                    Ok(lat)
+                    // Every client reaches both barriers, whatever its warm-up request did.
+                    let warm = ask(&a, url, c, per);
+                    warmed.wait();
+                    go.wait();
+                    warm?;
+                    (0..per).map(|i| ask(&a, url, c, i)).collect()
                 })
             })
             .collect();
-        handles
+        warmed.wait();
+        let before = counters(base);
+        let started = Instant::now();
+        go.wait();
+        let results: Vec<Result<Vec<f64>>> = handles
             .into_iter()
             .map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("client panicked")))
             })
-            .collect()
-    });
+            .collect();
+        Ok((before?, started, results))
+    })?;
     let wall = started.elapsed().as_secs_f64();
     let mut lat: Vec<f64> = Vec::new();
     for r in results {
         lat.extend(r?);
     }
     lat.sort_by(f64::total_cmp);
-    let after = batch_counts(base)?;
+    let after = counters(base)?;
     let q = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    let inputs = (after.inputs - before.inputs).max(1.0);
+    let forward_s = after.forward_s - before.forward_s;
     Ok(Phase {
         clients,
         requests: lat.len(),
         req_per_s: lat.len() as f64 / wall,
         p50_s: q(0.5),
         p99_s: q(0.99),
-        mean_batch: (after.0 - before.0) / (after.1 - before.1).max(1.0),
+        mean_batch: inputs / (after.passes - before.passes).max(1.0),
+        forward_s_per_input: forward_s / inputs,
+        engine_busy: forward_s / wall,
     })
 }
 
@@ -165,27 +203,45 @@ pub fn run(o: BenchServeOptions) -> Result<()> {
     }
     let (serial, concurrent) = result?;
     let speedup = concurrent.req_per_s / serial.req_per_s;
+    // One worker runs the passes one after another, so the concurrent phase takes at least its
+    // inputs times its forward time per input: no server could beat this ratio with the engine
+    // as it runs on this adapter at this batch size.
+    let ceiling = 1.0 / serial.req_per_s / concurrent.forward_s_per_input;
     if o.json {
         println!(
             "{}",
-            serde_json::json!({"serial": serial, "concurrent": concurrent, "speedup": speedup})
+            serde_json::json!({
+                "serial": serial,
+                "concurrent": concurrent,
+                "speedup": speedup,
+                "engine_bound_speedup": ceiling,
+            })
         );
     } else {
-        println!("clients  requests  req/s     p50 ms    p99 ms    mean batch");
+        println!(
+            "clients  requests  req/s     p50 ms    p99 ms    mean batch  forward ms/input  engine busy"
+        );
         for p in [&serial, &concurrent] {
             println!(
-                "{:<8} {:<9} {:<9.2} {:<9.1} {:<9.1} {:.1}",
+                "{:<8} {:<9} {:<9.2} {:<9.1} {:<9.1} {:<11.1} {:<17.2} {:.0} %",
                 p.clients,
                 p.requests,
                 p.req_per_s,
                 p.p50_s * 1e3,
                 p.p99_s * 1e3,
-                p.mean_batch
+                p.mean_batch,
+                p.forward_s_per_input * 1e3,
+                p.engine_busy * 100.0
             );
         }
         println!(
             "speedup  {speedup:.2}x ({} concurrent clients vs one at a time)",
             concurrent.clients
+        );
+        println!(
+            "bound    {ceiling:.2}x (serial time per request / forward time per input at a mean \
+             batch of {:.1}: the most batching gives with this engine on this adapter)",
+            concurrent.mean_batch
         );
     }
     Ok(())
