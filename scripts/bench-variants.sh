@@ -11,7 +11,7 @@ run=${RUN:-}
 # shellcheck disable=SC2086 # RUN is a loader and its arguments
 $run $bin info | grep -E "^(adapter|driver|cooperative)"
 for precision in f32 f16; do
-  for v in tile128 tile128v4 tile64 tile32x64 direct4x4 direct16x2 coop8 coop16; do
+  for v in tile128 tile128v4 tile128b16 tile64 tile32x64 direct4x4 direct16x2 coop8 coop16; do
     # shellcheck disable=SC2086
     out=$(WGBERT_GEMM=$v $run $bin bench --shape "$shape" --batch "$batch" --seq-len "$seq" \
       --precision "$precision" --iters 3 --warmup 1 --json 2>&1) \

@@ -109,6 +109,9 @@ pub enum Kernel {
     GemmNarrow,
     /// `GemmVec4` on 32×64 tiles.
     GemmNarrowVec4,
+    /// `GemmVec4`'s 128×128 tiles with a 16×16 register block per invocation (64 invocations):
+    /// half the workgroup-memory reads per multiply-add (CPU Vulkan drivers).
+    GemmVec4B16,
     /// No workgroup memory: 4×4 of C per invocation read straight from A and W (K % 4 == 0).
     GemmDirect,
     /// No workgroup memory: 16 rows × 2 columns of C per invocation, 16 rows per workgroup, so
@@ -142,6 +145,7 @@ const ACTIVATIONS: &str = include_str!("../shaders/common/activations.wgsl");
 const REDUCE: &str = include_str!("../shaders/common/reduce.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../shaders/common/reduce_subgroup.wgsl");
 const GEMM_BLOCKED: &str = include_str!("../shaders/common/gemm_blocked.wgsl");
+const GEMM_BLOCKED16: &str = include_str!("../shaders/common/gemm_blocked16.wgsl");
 const GEMM_STORE: &str = include_str!("../shaders/common/gemm_store.wgsl");
 const ATTENTION_IO: &str = include_str!("../shaders/common/attention_io.wgsl");
 
@@ -170,13 +174,14 @@ fn coop_prelude(n: u32) -> String {
 
 impl Kernel {
     /// All kernels, for validation and warm-up.
-    pub const ALL: [Kernel; 17] = [
+    pub const ALL: [Kernel; 18] = [
         Kernel::Embeddings,
         Kernel::Gemm,
         Kernel::GemmSmall,
         Kernel::GemmVec4,
         Kernel::GemmNarrow,
         Kernel::GemmNarrowVec4,
+        Kernel::GemmVec4B16,
         Kernel::GemmDirect,
         Kernel::GemmDirectWide,
         Kernel::Attention,
@@ -204,6 +209,7 @@ impl Kernel {
             Kernel::GemmVec4 => "gemm_vec4",
             Kernel::GemmNarrow => "gemm_narrow",
             Kernel::GemmNarrowVec4 => "gemm_narrow_vec4",
+            Kernel::GemmVec4B16 => "gemm_vec4_b16",
             Kernel::GemmDirect => "gemm_direct",
             Kernel::GemmDirectWide => "gemm_direct_wide",
             Kernel::Attention => "attention",
@@ -220,7 +226,7 @@ impl Kernel {
             Kernel::GemmCoop8 | Kernel::GemmCoop16 => "gemm_coop",
             Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "attention_coop",
             Kernel::GemmNarrow => "gemm",
-            Kernel::GemmNarrowVec4 => "gemm_vec4",
+            Kernel::GemmNarrowVec4 | Kernel::GemmVec4B16 => "gemm_vec4",
             k => k.name(),
         }
     }
@@ -234,6 +240,7 @@ impl Kernel {
                 | Kernel::GemmVec4
                 | Kernel::GemmNarrow
                 | Kernel::GemmNarrowVec4
+                | Kernel::GemmVec4B16
                 | Kernel::GemmDirect
                 | Kernel::GemmDirectWide
                 | Kernel::GemmCoop8
@@ -278,7 +285,9 @@ impl Kernel {
             Kernel::GemmSmall => include_str!("../shaders/gemm_small.wgsl"),
             Kernel::GemmDirect => include_str!("../shaders/gemm_direct.wgsl"),
             Kernel::GemmDirectWide => include_str!("../shaders/gemm_direct_wide.wgsl"),
-            Kernel::GemmVec4 | Kernel::GemmNarrowVec4 => include_str!("../shaders/gemm_vec4.wgsl"),
+            Kernel::GemmVec4 | Kernel::GemmNarrowVec4 | Kernel::GemmVec4B16 => {
+                include_str!("../shaders/gemm_vec4.wgsl")
+            }
             Kernel::Attention => include_str!("../shaders/attention.wgsl"),
             Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
             Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
@@ -334,6 +343,12 @@ impl Kernel {
             Kernel::GemmNarrow | Kernel::GemmNarrowVec4 => [
                 "const BM: u32 = 32u;\nconst BN: u32 = 64u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 32u;",
                 GEMM_BLOCKED,
+                GEMM_STORE,
+            ]
+            .join("\n"),
+            Kernel::GemmVec4B16 => [
+                "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 64u;",
+                GEMM_BLOCKED16,
                 GEMM_STORE,
             ]
             .join("\n"),
@@ -680,6 +695,9 @@ pub enum GemmVariant {
     Tile64,
     /// `gemm_vec4.wgsl`: `Tile128` with vec4 global loads (K % 4 == 0, else `Tile128`).
     Tile128Vec4,
+    /// `Tile128Vec4` with a 16×16 block per invocation, 64 invocations (`GemmVec4B16`; K % 4
+    /// == 0, else `Tile128`'s scalar kernel): CPU Vulkan drivers.
+    Tile128B16,
     /// `gemm.wgsl` / `gemm_vec4.wgsl` on 32×64 tiles (vec4 loads when K % 4 == 0): small M.
     Tile32x64,
     /// `gemm_direct.wgsl` (no workgroup memory, 4×4 per invocation) when K % 4 == 0, else
@@ -697,10 +715,11 @@ pub enum GemmVariant {
 
 impl GemmVariant {
     /// Every variant.
-    pub const ALL: [GemmVariant; 8] = [
+    pub const ALL: [GemmVariant; 9] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
         GemmVariant::Tile128Vec4,
+        GemmVariant::Tile128B16,
         GemmVariant::Tile32x64,
         GemmVariant::Direct4x4,
         GemmVariant::Direct16x2,
@@ -709,10 +728,11 @@ impl GemmVariant {
     ];
 
     /// The variants that run on every adapter (f32 arithmetic, no optional feature).
-    pub const PORTABLE: [GemmVariant; 6] = [
+    pub const PORTABLE: [GemmVariant; 7] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
         GemmVariant::Tile128Vec4,
+        GemmVariant::Tile128B16,
         GemmVariant::Tile32x64,
         GemmVariant::Direct4x4,
         GemmVariant::Direct16x2,
@@ -726,6 +746,8 @@ impl GemmVariant {
             GemmVariant::Tile64 => Kernel::GemmSmall,
             GemmVariant::Tile128Vec4 if k.is_multiple_of(4) => Kernel::GemmVec4,
             GemmVariant::Tile128Vec4 => Kernel::Gemm,
+            GemmVariant::Tile128B16 if k.is_multiple_of(4) => Kernel::GemmVec4B16,
+            GemmVariant::Tile128B16 => Kernel::Gemm,
             GemmVariant::Tile32x64 if k.is_multiple_of(4) => Kernel::GemmNarrowVec4,
             GemmVariant::Tile32x64 => Kernel::GemmNarrow,
             GemmVariant::Direct4x4 if k.is_multiple_of(4) => Kernel::GemmDirect,
@@ -754,7 +776,7 @@ impl GemmVariant {
         match self {
             GemmVariant::Direct4x4 => (4, 256),
             GemmVariant::Direct16x2 => (16, 64),
-            GemmVariant::Tile128 | GemmVariant::Tile128Vec4 => (128, 128),
+            GemmVariant::Tile128 | GemmVariant::Tile128Vec4 | GemmVariant::Tile128B16 => (128, 128),
             GemmVariant::Tile64 | GemmVariant::Coop8 | GemmVariant::Coop16 => (64, 64),
             GemmVariant::Tile32x64 => (32, 64),
         }
@@ -770,12 +792,13 @@ impl GemmVariant {
     }
 
     /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`, `tile128v4`,
-    /// `tile32x64`, `direct4x4`, `coop8`, `coop16`).
+    /// `tile128b16`, `tile32x64`, `direct4x4`, `direct16x2`, `coop8`, `coop16`).
     pub fn name(self) -> &'static str {
         match self {
             GemmVariant::Tile128 => "tile128",
             GemmVariant::Tile64 => "tile64",
             GemmVariant::Tile128Vec4 => "tile128v4",
+            GemmVariant::Tile128B16 => "tile128b16",
             GemmVariant::Tile32x64 => "tile32x64",
             GemmVariant::Direct4x4 => "direct4x4",
             GemmVariant::Direct16x2 => "direct16x2",

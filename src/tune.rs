@@ -6,8 +6,8 @@
 //! cores) at f16 precision on adapters that have them: at f32 precision a coop GEMM would round
 //! the inputs to f16, so it runs there only when asked for.
 //!
-//! `WGBERT_GEMM=tile128|tile64|tile128v4|coop8|coop16` overrides the choice (for benchmarking
-//! a variant), `WGBERT_GEMM=coop` picks the adapter's cooperative-matrix variant (16×16×16
+//! `WGBERT_GEMM=<name>` (a [`GemmVariant::name`]) overrides the choice (for benchmarking a
+//! variant), `WGBERT_GEMM=coop` picks the adapter's cooperative-matrix variant (16×16×16
 //! where listed, else 8×8×8); a variant the adapter cannot run is an error, never a silent
 //! fallback. `WGBERT_TUNE=0` skips timing and uses the default (tile128).
 

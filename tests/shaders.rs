@@ -134,6 +134,10 @@ fn params_structs_match_their_wgsl_mirrors() {
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
+            Kernel::GemmVec4B16,
+            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+        ),
+        (
             Kernel::GemmDirect,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
