@@ -57,12 +57,14 @@ fn main() {
             server,
             clients,
             requests,
+            rounds,
             json,
         } => cli::args::serve_options(model, server, "127.0.0.1".into(), 0, None).and_then(|o| {
             cli::serve::bench::run(cli::serve::bench::BenchServeOptions {
                 serve: o,
                 clients: *clients,
                 requests: *requests,
+                rounds: *rounds,
                 json: *json,
             })
         }),

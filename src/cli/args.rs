@@ -339,6 +339,10 @@ pub enum Command {
         /// Requests per phase.
         #[arg(long, default_value_t = 128)]
         requests: usize,
+        /// Rounds of both phases; the round with the median speedup is reported (the speed of
+        /// a shared machine drifts from minute to minute).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,

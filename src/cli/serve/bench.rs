@@ -1,11 +1,12 @@
 //! `wgbert bench-serve`: starts the server in this process on a free port, then drives
-//! `POST /v1/embeddings` with one short sentence per request — first one client at a time, then
-//! N concurrent clients, each phase after one unmeasured request per client — and prints
-//! requests per second, p50/p99 latency and the mean number of inputs per forward pass (from the
-//! server's own metrics) for each, with the engine's share of the wall time and its forward time
-//! per input: when the engine is busy nearly all of a phase, the server is not what limits it,
-//! and serial time per request over the concurrent phase's forward time per input is the most
-//! that batching can give with this engine on that adapter.
+//! `POST /v1/embeddings` with one short sentence per request — one client at a time, then N
+//! concurrent clients, each phase after one unmeasured request per client, for a few rounds —
+//! and prints requests per second, p50/p99 latency and the mean number of inputs per forward
+//! pass (from the server's own metrics) for each, with the engine's share of the wall time and
+//! its forward time per input: when the engine is busy nearly all of a phase, the server is not
+//! what limits it, and serial time per request over the concurrent phase's forward time per
+//! input is the most that batching can give with this engine on that adapter. The round with
+//! the median speedup (the lower middle one for an even count) is the result.
 
 use super::{ServeOptions, serve};
 use anyhow::{Context, Result, bail};
@@ -19,6 +20,9 @@ pub struct BenchServeOptions {
     pub clients: usize,
     /// Requests per phase.
     pub requests: usize,
+    /// Rounds of both phases, one after the other; the round with the median speedup is the
+    /// result (a shared machine's speed drifts between minutes).
+    pub rounds: usize,
     /// Print one JSON object instead of a table.
     pub json: bool,
 }
@@ -43,6 +47,33 @@ pub struct Phase {
     pub forward_s_per_input: f64,
     /// Share of the phase's wall time spent in forward passes (one worker: at most 1).
     pub engine_busy: f64,
+}
+
+/// Both phases of one round.
+#[derive(Debug, serde::Serialize)]
+pub struct Round {
+    /// One client at a time.
+    pub serial: Phase,
+    /// `clients` at once.
+    pub concurrent: Phase,
+    /// Concurrent over serial requests per second.
+    pub speedup: f64,
+    /// The most any server could get from this engine here: serial time per request over the
+    /// concurrent phase's forward time per input (one worker runs the passes one after
+    /// another, so the concurrent phase takes at least its inputs times that).
+    #[serde(rename = "engine_bound_speedup")]
+    pub bound: f64,
+}
+
+impl Round {
+    fn new(serial: Phase, concurrent: Phase) -> Round {
+        Round {
+            speedup: concurrent.req_per_s / serial.req_per_s,
+            bound: 1.0 / serial.req_per_s / concurrent.forward_s_per_input,
+            serial,
+            concurrent,
+        }
+    }
 }
 
 /// The server's counters that a phase is measured by.
@@ -165,8 +196,8 @@ fn phase(base: &str, clients: usize, requests: usize) -> Result<Phase> {
 
 /// Runs both phases and prints them.
 pub fn run(o: BenchServeOptions) -> Result<()> {
-    if o.clients == 0 || o.requests == 0 {
-        bail!("--clients and --requests must be at least 1");
+    if o.clients == 0 || o.requests == 0 || o.rounds == 0 {
+        bail!("--clients, --requests and --rounds must be at least 1");
     }
     let mut opts = o.serve;
     opts.port = 0;
@@ -187,13 +218,17 @@ pub fn run(o: BenchServeOptions) -> Result<()> {
         }
     };
     let base = format!("http://{addr}");
-    let run = || -> Result<(Phase, Phase)> {
+    let run = || -> Result<Vec<Round>> {
         // A few unmeasured requests first (plans for the shapes both phases use).
         phase(&base, 1, 2)?;
         phase(&base, o.clients.min(4), o.clients.min(4))?;
-        let serial = phase(&base, 1, o.requests).context("serial phase")?;
-        let concurrent = phase(&base, o.clients, o.requests).context("concurrent phase")?;
-        Ok((serial, concurrent))
+        (0..o.rounds)
+            .map(|_| {
+                let serial = phase(&base, 1, o.requests).context("serial phase")?;
+                let concurrent = phase(&base, o.clients, o.requests).context("concurrent phase")?;
+                Ok(Round::new(serial, concurrent))
+            })
+            .collect()
     };
     let result = run();
     let _ = stop_tx.send(true);
@@ -201,47 +236,61 @@ pub fn run(o: BenchServeOptions) -> Result<()> {
         Ok(r) => r?,
         Err(_) => bail!("the server thread panicked"),
     }
-    let (serial, concurrent) = result?;
-    let speedup = concurrent.req_per_s / serial.req_per_s;
-    // One worker runs the passes one after another, so the concurrent phase takes at least its
-    // inputs times its forward time per input: no server could beat this ratio with the engine
-    // as it runs on this adapter at this batch size.
-    let ceiling = 1.0 / serial.req_per_s / concurrent.forward_s_per_input;
+    let rounds = result?;
+    let mut order: Vec<usize> = (0..rounds.len()).collect();
+    order.sort_by(|&a, &b| rounds[a].speedup.total_cmp(&rounds[b].speedup));
+    let median = &rounds[order[(order.len() - 1) / 2]];
     if o.json {
         println!(
             "{}",
             serde_json::json!({
-                "serial": serial,
-                "concurrent": concurrent,
-                "speedup": speedup,
-                "engine_bound_speedup": ceiling,
+                "serial": median.serial,
+                "concurrent": median.concurrent,
+                "speedup": median.speedup,
+                "engine_bound_speedup": median.bound,
+                "rounds": rounds,
             })
         );
     } else {
         println!(
-            "clients  requests  req/s     p50 ms    p99 ms    mean batch  forward ms/input  engine busy"
+            "round  clients  requests  req/s     p50 ms    p99 ms    mean batch  forward ms/input  engine busy"
         );
-        for p in [&serial, &concurrent] {
-            println!(
-                "{:<8} {:<9} {:<9.2} {:<9.1} {:<9.1} {:<11.1} {:<17.2} {:.0} %",
-                p.clients,
-                p.requests,
-                p.req_per_s,
-                p.p50_s * 1e3,
-                p.p99_s * 1e3,
-                p.mean_batch,
-                p.forward_s_per_input * 1e3,
-                p.engine_busy * 100.0
-            );
+        for (i, r) in rounds.iter().enumerate() {
+            for p in [&r.serial, &r.concurrent] {
+                println!(
+                    "{:<6} {:<8} {:<9} {:<9.2} {:<9.1} {:<9.1} {:<11.1} {:<17.2} {:.0} %",
+                    i + 1,
+                    p.clients,
+                    p.requests,
+                    p.req_per_s,
+                    p.p50_s * 1e3,
+                    p.p99_s * 1e3,
+                    p.mean_batch,
+                    p.forward_s_per_input * 1e3,
+                    p.engine_busy * 100.0
+                );
+            }
         }
+        let each = |f: fn(&Round) -> f64| {
+            rounds
+                .iter()
+                .map(|r| format!("{:.2}x", f(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         println!(
-            "speedup  {speedup:.2}x ({} concurrent clients vs one at a time)",
-            concurrent.clients
+            "speedup  {:.2}x, the median of {} rounds ({}): {} concurrent clients vs one at a time",
+            median.speedup,
+            rounds.len(),
+            each(|r| r.speedup),
+            o.clients
         );
         println!(
-            "bound    {ceiling:.2}x (serial time per request / forward time per input at a mean \
-             batch of {:.1}: the most batching gives with this engine on this adapter)",
-            concurrent.mean_batch
+            "bound    {:.2}x in that round ({}): serial time per request / forward time per input \
+             at a mean batch of {:.1}, the most batching gives with this engine on this adapter",
+            median.bound,
+            each(|r| r.bound),
+            median.concurrent.mean_batch
         );
     }
     Ok(())
