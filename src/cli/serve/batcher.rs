@@ -185,20 +185,14 @@ impl Batcher {
                         .flat_map(|j| &j.items[j.next..])
                         .map(Packed::len)
                         .sum();
-                    let settled = self.preparing.load(Ordering::SeqCst) == 0;
-                    let returned = q.arrivals - arrivals_then;
-                    let back = answered > 0 && returned >= answered && settled;
-                    // Fewer back than answered: on a busy CPU the others can be a few
-                    // milliseconds apart, so only the deadline ends that wait.
-                    let quiet = now.duration_since(q.last_arrival) >= self.window
-                        && settled
-                        && returned >= answered;
-                    if back
-                        || quiet
-                        || now >= deadline
-                        || queued >= self.max_batch_tokens
-                        || q.closed
-                    {
+                    // The burst is in once every request the last pass answered is back and
+                    // none is still being tokenised; with no pass to go by, once the queue has
+                    // been quiet for `window`. Fewer back than answered: on a busy CPU the
+                    // others can be a few milliseconds apart, so only the deadline ends that.
+                    let burst_in = self.preparing.load(Ordering::SeqCst) == 0
+                        && q.arrivals - arrivals_then >= answered
+                        && (answered > 0 || now.duration_since(q.last_arrival) >= self.window);
+                    if burst_in || now >= deadline || queued >= self.max_batch_tokens || q.closed {
                         break;
                     }
                     let wait = self.window.min(deadline - now);
