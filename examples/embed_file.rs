@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [input, output] = args.as_slice() else {
         return Err("usage: embed_file INPUT.txt OUTPUT.npy".into());
     };
-    let engine = Engine::from_dir(&wgbert::resolve_model_dir(None), EngineOptions::default())?;
+    let engine = Engine::from_dir(model_dir().as_ref(), EngineOptions::from_env())?;
     let rows = BufReader::new(std::fs::File::open(input)?).lines().count();
     let mut npy = NpyWriter::new(
         BufWriter::new(std::fs::File::create(output)?),
@@ -37,4 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     npy.finish()?;
     eprintln!("wrote {rows} x {} to {output}", engine.config().hidden_size);
     Ok(())
+}
+
+/// `$WGBERT_MODEL`, else the default model in this checkout (scripts/fetch-model.sh).
+fn model_dir() -> String {
+    std::env::var("WGBERT_MODEL").unwrap_or_else(|_| wgbert::DEFAULT_MODEL_DIR.into())
 }

@@ -2,7 +2,7 @@
 //! machines do not have): random and mutated inputs for the preprocessor/packer and for the
 //! weights/config loaders, each call under `catch_unwind`. Any panic is a bug: the input is
 //! saved under `fuzz/crashes/` and the run fails. Saved inputs are replayed by
-//! `tests/fuzz_regressions.rs`.
+//! `tests/it/fuzz_regressions.rs`.
 //!
 //!     cargo run --release --example fuzz -- [--seconds 180] [--seed N] [--target pack|weights|config|all]
 

@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(String::from)
         .to_vec();
     }
-    let engine = Engine::from_dir(&wgbert::resolve_model_dir(None), EngineOptions::default())?;
+    let engine = Engine::from_dir(model_dir().as_ref(), EngineOptions::from_env())?;
     let inputs: Vec<Input> = texts.iter().map(|t| Input::from(t.as_str())).collect();
     // Unit-length mean-pooled vectors: the cosine is a dot product.
     let vectors = engine.embed(&inputs)?;
@@ -28,4 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// `$WGBERT_MODEL`, else the default model in this checkout (scripts/fetch-model.sh).
+fn model_dir() -> String {
+    std::env::var("WGBERT_MODEL").unwrap_or_else(|_| wgbert::DEFAULT_MODEL_DIR.into())
 }

@@ -14,7 +14,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let engine = Engine::from_dir(&wgbert::resolve_model_dir(None), EngineOptions::default())?;
+    let engine = Engine::from_dir(model_dir().as_ref(), EngineOptions::from_env())?;
     let texts = [
         "Tom deserves a fair trial",
         "The carnival was like a county fair",
@@ -53,4 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cosine(&unbiased, &fair_county)
     );
     Ok(())
+}
+
+/// `$WGBERT_MODEL`, else the default model in this checkout (scripts/fetch-model.sh).
+fn model_dir() -> String {
+    std::env::var("WGBERT_MODEL").unwrap_or_else(|_| wgbert::DEFAULT_MODEL_DIR.into())
 }

@@ -1,5 +1,5 @@
 //! The fuzzing harness shared by `examples/fuzz.rs` (the long runs) and
-//! `tests/fuzz_regressions.rs` (saved crashes and a short deterministic run in CI).
+//! `tests/it/fuzz_regressions.rs` (saved crashes and a short deterministic run in CI).
 #![allow(dead_code)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -47,7 +47,10 @@ typedef struct wgbert_options {
 /* The options wgbert_engine_new uses. */
 wgbert_options wgbert_default_options(void);
 
-/* Loads a model folder (config.json, tokenizer.json, model.safetensors). NULL on error. */
+/* Loads a model folder (config.json, tokenizer.json, model.safetensors). NULL on error.
+ * Reads the environment variables the wgbert command does (WGPU_BACKEND, WGPU_ADAPTER_NAME,
+ * WGBERT_GEMM, WGBERT_TUNE, WGBERT_CACHE_DIR, ...: see EngineOptions::from_env); the
+ * options struct wins over them. */
 wgbert_engine *wgbert_engine_new(const char *model_dir);
 
 /* The same with options (NULL: the defaults). NULL on error. */

@@ -20,7 +20,7 @@ outputs of transformers itself (model.double(), eager attention) for singles and
 
 It also writes OUT_DIR/xlmr_big_golden.json: an XLM-R-shaped model with a 250 002-row word table
 (hidden 144, so the f32 table is 144 MB, above a 128 MiB storage binding) whose every weight
-is a formula of (tensor index, flat index) — `weight_value` below, mirrored in tests/family.rs —
+is a formula of (tensor index, flat index) — `weight_value` below, mirrored in tests/it/family.rs —
 so the test rebuilds the 144 MB checkpoint instead of committing it; the JSON holds the tensor
 names and shapes, the token ids and transformers' outputs.
 """
@@ -285,7 +285,7 @@ M64 = (1 << 64) - 1
 def weight_value(t, n, kind):
     """Values of tensor number t (n elements): splitmix64((t << 40) + i) → k in [-1019, 1019],
     then k/1024 (word table), 1 + k/16384 (LayerNorm weights), k/16384 (everything else).
-    All exact in f32; mirrored in tests/family.rs."""
+    All exact in f32; mirrored in tests/it/family.rs."""
     x = (np.uint64(t) << np.uint64(40)) + np.arange(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         z = x + np.uint64(0x9E3779B97F4A7C15)

@@ -2,9 +2,9 @@
 //
 // Work split: 256 invocations per workgroup, one element each; the grid may be 2-D
 // (x × y workgroups) so that large tensors stay under the 65 535 groups-per-dimension limit.
-// ACT: see common/activations.wgsl (1 = GELU erf, 2 = GELU tanh).
+// ACT: one of the ACT_* values of common/activations.wgsl (ACT_GELU_ERF, ACT_GELU_TANH, ...).
 
-override ACT: u32 = 1u;
+override ACT: u32 = ACT_GELU_ERF;
 
 struct Params {
     len: u32,

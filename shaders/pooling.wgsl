@@ -1,14 +1,14 @@
 // Sentence pooling over the last layer with optional L2 normalisation, one vector per sequence:
-//   MODE 0 mean: Σ_s x[b, s] · mask[b, s] / max(Σ_s mask[b, s], 1e-9)   (sentence-transformers)
-//   MODE 1 max:  max over real tokens (mask = 1)
-//   MODE 2 cls:  x[b, 0]
-//   MODE 3 mean_sqrt_len: Σ_s x[b, s] · mask[b, s] / √max(Σ_s mask[b, s], 1e-9)
+//   MODE POOL_MEAN: Σ_s x[b, s] · mask[b, s] / max(Σ_s mask[b, s], 1e-9)   (sentence-transformers)
+//   MODE POOL_MAX: max over real tokens (mask = 1)
+//   MODE POOL_CLS: x[b, 0]
+//   MODE POOL_MEAN_SQRT_LEN: Σ_s x[b, s] · mask[b, s] / √max(Σ_s mask[b, s], 1e-9)
 // then, when params.normalize = 1, v / max(‖v‖₂, 1e-12) (torch.nn.functional.normalize).
 //
 // Work split: one workgroup (WG = 64 invocations) per sequence b; invocations stride over H;
 // the norm is a workgroup reduction. out is [B, H].
 
-override MODE: u32 = 0u;
+override MODE: u32 = POOL_MEAN;
 
 struct Params {
     batch: u32,
@@ -40,9 +40,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, rid: ReduceIds) {
     var sq = 0.0;
     for (var j = t; j < h; j = j + WG) {
         var v = 0.0;
-        if (MODE == 2u) {
+        if (MODE == POOL_CLS) {
             v = f32(x[b * s_len * h + j]);
-        } else if (MODE == 1u) {
+        } else if (MODE == POOL_MAX) {
             v = -3.0e38;
             for (var s = 0u; s < s_len; s = s + 1u) {
                 if (mask[b * s_len + s] != 0u) {
@@ -58,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, rid: ReduceIds) {
                     v = v + f32(x[(b * s_len + s) * h + j]);
                 }
             }
-            if (MODE == 3u) {
+            if (MODE == POOL_MEAN_SQRT_LEN) {
                 v = v / sqrt(max(count, 1e-9));
             } else {
                 v = v / max(count, 1e-9);

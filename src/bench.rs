@@ -5,7 +5,7 @@
 use crate::config::BertConfig;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, GpuOptions};
+use crate::gpu::GpuContext;
 use crate::model::Request;
 use crate::reference::SplitMix64;
 use crate::weights::BertWeights;
@@ -40,13 +40,12 @@ pub struct BenchConfig {
     pub warmup: usize,
     /// Also time every kernel call of one forward with GPU timestamps.
     pub profile: bool,
-    /// Storage precision.
-    pub precision: crate::kernels::Precision,
     /// Run every row at the full `seq_len` even when it is mostly padding (TF-Hub semantics);
     /// otherwise each batch runs only as long as its longest row.
     pub full_padding: bool,
-    /// Adapter choice.
-    pub gpu: GpuOptions,
+    /// Adapter, precision and kernel choice (`seq_length` and `max_batch` come from
+    /// `seq_len` and `batch`).
+    pub engine: EngineOptions,
 }
 
 /// What one benchmark measured.
@@ -192,17 +191,15 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
     }
     let t0 = Instant::now();
     let opts = EngineOptions {
-        gpu: cfg.gpu.clone(),
         seq_length: cfg.seq_len.max(2),
         max_batch: cfg.batch,
-        precision: cfg.precision,
-        ..Default::default()
+        ..cfg.engine.clone()
     };
     let (engine, shape) = match &cfg.model {
         BenchModel::Shape(name) => {
             let c = shape_config(name)?;
             let w = BertWeights::random(&c, 0);
-            let ctx = Arc::new(GpuContext::new(&cfg.gpu)?);
+            let ctx = Arc::new(GpuContext::new(&cfg.engine.gpu)?);
             (Engine::from_parts(ctx, c, &w, None, opts)?, name.clone())
         }
         BenchModel::Dir(d) => (Engine::from_dir(d, opts)?, d.display().to_string()),

@@ -1,4 +1,4 @@
-//! The C ABI. `include/wgbert.h` is its whole contract (tests/capi.rs checks that the header
+//! The C ABI. `include/wgbert.h` is its whole contract (tests/it/capi.rs checks that the header
 //! and these exports agree, and builds and runs `examples/c/embed.c` against them).
 //!
 //! Every function catches panics (a panic becomes `WGBERT_ERR_PANIC` and a message), checks its
@@ -25,6 +25,40 @@ pub const WGBERT_ERR_INVALID_ARGUMENT: c_int = 1;
 pub const WGBERT_ERR_ENGINE: c_int = 2;
 /// A bug: a panic was caught at the boundary.
 pub const WGBERT_ERR_PANIC: c_int = 3;
+
+/// `WGBERT_PRECISION_F32`.
+pub const WGBERT_PRECISION_F32: c_int = 0;
+/// `WGBERT_PRECISION_F16`.
+pub const WGBERT_PRECISION_F16: c_int = 1;
+/// `WGBERT_POOLING_MODEL`: what the model folder says (modules.json), else mean.
+pub const WGBERT_POOLING_MODEL: c_int = -1;
+/// `WGBERT_POOLING_MEAN`.
+pub const WGBERT_POOLING_MEAN: c_int = 0;
+/// `WGBERT_POOLING_MAX`.
+pub const WGBERT_POOLING_MAX: c_int = 1;
+/// `WGBERT_POOLING_CLS`.
+pub const WGBERT_POOLING_CLS: c_int = 2;
+/// `WGBERT_POOLING_POOLER`.
+pub const WGBERT_POOLING_POOLER: c_int = 3;
+/// `WGBERT_POOLING_MEAN_SQRT_LEN`.
+pub const WGBERT_POOLING_MEAN_SQRT_LEN: c_int = 4;
+
+/// The header's `WGBERT_PRECISION_*` values and what each means (tests/it/capi.rs checks the
+/// header's `#define`s against these constants).
+const PRECISIONS: [(c_int, Precision); 2] = [
+    (WGBERT_PRECISION_F32, Precision::F32),
+    (WGBERT_PRECISION_F16, Precision::F16),
+];
+
+/// The header's `WGBERT_POOLING_*` values and what each means (`None`: the model folder's).
+const POOLINGS: [(c_int, Option<Pooling>); 6] = [
+    (WGBERT_POOLING_MODEL, None),
+    (WGBERT_POOLING_MEAN, Some(Pooling::Mean)),
+    (WGBERT_POOLING_MAX, Some(Pooling::Max)),
+    (WGBERT_POOLING_CLS, Some(Pooling::Cls)),
+    (WGBERT_POOLING_POOLER, Some(Pooling::Pooler)),
+    (WGBERT_POOLING_MEAN_SQRT_LEN, Some(Pooling::MeanSqrtLen)),
+];
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -133,8 +167,8 @@ unsafe fn engine_ref<'a>(e: *const wgbert_engine) -> Result<&'a Engine, Failure>
 #[unsafe(no_mangle)]
 pub extern "C" fn wgbert_default_options() -> wgbert_options {
     wgbert_options {
-        precision: 0,
-        pooling: -1,
+        precision: WGBERT_PRECISION_F32,
+        pooling: WGBERT_POOLING_MODEL,
         normalize: -1,
         seq_len: 0,
         embed_seq_len: 0,
@@ -163,25 +197,21 @@ pub unsafe extern "C" fn wgbert_engine_new_with_options(
             // SAFETY: the caller passes a valid options struct.
             unsafe { *options }
         };
-        let precision = match o.precision {
-            0 => Precision::F32,
-            1 => Precision::F16,
-            p => {
+        let precision = match PRECISIONS.iter().find(|(v, _)| *v == o.precision) {
+            Some(&(_, p)) => p,
+            None => {
                 return Err(Failure::Invalid(format!(
-                    "precision {p} is not WGBERT_PRECISION_F32 (0) or WGBERT_PRECISION_F16 (1)"
+                    "precision {} is not WGBERT_PRECISION_F32 (0) or WGBERT_PRECISION_F16 (1)",
+                    o.precision
                 )));
             }
         };
-        let pooling = match o.pooling {
-            -1 => None,
-            0 => Some(Pooling::Mean),
-            1 => Some(Pooling::Max),
-            2 => Some(Pooling::Cls),
-            3 => Some(Pooling::Pooler),
-            4 => Some(Pooling::MeanSqrtLen),
-            p => {
+        let pooling = match POOLINGS.iter().find(|(v, _)| *v == o.pooling) {
+            Some(&(_, p)) => p,
+            None => {
                 return Err(Failure::Invalid(format!(
-                    "pooling {p} is not one of WGBERT_POOLING_* (-1..4)"
+                    "pooling {} is not one of WGBERT_POOLING_* (-1..4)",
+                    o.pooling
                 )));
             }
         };
@@ -195,11 +225,13 @@ pub unsafe extern "C" fn wgbert_engine_new_with_options(
                 )));
             }
         };
+        // A C host gets the command line's environment variables (WGBERT_GEMM, the cache
+        // folder, ...), as users of a C library expect; what the struct says wins.
         let mut opts = EngineOptions {
             precision,
             pooling,
             normalize,
-            ..Default::default()
+            ..EngineOptions::from_env()
         };
         if o.seq_len != 0 {
             opts.seq_length = o.seq_len;

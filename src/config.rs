@@ -26,12 +26,13 @@ impl Activation {
         }
     }
 
-    /// The `ACT` override constant of the shaders (see `shaders/common/activations.wgsl`).
-    pub fn shader_code(self) -> u32 {
+    /// The shaders' activation for it (`ACT`, see `shaders/common/activations.wgsl`).
+    pub fn act(self) -> crate::kernels::Act {
+        use crate::kernels::Act;
         match self {
-            Activation::GeluErf => 1,
-            Activation::GeluTanh => 2,
-            Activation::Relu => 4,
+            Activation::GeluErf => Act::GeluErf,
+            Activation::GeluTanh => Act::GeluTanh,
+            Activation::Relu => Act::Relu,
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::config::BertConfig;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuOptions};
-use crate::kernels::Kernels;
+use crate::kernels::KernelOptions;
 use crate::model::{GpuModel, Plan, PlanKey, Pooling, Request};
 use crate::preprocess::{Input, Packed, Preprocessor};
 use crate::sentence::SentenceConfig;
@@ -37,9 +37,9 @@ pub struct EngineOptions {
     pub normalize: Option<bool>,
     /// Storage precision of weights and activations (default f32; f16 needs SHADER_F16).
     pub precision: crate::kernels::Precision,
-    /// GEMM variant by name, as `WGBERT_GEMM` takes it (`coop`, `tile128`, …), overriding the
-    /// variable; `None`: the variable, else the autotuner's choice.
-    pub gemm: Option<String>,
+    /// Which GEMM and reduction kernels run (by name, or tuned on this adapter) and the folder
+    /// where tuning choices and compiled pipelines are kept (default: none).
+    pub kernels: KernelOptions,
 }
 
 impl Default for EngineOptions {
@@ -52,7 +52,50 @@ impl Default for EngineOptions {
             pooling: None,
             normalize: None,
             precision: crate::kernels::Precision::F32,
-            gemm: None,
+            kernels: KernelOptions::default(),
+        }
+    }
+}
+
+impl EngineOptions {
+    /// The defaults with what the environment says. This is the one place wgbert reads
+    /// environment variables; the command line, the server and the C ABI start from it, and a
+    /// program that embeds the library decides for itself (start from `Default`).
+    ///
+    /// | variable | field |
+    /// |---|---|
+    /// | `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, …) | `gpu.backends` |
+    /// | `WGPU_ADAPTER_NAME` (substring of the adapter's name) | `gpu.adapter_name` |
+    /// | wgpu's `WGPU_VALIDATION`, `WGPU_DEBUG`, … | `gpu.instance_flags` |
+    /// | `WGBERT_COOP=0` (no cooperative matrices) | `gpu.cooperative_matrix` |
+    /// | `WGBERT_GEMM` (a GEMM variant's name, or `coop`) | `kernels.gemm` |
+    /// | `WGBERT_REDUCE` (`tree`, `subgroup`) | `kernels.reduction` |
+    /// | `WGBERT_TUNE=0` (no timing: `tile128`, the tree) | `kernels.autotune` |
+    /// | `WGBERT_CACHE_DIR`, else `$XDG_CACHE_HOME/wgbert`, else `$HOME/.cache/wgbert` | `kernels.cache_dir` |
+    /// | `WGBERT_PIPELINE_CACHE=0` (tuning kept, pipelines not) | `kernels.pipeline_cache` |
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let off = |name: &str| var(name).is_some_and(|v| v == "0");
+        let cache_dir = var("WGBERT_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("wgbert")))
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache/wgbert")));
+        EngineOptions {
+            gpu: GpuOptions {
+                adapter_name: var("WGPU_ADAPTER_NAME"),
+                backends: wgpu::Backends::from_env(),
+                cooperative_matrix: !off("WGBERT_COOP"),
+                instance_flags: Some(wgpu::InstanceFlags::from_build_config().with_env()),
+                ..Default::default()
+            },
+            kernels: KernelOptions {
+                gemm: var("WGBERT_GEMM"),
+                reduction: var("WGBERT_REDUCE"),
+                autotune: !off("WGBERT_TUNE"),
+                cache_dir,
+                pipeline_cache: !off("WGBERT_PIPELINE_CACHE"),
+            },
+            ..Default::default()
         }
     }
 }
@@ -212,10 +255,10 @@ impl Engine {
         if opts.max_batch == 0 {
             return Err(Error::InvalidInput("max_batch must be at least 1".into()));
         }
-        let kernels = Arc::new(Kernels::tuned(
+        let kernels = Arc::new(crate::tune::tuned_kernels(
             ctx.clone(),
             opts.precision,
-            opts.gemm.as_deref(),
+            &opts.kernels,
         )?);
         let model = GpuModel::new(kernels, config, weights)?;
         Ok(Engine {
@@ -248,7 +291,7 @@ impl Engine {
         self.model.kernels()
     }
 
-    /// The GEMM variant the autotuner chose for this adapter (or `WGBERT_GEMM`).
+    /// The GEMM variant the autotuner chose for this adapter (or [`KernelOptions::gemm`]).
     pub fn gemm_variant(&self) -> crate::kernels::GemmVariant {
         self.model.kernels().gemm_variant()
     }

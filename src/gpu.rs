@@ -5,14 +5,16 @@ use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
-/// How to pick the adapter. Environment variables fill what is left unset:
-/// `WGPU_BACKEND` (e.g. `vulkan`, `metal`, `dx12`) and `WGPU_ADAPTER_NAME` (a substring of the
-/// adapter name, case-insensitive).
-#[derive(Clone, Debug, Default)]
+/// How to pick the adapter and what to open on it. The library reads no environment:
+/// [`EngineOptions::from_env`](crate::EngineOptions::from_env) is where a program that wants
+/// wgpu's and wgbert's variables (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGBERT_COOP`, wgpu's
+/// debug flags) takes them.
+#[derive(Clone, Debug)]
 pub struct GpuOptions {
-    /// Substring of the adapter name to pick; overrides `WGPU_ADAPTER_NAME`.
+    /// Substring of the adapter name to pick (case-insensitive); `None`: the first discrete
+    /// GPU, else integrated, virtual, CPU.
     pub adapter_name: Option<String>,
-    /// Backends to search; overrides `WGPU_BACKEND`.
+    /// Backends to search; `None`: Vulkan, Metal, DX12 and the browser's WebGPU.
     pub backends: Option<wgpu::Backends>,
     /// Cap on the bytes of one activation buffer, below the adapter's own binding limit (to
     /// bound memory per forward pass, or to test the splitting of large batches). Weights are
@@ -21,6 +23,25 @@ pub struct GpuOptions {
     /// Limits to request instead of the adapter's own, e.g. `wgpu::Limits::default()` (what
     /// every WebGPU implementation offers) to check that the kernels fit them.
     pub limits: Option<wgpu::Limits>,
+    /// Use the adapter's cooperative matrices (tensor cores) where it lists a configuration the
+    /// kernels can use (default yes; `WGBERT_COOP=0` turns it off in
+    /// [`EngineOptions::from_env`](crate::EngineOptions::from_env)).
+    pub cooperative_matrix: bool,
+    /// wgpu's instance flags (validation, debug labels); `None`: wgpu's defaults for the build.
+    pub instance_flags: Option<wgpu::InstanceFlags>,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        GpuOptions {
+            adapter_name: None,
+            backends: None,
+            max_binding_bytes: None,
+            limits: None,
+            cooperative_matrix: true,
+            instance_flags: None,
+        }
+    }
 }
 
 /// Longest wait for one submission before it is reported as an error instead of a hang.
@@ -110,19 +131,18 @@ fn device_type_rank(t: wgpu::DeviceType) -> u32 {
 }
 
 impl GpuContext {
-    /// Picks an adapter as `opts` and the environment say and opens a device on it.
+    /// Picks an adapter as `opts` say and opens a device on it.
     pub fn new(opts: &GpuOptions) -> Result<Self> {
         pollster::block_on(Self::new_async(opts))
     }
 
     async fn new_async(opts: &GpuOptions) -> Result<Self> {
-        let backends = opts
-            .backends
-            .or_else(wgpu::Backends::from_env)
-            .unwrap_or(wgpu::Backends::PRIMARY);
+        let backends = opts.backends.unwrap_or(wgpu::Backends::PRIMARY);
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = backends;
-        desc.flags = wgpu::InstanceFlags::from_build_config().with_env();
+        desc.flags = opts
+            .instance_flags
+            .unwrap_or_else(wgpu::InstanceFlags::from_build_config);
         let instance = wgpu::Instance::new(desc);
         let mut adapters = instance.enumerate_adapters(backends).await;
         // Compute needs no surface; a GL adapter lacks storage buffers in compute on many drivers.
@@ -142,11 +162,7 @@ impl GpuContext {
                 detail: format!(" for backends {backends:?}"),
             });
         }
-        let wanted = opts
-            .adapter_name
-            .clone()
-            .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
-            .filter(|s| !s.is_empty());
+        let wanted = opts.adapter_name.clone().filter(|s| !s.is_empty());
         let adapter = match &wanted {
             Some(w) => {
                 let wl = w.to_lowercase();
@@ -169,9 +185,7 @@ impl GpuContext {
         // Tensor cores (NVIDIA), WMMA (AMD), XMX (Intel), lavapipe 26's emulation: requested only
         // when the adapter lists a configuration the kernels can use, and never without
         // SHADER_F16 and SUBGROUP (the kernels stage f16 tiles and split work by subgroup).
-        // `WGBERT_COOP=0` leaves them off.
-        let coop_off = std::env::var("WGBERT_COOP").is_ok_and(|v| v == "0");
-        let coop = if coop_off
+        let coop = if !opts.cooperative_matrix
             || !adapter
                 .features()
                 .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
@@ -192,7 +206,7 @@ impl GpuContext {
                 required_limits: limits.clone(),
                 // SAFETY: the only experimental feature requested is cooperative matrices, and
                 // only for configurations the adapter lists; wgbert's coop shaders use those
-                // and nothing else (tests/coop.rs checks them against CPU references).
+                // and nothing else (tests/it/coop.rs checks them against CPU references).
                 experimental_features: if coop.is_empty() {
                     wgpu::ExperimentalFeatures::disabled()
                 } else {

@@ -84,18 +84,120 @@ impl Reduction {
     }
 }
 
-/// Every compute kernel wgbert has. One name per thing: `Kernel::AddLayerNorm` ↔
-/// `shaders/add_layernorm.wgsl` ↔ `AddLayerNormParams`.
+/// The activation a GEMM epilogue or the `gelu` kernel applies. Its value is the shaders'
+/// `ACT` (a uniform in the GEMMs, a pipeline constant in `gelu`), and the shaders see each
+/// value by name: `ACT_IDENTITY`, `ACT_GELU_ERF`, … ([`wgsl_constants`], prepended to every
+/// kernel that activates).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Act {
+    /// No activation.
+    Identity = 0,
+    /// Exact GELU, `0.5·x·(1 + erf(x/√2))`.
+    GeluErf = 1,
+    /// tanh-approximated GELU.
+    GeluTanh = 2,
+    /// tanh (BERT's pooler).
+    Tanh = 3,
+    /// ReLU.
+    Relu = 4,
+}
+
+impl Act {
+    /// Every activation, in value order.
+    pub const ALL: [Act; 5] = [
+        Act::Identity,
+        Act::GeluErf,
+        Act::GeluTanh,
+        Act::Tanh,
+        Act::Relu,
+    ];
+
+    /// The shaders' name for it.
+    pub fn wgsl_name(self) -> &'static str {
+        match self {
+            Act::Identity => "ACT_IDENTITY",
+            Act::GeluErf => "ACT_GELU_ERF",
+            Act::GeluTanh => "ACT_GELU_TANH",
+            Act::Tanh => "ACT_TANH",
+            Act::Relu => "ACT_RELU",
+        }
+    }
+}
+
+/// How `pooling.wgsl` pools a sequence: its `MODE` pipeline constant, seen by the shader by
+/// name (`POOL_MEAN`, …; [`wgsl_constants`]).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PoolMode {
+    /// Masked mean over real tokens.
+    Mean = 0,
+    /// Masked max over real tokens.
+    Max = 1,
+    /// The row at `[CLS]` (the first).
+    Cls = 2,
+    /// Masked sum divided by √(number of real tokens).
+    MeanSqrtLen = 3,
+}
+
+impl PoolMode {
+    /// Every mode, in value order.
+    pub const ALL: [PoolMode; 4] = [
+        PoolMode::Mean,
+        PoolMode::Max,
+        PoolMode::Cls,
+        PoolMode::MeanSqrtLen,
+    ];
+
+    /// The shader's name for it.
+    pub fn wgsl_name(self) -> &'static str {
+        match self {
+            PoolMode::Mean => "POOL_MEAN",
+            PoolMode::Max => "POOL_MAX",
+            PoolMode::Cls => "POOL_CLS",
+            PoolMode::MeanSqrtLen => "POOL_MEAN_SQRT_LEN",
+        }
+    }
+}
+
+/// The WGSL `const` lines that name every [`Act`] and [`PoolMode`] value, so that the shaders
+/// and Rust share one set of numbers.
+pub fn wgsl_constants() -> String {
+    let acts = Act::ALL.map(|a| (a.wgsl_name(), a as u32));
+    let modes = PoolMode::ALL.map(|m| (m.wgsl_name(), m as u32));
+    acts.iter()
+        .chain(modes.iter())
+        .map(|(n, v)| format!("const {n}: u32 = {v}u;\n"))
+        .collect()
+}
+
+/// Every compute kernel wgbert has, each declared once in [`Kernel::spec`]'s table. One name
+/// per thing: `Kernel::AddLayerNorm` ↔ `add_layernorm` ↔ `shaders/add_layernorm.wgsl` ↔
+/// `AddLayerNormParams`; a GEMM kernel is named after the [`GemmVariant`] it implements
+/// (`Kernel::GemmTile64` ↔ `gemm_tile64` ↔ `shaders/gemm_tile64.wgsl` ↔ `tile64`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
     /// Word + position + token-type gather, sum, LayerNorm.
     Embeddings,
-    /// Tiled GEMM with bias and fused activation epilogue (128×128 tiles, 8×8 per invocation).
-    Gemm,
-    /// The same GEMM with 64×64 tiles and 4×4 per invocation (chosen by the autotuner).
-    GemmSmall,
-    /// `Gemm` with vec4 global loads along K (K divisible by 4; chosen by the autotuner).
-    GemmVec4,
+    /// `tile128`: 128×128 tiles, 8×8 per invocation, scalar loads (any K).
+    GemmTile128,
+    /// `tile64`: 64×64 tiles, 4×4 per invocation.
+    GemmTile64,
+    /// `tile128v4`: `tile128` with vec4 loads along K (K % 4 == 0).
+    GemmTile128V4,
+    /// `tile32x64` at K % 4 ≠ 0: 32×64 tiles (32 invocations), scalar loads; also the scalar
+    /// fallback of the small-M variants.
+    GemmTile32x64Scalar,
+    /// `tile32x64`: 32×64 tiles with vec4 loads (small M).
+    GemmTile32x64,
+    /// `tile128b16`: `tile128v4`'s tiles with a 16×16 block per invocation (64 invocations):
+    /// half the workgroup-memory reads per multiply-add (CPU Vulkan drivers).
+    GemmTile128B16,
+    /// `direct4x4`: no workgroup memory, 4×4 of C per invocation (K % 4 == 0).
+    GemmDirect4x4,
+    /// `direct16x2`: no workgroup memory, 16 rows × 2 columns of C per invocation, every load
+    /// of A uniform across the workgroup (K % 4 == 0; CPU Vulkan drivers).
+    GemmDirect16x2,
     /// Fused multi-head attention with padding mask and online softmax.
     Attention,
     /// Residual add + LayerNorm.
@@ -104,22 +206,9 @@ pub enum Kernel {
     Gelu,
     /// Mean / max / CLS pooling with optional L2 normalisation.
     Pooling,
-    /// `Gemm`'s 8×8 register blocks on 32×64 tiles (32 invocations): for small M, such as one
-    /// short query, where 128-row tiles would mostly compute rows past M.
-    GemmNarrow,
-    /// `GemmVec4` on 32×64 tiles.
-    GemmNarrowVec4,
-    /// `GemmVec4`'s 128×128 tiles with a 16×16 register block per invocation (64 invocations):
-    /// half the workgroup-memory reads per multiply-add (CPU Vulkan drivers).
-    GemmVec4B16,
-    /// No workgroup memory: 4×4 of C per invocation read straight from A and W (K % 4 == 0).
-    GemmDirect,
-    /// No workgroup memory: 16 rows × 2 columns of C per invocation, 16 rows per workgroup, so
-    /// every load of A is uniform across the workgroup (K % 4 == 0; CPU Vulkan drivers).
-    GemmDirectWide,
-    /// The GEMM on cooperative matrices (tensor cores), 8×8×8 fragments.
+    /// `coop8`: the GEMM on cooperative matrices (tensor cores), 8×8×8 fragments.
     GemmCoop8,
-    /// The GEMM on cooperative matrices (tensor cores), 16×16×16 fragments.
+    /// `coop16`: the GEMM on cooperative matrices, 16×16×16 fragments.
     GemmCoop16,
     /// Attention with QKᵀ and P·V on cooperative matrices, 8×8×8 fragments (head_dim ≤ 64).
     AttentionCoop8,
@@ -172,18 +261,336 @@ fn coop_prelude(n: u32) -> String {
     )
 }
 
+/// What a kernel's source starts with, after the storage type: shared WGSL it calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prelude {
+    /// Nothing.
+    None,
+    /// `common/activations.wgsl` (the GEMMs' epilogue, `gelu`).
+    Activations,
+    /// The workgroup sums of the row kernels: `common/reduce.wgsl`, or
+    /// `common/reduce_subgroup.wgsl` with [`Reduction::Subgroup`].
+    Reduction,
+    /// `common/attention_io.wgsl`.
+    AttentionIo,
+}
+
+/// A kernel's use of cooperative matrices: the fragment edge, the subgroups of its workgroup
+/// (one sub-tile each) and its workgroup memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoopNeeds {
+    /// Fragment edge (8 or 16), f16 inputs, f32 accumulation.
+    pub size: u32,
+    /// Subgroups per workgroup.
+    pub subgroups: u32,
+    /// Bytes of workgroup memory.
+    pub workgroup_bytes: u32,
+}
+
+/// One kernel, declared once: everything the engine needs to build, bind and check it.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelSpec {
+    /// Its name: wgpu labels, shader variants (`wgbert shaders`), profiles.
+    pub name: &'static str,
+    /// Its file in `shaders/` (without `.wgsl`); GEMM variants that share a loading scheme
+    /// share a file with other tile constants.
+    pub file: &'static str,
+    /// The file's text.
+    source: &'static str,
+    /// Shared WGSL before the file.
+    pub prelude: Prelude,
+    /// WGSL after the file: tile constants and the shared GEMM body and epilogue.
+    epilogue: &'static [&'static str],
+    /// Storage bindings 1.. in order (binding 0 is the uniform parameters).
+    pub bindings: &'static [Access],
+    /// Size in bytes of its `Params` struct.
+    pub params_size: usize,
+    /// The pipeline-overridable constant that selects a variant, and its values.
+    pub variant: Option<(&'static str, &'static [u32])>,
+    /// Whether it is a GEMM ([`GemmParams`], bindings `[a, w, bias, c]`).
+    pub gemm: bool,
+    /// Rows and columns of C one workgroup computes (GEMMs; `(0, 0)` for the others).
+    pub tile: (usize, usize),
+    /// Cooperative matrices it needs, if any.
+    pub coop: Option<CoopNeeds>,
+}
+
+const GEMM_BINDINGS: &[Access] = &[Read, Read, Read, ReadWrite];
+const TILE128: &str = "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 256u;";
+const TILE32X64: &str =
+    "const BM: u32 = 32u;\nconst BN: u32 = 64u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 32u;";
+const TILE128B16: &str =
+    "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 64u;";
+
+/// A GEMM kernel: `file` (its text), then `epilogue`; `tile` rows × columns of C per workgroup.
+const fn gemm_spec(
+    name: &'static str,
+    file: &'static str,
+    source: &'static str,
+    epilogue: &'static [&'static str],
+    tile: (usize, usize),
+    coop: Option<CoopNeeds>,
+) -> KernelSpec {
+    KernelSpec {
+        name,
+        file,
+        source,
+        prelude: Prelude::Activations,
+        epilogue,
+        bindings: GEMM_BINDINGS,
+        params_size: std::mem::size_of::<GemmParams>(),
+        variant: None,
+        gemm: true,
+        tile,
+        coop,
+    }
+}
+
+/// A kernel that is not a GEMM and has no epilogue.
+const fn spec(
+    name: &'static str,
+    source: &'static str,
+    prelude: Prelude,
+    bindings: &'static [Access],
+    params_size: usize,
+    variant: Option<(&'static str, &'static [u32])>,
+    coop: Option<CoopNeeds>,
+) -> KernelSpec {
+    KernelSpec {
+        name,
+        file: name,
+        source,
+        prelude,
+        epilogue: &[],
+        bindings,
+        params_size,
+        variant,
+        gemm: false,
+        tile: (0, 0),
+        coop,
+    }
+}
+
+const fn coop_gemm(size: u32) -> Option<CoopNeeds> {
+    let per_edge = 64 / (2 * size);
+    Some(CoopNeeds {
+        size,
+        subgroups: per_edge * per_edge,
+        workgroup_bytes: COOP_GEMM_WORKGROUP_BYTES,
+    })
+}
+
+const fn coop_attention(size: u32) -> Option<CoopNeeds> {
+    Some(CoopNeeds {
+        size,
+        subgroups: 4,
+        workgroup_bytes: COOP_ATTENTION_WORKGROUP_BYTES,
+    })
+}
+
+/// The kernel table, in [`Kernel::ALL`]'s order (checked when compiling).
+const KERNELS: [KernelSpec; 18] = {
+    use std::mem::size_of;
+    const GEMM: &str = include_str!("../shaders/gemm.wgsl");
+    const GEMM_VEC4: &str = include_str!("../shaders/gemm_vec4.wgsl");
+    const COOP: &str = include_str!("../shaders/gemm_coop.wgsl");
+    const ATTENTION_COOP: &str = include_str!("../shaders/attention_coop.wgsl");
+    const ACTS: &[u32] = &[
+        Act::Identity as u32,
+        Act::GeluErf as u32,
+        Act::GeluTanh as u32,
+        Act::Tanh as u32,
+        Act::Relu as u32,
+    ];
+    const MODES: &[u32] = &[
+        PoolMode::Mean as u32,
+        PoolMode::Max as u32,
+        PoolMode::Cls as u32,
+        PoolMode::MeanSqrtLen as u32,
+    ];
+    [
+        spec(
+            "embeddings",
+            include_str!("../shaders/embeddings.wgsl"),
+            Prelude::Reduction,
+            &[Read, Read, Read, Read, Read, Read, Read, ReadWrite],
+            size_of::<EmbeddingsParams>(),
+            None,
+            None,
+        ),
+        gemm_spec(
+            "gemm_tile128",
+            "gemm",
+            GEMM,
+            &[TILE128, GEMM_BLOCKED, GEMM_STORE],
+            (128, 128),
+            None,
+        ),
+        gemm_spec(
+            "gemm_tile64",
+            "gemm_tile64",
+            include_str!("../shaders/gemm_tile64.wgsl"),
+            &[GEMM_STORE],
+            (64, 64),
+            None,
+        ),
+        gemm_spec(
+            "gemm_tile128v4",
+            "gemm_vec4",
+            GEMM_VEC4,
+            &[TILE128, GEMM_BLOCKED, GEMM_STORE],
+            (128, 128),
+            None,
+        ),
+        gemm_spec(
+            "gemm_tile32x64_scalar",
+            "gemm",
+            GEMM,
+            &[TILE32X64, GEMM_BLOCKED, GEMM_STORE],
+            (32, 64),
+            None,
+        ),
+        gemm_spec(
+            "gemm_tile32x64",
+            "gemm_vec4",
+            GEMM_VEC4,
+            &[TILE32X64, GEMM_BLOCKED, GEMM_STORE],
+            (32, 64),
+            None,
+        ),
+        gemm_spec(
+            "gemm_tile128b16",
+            "gemm_vec4",
+            GEMM_VEC4,
+            &[TILE128B16, GEMM_BLOCKED16, GEMM_STORE],
+            (128, 128),
+            None,
+        ),
+        gemm_spec(
+            "gemm_direct4x4",
+            "gemm_direct4x4",
+            include_str!("../shaders/gemm_direct4x4.wgsl"),
+            &[GEMM_STORE],
+            (4, 256),
+            None,
+        ),
+        gemm_spec(
+            "gemm_direct16x2",
+            "gemm_direct16x2",
+            include_str!("../shaders/gemm_direct16x2.wgsl"),
+            &[GEMM_STORE],
+            (16, 64),
+            None,
+        ),
+        spec(
+            "attention",
+            include_str!("../shaders/attention.wgsl"),
+            Prelude::AttentionIo,
+            &[Read, Read, ReadWrite],
+            size_of::<AttentionParams>(),
+            None,
+            None,
+        ),
+        spec(
+            "add_layernorm",
+            include_str!("../shaders/add_layernorm.wgsl"),
+            Prelude::Reduction,
+            &[Read, Read, Read, Read, ReadWrite],
+            size_of::<AddLayerNormParams>(),
+            None,
+            None,
+        ),
+        spec(
+            "gelu",
+            include_str!("../shaders/gelu.wgsl"),
+            Prelude::Activations,
+            &[ReadWrite],
+            size_of::<GeluParams>(),
+            Some(("ACT", ACTS)),
+            None,
+        ),
+        spec(
+            "pooling",
+            include_str!("../shaders/pooling.wgsl"),
+            Prelude::Reduction,
+            &[Read, Read, ReadWrite],
+            size_of::<PoolingParams>(),
+            Some(("MODE", MODES)),
+            None,
+        ),
+        gemm_spec(
+            "gemm_coop8",
+            "gemm_coop",
+            COOP,
+            &[GEMM_STORE],
+            (64, 64),
+            coop_gemm(8),
+        ),
+        gemm_spec(
+            "gemm_coop16",
+            "gemm_coop",
+            COOP,
+            &[GEMM_STORE],
+            (64, 64),
+            coop_gemm(16),
+        ),
+        KernelSpec {
+            file: "attention_coop",
+            ..spec(
+                "attention_coop8",
+                ATTENTION_COOP,
+                Prelude::AttentionIo,
+                &[Read, Read, ReadWrite],
+                size_of::<AttentionParams>(),
+                None,
+                coop_attention(8),
+            )
+        },
+        KernelSpec {
+            file: "attention_coop",
+            ..spec(
+                "attention_coop16",
+                ATTENTION_COOP,
+                Prelude::AttentionIo,
+                &[Read, Read, ReadWrite],
+                size_of::<AttentionParams>(),
+                None,
+                coop_attention(16),
+            )
+        },
+        spec(
+            "gather_rows",
+            include_str!("../shaders/gather_rows.wgsl"),
+            Prelude::None,
+            &[Read, Read, ReadWrite],
+            size_of::<GatherRowsParams>(),
+            None,
+            None,
+        ),
+    ]
+};
+
+// The table is indexed by the enum: its order must be `Kernel::ALL`'s, which is the enum's.
+const _: () = {
+    let mut i = 0;
+    while i < Kernel::ALL.len() {
+        assert!(Kernel::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 impl Kernel {
-    /// All kernels, for validation and warm-up.
+    /// All kernels, in declaration order.
     pub const ALL: [Kernel; 18] = [
         Kernel::Embeddings,
-        Kernel::Gemm,
-        Kernel::GemmSmall,
-        Kernel::GemmVec4,
-        Kernel::GemmNarrow,
-        Kernel::GemmNarrowVec4,
-        Kernel::GemmVec4B16,
-        Kernel::GemmDirect,
-        Kernel::GemmDirectWide,
+        Kernel::GemmTile128,
+        Kernel::GemmTile64,
+        Kernel::GemmTile128V4,
+        Kernel::GemmTile32x64Scalar,
+        Kernel::GemmTile32x64,
+        Kernel::GemmTile128B16,
+        Kernel::GemmDirect4x4,
+        Kernel::GemmDirect16x2,
         Kernel::Attention,
         Kernel::AddLayerNorm,
         Kernel::Gelu,
@@ -195,107 +602,42 @@ impl Kernel {
         Kernel::GatherRows,
     ];
 
-    /// The kernel's name: its shader file's name (without `.wgsl`), with the fragment size for
-    /// the cooperative-matrix kernels (`gemm_coop8` is `gemm_coop.wgsl` at 8×8×8).
+    /// Its declaration.
+    pub fn spec(self) -> &'static KernelSpec {
+        &KERNELS[self as usize]
+    }
+
+    /// The kernel's name ([`KernelSpec::name`]).
     pub fn name(self) -> &'static str {
-        match self {
-            Kernel::GemmCoop8 => "gemm_coop8",
-            Kernel::GemmCoop16 => "gemm_coop16",
-            Kernel::AttentionCoop8 => "attention_coop8",
-            Kernel::AttentionCoop16 => "attention_coop16",
-            Kernel::Embeddings => "embeddings",
-            Kernel::Gemm => "gemm",
-            Kernel::GemmSmall => "gemm_small",
-            Kernel::GemmVec4 => "gemm_vec4",
-            Kernel::GemmNarrow => "gemm_narrow",
-            Kernel::GemmNarrowVec4 => "gemm_narrow_vec4",
-            Kernel::GemmVec4B16 => "gemm_vec4_b16",
-            Kernel::GemmDirect => "gemm_direct",
-            Kernel::GemmDirectWide => "gemm_direct_wide",
-            Kernel::Attention => "attention",
-            Kernel::AddLayerNorm => "add_layernorm",
-            Kernel::Gelu => "gelu",
-            Kernel::Pooling => "pooling",
-            Kernel::GatherRows => "gather_rows",
-        }
+        self.spec().name
     }
 
     /// The shader file's name in `shaders/` (without `.wgsl`).
     pub fn file_stem(self) -> &'static str {
-        match self {
-            Kernel::GemmCoop8 | Kernel::GemmCoop16 => "gemm_coop",
-            Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => "attention_coop",
-            Kernel::GemmNarrow => "gemm",
-            Kernel::GemmNarrowVec4 | Kernel::GemmVec4B16 => "gemm_vec4",
-            k => k.name(),
-        }
+        self.spec().file
     }
 
     /// Whether it is one of the GEMM kernels (`GemmParams`, bindings `[a, w, bias, c]`).
     pub fn is_gemm(self) -> bool {
-        matches!(
-            self,
-            Kernel::Gemm
-                | Kernel::GemmSmall
-                | Kernel::GemmVec4
-                | Kernel::GemmNarrow
-                | Kernel::GemmNarrowVec4
-                | Kernel::GemmVec4B16
-                | Kernel::GemmDirect
-                | Kernel::GemmDirectWide
-                | Kernel::GemmCoop8
-                | Kernel::GemmCoop16
-        )
+        self.spec().gemm
     }
 
     /// The cooperative-matrix fragment edge the kernel is built for, if it uses them.
     pub fn coop_size(self) -> Option<u32> {
-        match self {
-            Kernel::GemmCoop8 | Kernel::AttentionCoop8 => Some(8),
-            Kernel::GemmCoop16 | Kernel::AttentionCoop16 => Some(16),
-            _ => None,
-        }
+        self.spec().coop.map(|c| c.size)
     }
 
     /// Whether `ctx` can run the kernel: a cooperative-matrix kernel needs its fragment size
     /// listed with f32 accumulation, and its workgroup (one sub-tile per subgroup of the
-    /// adapter's largest size) within the invocation limit.
+    /// adapter's largest size) within the invocation and workgroup-memory limits.
     pub fn runs_on(self, ctx: &GpuContext) -> bool {
-        match self.coop_size() {
+        match self.spec().coop {
             None => true,
-            Some(n) => {
-                let (subgroups, bytes) = match self {
-                    Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
-                        (4, COOP_ATTENTION_WORKGROUP_BYTES)
-                    }
-                    _ => ((64 / (2 * n)).pow(2), COOP_GEMM_WORKGROUP_BYTES),
-                };
-                ctx.coop.iter().any(|c| c.size == n && c.acc_f32)
-                    && subgroups * ctx.info.subgroup_max_size
+            Some(c) => {
+                ctx.coop.iter().any(|k| k.size == c.size && k.acc_f32)
+                    && c.subgroups * ctx.info.subgroup_max_size
                         <= ctx.limits.max_compute_invocations_per_workgroup
-                    && bytes <= ctx.limits.max_compute_workgroup_storage_size
-            }
-        }
-    }
-
-    fn file(self) -> &'static str {
-        match self {
-            Kernel::Embeddings => include_str!("../shaders/embeddings.wgsl"),
-            Kernel::Gemm | Kernel::GemmNarrow => include_str!("../shaders/gemm.wgsl"),
-            Kernel::GemmSmall => include_str!("../shaders/gemm_small.wgsl"),
-            Kernel::GemmDirect => include_str!("../shaders/gemm_direct.wgsl"),
-            Kernel::GemmDirectWide => include_str!("../shaders/gemm_direct_wide.wgsl"),
-            Kernel::GemmVec4 | Kernel::GemmNarrowVec4 | Kernel::GemmVec4B16 => {
-                include_str!("../shaders/gemm_vec4.wgsl")
-            }
-            Kernel::Attention => include_str!("../shaders/attention.wgsl"),
-            Kernel::AddLayerNorm => include_str!("../shaders/add_layernorm.wgsl"),
-            Kernel::Gelu => include_str!("../shaders/gelu.wgsl"),
-            Kernel::Pooling => include_str!("../shaders/pooling.wgsl"),
-            Kernel::GatherRows => include_str!("../shaders/gather_rows.wgsl"),
-            Kernel::GemmCoop8 | Kernel::GemmCoop16 => include_str!("../shaders/gemm_coop.wgsl"),
-            Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
-                include_str!("../shaders/attention_coop.wgsl")
+                    && c.workgroup_bytes <= ctx.limits.max_compute_workgroup_storage_size
             }
         }
     }
@@ -312,52 +654,19 @@ impl Kernel {
 
     /// Whether the kernel sums across its workgroup (and so has a [`Reduction`] variant).
     pub fn uses_reduction(self) -> bool {
-        matches!(
-            self,
-            Kernel::Embeddings | Kernel::AddLayerNorm | Kernel::Pooling
-        )
+        self.spec().prelude == Prelude::Reduction
     }
 
-    /// The full WGSL source for a storage precision and a way of reducing.
+    /// The full WGSL source for a storage precision and a way of reducing: the storage type,
+    /// the named [`Act`] and [`PoolMode`] values, the prelude, the file, the epilogue.
     pub fn source_with(self, precision: Precision, reduction: Reduction) -> String {
-        let reduce = match reduction {
-            Reduction::Tree => REDUCE,
-            Reduction::Subgroup => REDUCE_SUBGROUP,
-        };
-        let prelude = match self {
-            Kernel::Embeddings | Kernel::AddLayerNorm | Kernel::Pooling => reduce,
-            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => ATTENTION_IO,
-            Kernel::GatherRows => "",
-            k => {
-                debug_assert!(k.is_gemm() || k == Kernel::Gelu);
-                ACTIVATIONS
-            }
-        };
-        let body = match self {
-            Kernel::Gemm | Kernel::GemmVec4 => [
-                "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 256u;",
-                GEMM_BLOCKED,
-                GEMM_STORE,
-            ]
-            .join("\n"),
-            Kernel::GemmNarrow | Kernel::GemmNarrowVec4 => [
-                "const BM: u32 = 32u;\nconst BN: u32 = 64u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 32u;",
-                GEMM_BLOCKED,
-                GEMM_STORE,
-            ]
-            .join("\n"),
-            Kernel::GemmVec4B16 => [
-                "const BM: u32 = 128u;\nconst BN: u32 = 128u;\nconst BK: u32 = 16u;\nconst THREADS: u32 = 64u;",
-                GEMM_BLOCKED16,
-                GEMM_STORE,
-            ]
-            .join("\n"),
-            Kernel::GemmSmall
-            | Kernel::GemmDirect
-            | Kernel::GemmDirectWide
-            | Kernel::GemmCoop8
-            | Kernel::GemmCoop16 => GEMM_STORE.to_string(),
-            _ => String::new(),
+        let s = self.spec();
+        let prelude = match (s.prelude, reduction) {
+            (Prelude::None, _) => "",
+            (Prelude::Activations, _) => ACTIVATIONS,
+            (Prelude::Reduction, Reduction::Tree) => REDUCE,
+            (Prelude::Reduction, Reduction::Subgroup) => REDUCE_SUBGROUP,
+            (Prelude::AttentionIo, _) => ATTENTION_IO,
         };
         // Cooperative matrices take f16 inputs whatever the storage precision.
         let head = match (self.coop_size(), precision) {
@@ -365,62 +674,33 @@ impl Kernel {
             (None, Precision::F16) => format!("enable f16;\n{}", precision.alias()),
             (None, Precision::F32) => precision.alias().to_string(),
         };
-        format!("{head}{prelude}\n{}\n{body}", self.file())
+        format!(
+            "{head}{}{prelude}\n{}\n{}",
+            wgsl_constants(),
+            s.source,
+            s.epilogue.join("\n")
+        )
     }
 
     /// Storage bindings 1.. in order.
     pub fn bindings(self) -> &'static [Access] {
-        match self {
-            Kernel::Embeddings => &[Read, Read, Read, Read, Read, Read, Read, ReadWrite],
-            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
-                &[Read, Read, ReadWrite]
-            }
-            Kernel::AddLayerNorm => &[Read, Read, Read, Read, ReadWrite],
-            Kernel::Gelu => &[ReadWrite],
-            Kernel::Pooling => &[Read, Read, ReadWrite],
-            Kernel::GatherRows => &[Read, Read, ReadWrite],
-            k => {
-                debug_assert!(k.is_gemm());
-                &[Read, Read, Read, ReadWrite]
-            }
-        }
+        self.spec().bindings
     }
 
     /// Name of the pipeline-overridable constant that selects a variant, if any.
     pub fn variant_constant(self) -> Option<&'static str> {
-        match self {
-            Kernel::Gelu => Some("ACT"),
-            Kernel::Pooling => Some("MODE"),
-            _ => None,
-        }
+        self.spec().variant.map(|(c, _)| c)
     }
 
-    /// The values [`Kernel::variant_constant`] takes (ACT: identity, GELU erf, GELU tanh, tanh,
-    /// ReLU; MODE: mean, max, CLS, mean·√n); `[0]` for kernels without one.
+    /// The values [`Kernel::variant_constant`] takes (ACT: every [`Act`]; MODE: every
+    /// [`PoolMode`]); `[0]` for kernels without one.
     pub fn variant_values(self) -> &'static [u32] {
-        match self {
-            Kernel::Gelu => &[0, 1, 2, 3, 4],
-            Kernel::Pooling => &[0, 1, 2, 3],
-            _ => &[0],
-        }
+        self.spec().variant.map_or(&[0], |(_, v)| v)
     }
 
     /// Size in bytes of the kernel's `Params` struct.
     pub fn params_size(self) -> usize {
-        match self {
-            Kernel::Embeddings => std::mem::size_of::<EmbeddingsParams>(),
-            Kernel::Attention | Kernel::AttentionCoop8 | Kernel::AttentionCoop16 => {
-                std::mem::size_of::<AttentionParams>()
-            }
-            Kernel::AddLayerNorm => std::mem::size_of::<AddLayerNormParams>(),
-            Kernel::Gelu => std::mem::size_of::<GeluParams>(),
-            Kernel::Pooling => std::mem::size_of::<PoolingParams>(),
-            Kernel::GatherRows => std::mem::size_of::<GatherRowsParams>(),
-            k => {
-                debug_assert!(k.is_gemm());
-                std::mem::size_of::<GemmParams>()
-            }
-        }
+        self.spec().params_size
     }
 }
 
@@ -528,7 +808,7 @@ pub struct GemmParams {
     pub n: u32,
     /// The reduced dimension.
     pub k: u32,
-    /// Epilogue activation, as `Activation::shader_code` (0 identity, 3 tanh).
+    /// Epilogue activation, an [`Act`] value.
     pub act: u32,
     /// Elements between consecutive rows of A: `k` for a dense matrix; `S·H` to take the
     /// `[CLS]` row of each sequence (the pooler).
@@ -543,12 +823,12 @@ pub struct GemmParams {
 
 impl GemmParams {
     /// C`[m, n]` = act(A`[m, k]` · W`[n, k]`ᵀ + bias) over a dense A.
-    pub fn new(m: usize, n: usize, k: usize, act: u32) -> Self {
+    pub fn new(m: usize, n: usize, k: usize, act: Act) -> Self {
         GemmParams {
             m: m as u32,
             n: n as u32,
             k: k as u32,
-            act,
+            act: act as u32,
             a_stride: k as u32,
             _pad0: 0,
             _pad1: 0,
@@ -686,30 +966,32 @@ pub struct PoolingParams {
     pub normalize: u32,
 }
 
-/// The GEMM kernels the autotuner chooses between (`src/tune.rs`).
+/// The GEMMs the autotuner chooses between (`src/tune.rs`). Each is named after its kernel
+/// (`Tile64` ↔ `tile64` ↔ [`Kernel::GemmTile64`] ↔ `gemm_tile64`); the name is what the
+/// tuning cache, `WGBERT_GEMM`, `wgbert bench` and the docs use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GemmVariant {
-    /// `gemm.wgsl`: 128×128 tiles, 8×8 per invocation.
+    /// 128×128 tiles, 8×8 per invocation, scalar loads.
     Tile128,
-    /// `gemm_small.wgsl`: 64×64 tiles, 4×4 per invocation.
+    /// 64×64 tiles, 4×4 per invocation.
     Tile64,
-    /// `gemm_vec4.wgsl`: `Tile128` with vec4 global loads (K % 4 == 0, else `Tile128`).
-    Tile128Vec4,
-    /// `Tile128Vec4` with a 16×16 block per invocation, 64 invocations (`GemmVec4B16`; K % 4
-    /// == 0, else `Tile128`'s scalar kernel): CPU Vulkan drivers.
+    /// `Tile128` with vec4 loads (K % 4 == 0, else `Tile128`'s kernel).
+    Tile128V4,
+    /// `Tile128V4`'s tiles with a 16×16 block per invocation, 64 invocations (K % 4 == 0, else
+    /// `Tile128`'s kernel): CPU Vulkan drivers.
     Tile128B16,
-    /// `gemm.wgsl` / `gemm_vec4.wgsl` on 32×64 tiles (vec4 loads when K % 4 == 0): small M.
+    /// 32×64 tiles with vec4 loads (scalar loads when K % 4 ≠ 0): small M.
     Tile32x64,
-    /// `gemm_direct.wgsl` (no workgroup memory, 4×4 per invocation) when K % 4 == 0, else
-    /// `Tile32x64`'s scalar kernel: small M.
+    /// No workgroup memory, 4×4 per invocation (K % 4 == 0, else `Tile32x64`'s scalar
+    /// kernel): small M.
     Direct4x4,
-    /// `gemm_direct_wide.wgsl` (no workgroup memory, 16 rows × 2 columns of C per invocation,
-    /// 16 × 64 per workgroup, A loads uniform) when K % 4 == 0, else `Tile32x64`'s scalar
-    /// kernel: CPU drivers that track uniform values (Mesa 26 lavapipe).
+    /// No workgroup memory, 16 rows × 2 columns of C per invocation, 16 × 64 per workgroup, A
+    /// loads uniform (K % 4 == 0, else `Tile32x64`'s scalar kernel): CPU drivers that track
+    /// uniform values (Mesa 26 lavapipe).
     Direct16x2,
-    /// `gemm_coop.wgsl` with 8×8×8 cooperative-matrix fragments (f16 inputs, f32 accumulation).
+    /// Cooperative matrices with 8×8×8 fragments (f16 inputs, f32 accumulation).
     Coop8,
-    /// `gemm_coop.wgsl` with 16×16×16 cooperative-matrix fragments.
+    /// Cooperative matrices with 16×16×16 fragments.
     Coop16,
 }
 
@@ -718,7 +1000,7 @@ impl GemmVariant {
     pub const ALL: [GemmVariant; 9] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
-        GemmVariant::Tile128Vec4,
+        GemmVariant::Tile128V4,
         GemmVariant::Tile128B16,
         GemmVariant::Tile32x64,
         GemmVariant::Direct4x4,
@@ -731,80 +1013,63 @@ impl GemmVariant {
     pub const PORTABLE: [GemmVariant; 7] = [
         GemmVariant::Tile128,
         GemmVariant::Tile64,
-        GemmVariant::Tile128Vec4,
+        GemmVariant::Tile128V4,
         GemmVariant::Tile128B16,
         GemmVariant::Tile32x64,
         GemmVariant::Direct4x4,
         GemmVariant::Direct16x2,
     ];
 
-    /// The kernel that implements it for a reduced dimension `k` (the vec4 variant needs
-    /// `k % 4 == 0` and falls back to the scalar 128-tile kernel, with the same grid).
-    pub fn kernel(self, k: usize) -> Kernel {
+    /// Its kernels: for K % 4 == 0, and for any other K.
+    fn kernels(self) -> (Kernel, Kernel) {
         match self {
-            GemmVariant::Tile128 => Kernel::Gemm,
-            GemmVariant::Tile64 => Kernel::GemmSmall,
-            GemmVariant::Tile128Vec4 if k.is_multiple_of(4) => Kernel::GemmVec4,
-            GemmVariant::Tile128Vec4 => Kernel::Gemm,
-            GemmVariant::Tile128B16 if k.is_multiple_of(4) => Kernel::GemmVec4B16,
-            GemmVariant::Tile128B16 => Kernel::Gemm,
-            GemmVariant::Tile32x64 if k.is_multiple_of(4) => Kernel::GemmNarrowVec4,
-            GemmVariant::Tile32x64 => Kernel::GemmNarrow,
-            GemmVariant::Direct4x4 if k.is_multiple_of(4) => Kernel::GemmDirect,
-            GemmVariant::Direct4x4 => Kernel::GemmNarrow,
-            GemmVariant::Direct16x2 if k.is_multiple_of(4) => Kernel::GemmDirectWide,
-            GemmVariant::Direct16x2 => Kernel::GemmNarrow,
-            GemmVariant::Coop8 => Kernel::GemmCoop8,
-            GemmVariant::Coop16 => Kernel::GemmCoop16,
+            GemmVariant::Tile128 => (Kernel::GemmTile128, Kernel::GemmTile128),
+            GemmVariant::Tile64 => (Kernel::GemmTile64, Kernel::GemmTile64),
+            GemmVariant::Tile128V4 => (Kernel::GemmTile128V4, Kernel::GemmTile128),
+            GemmVariant::Tile128B16 => (Kernel::GemmTile128B16, Kernel::GemmTile128),
+            GemmVariant::Tile32x64 => (Kernel::GemmTile32x64, Kernel::GemmTile32x64Scalar),
+            GemmVariant::Direct4x4 => (Kernel::GemmDirect4x4, Kernel::GemmTile32x64Scalar),
+            GemmVariant::Direct16x2 => (Kernel::GemmDirect16x2, Kernel::GemmTile32x64Scalar),
+            GemmVariant::Coop8 => (Kernel::GemmCoop8, Kernel::GemmCoop8),
+            GemmVariant::Coop16 => (Kernel::GemmCoop16, Kernel::GemmCoop16),
         }
+    }
+
+    /// The kernel that implements it for a reduced dimension `k` (the vec4 and direct kernels
+    /// need `k % 4 == 0` and fall back to a scalar-load tile kernel).
+    pub fn kernel(self, k: usize) -> Kernel {
+        let (vec4, any) = self.kernels();
+        if k.is_multiple_of(4) { vec4 } else { any }
     }
 
     /// The cooperative-matrix fragment edge, for the coop variants.
     pub fn coop_size(self) -> Option<u32> {
-        self.kernel(0).coop_size()
+        self.kernels().0.coop_size()
     }
 
     /// Whether `ctx` can run this variant: the coop variants need their fragment size listed
     /// with f32 accumulation (and SUBGROUP, SHADER_F16, which the context requires for them).
     pub fn runs_on(self, ctx: &GpuContext) -> bool {
-        self.kernel(0).runs_on(ctx)
+        self.kernels().0.runs_on(ctx)
     }
 
-    /// Rows and columns of C one workgroup computes (for `Direct4x4`, its kernel at K % 4 == 0;
-    /// [`GemmVariant::grid`] handles its scalar fallback).
+    /// Rows and columns of C one workgroup of its main kernel (K % 4 == 0) computes.
     pub fn tile(self) -> (usize, usize) {
-        match self {
-            GemmVariant::Direct4x4 => (4, 256),
-            GemmVariant::Direct16x2 => (16, 64),
-            GemmVariant::Tile128 | GemmVariant::Tile128Vec4 | GemmVariant::Tile128B16 => (128, 128),
-            GemmVariant::Tile64 | GemmVariant::Coop8 | GemmVariant::Coop16 => (64, 64),
-            GemmVariant::Tile32x64 => (32, 64),
-        }
+        self.kernels().0.spec().tile
     }
 
     /// Workgroup grid for an M × N × K product.
     pub fn grid(self, m: usize, n: usize, k: usize) -> [u32; 3] {
-        let (rows, cols) = match self.kernel(k) {
-            Kernel::GemmNarrow => GemmVariant::Tile32x64.tile(),
-            _ => self.tile(),
-        };
+        let (rows, cols) = self.kernel(k).spec().tile;
         [n.div_ceil(cols) as u32, m.div_ceil(rows) as u32, 1]
     }
 
-    /// The name used in the tuning cache and `WGBERT_GEMM` (`tile128`, `tile64`, `tile128v4`,
-    /// `tile128b16`, `tile32x64`, `direct4x4`, `direct16x2`, `coop8`, `coop16`).
+    /// The name used in the tuning cache, `WGBERT_GEMM` and `wgbert bench`: its main kernel's
+    /// name without `gemm_` (`tile128`, `tile64`, `tile128v4`, `tile128b16`, `tile32x64`,
+    /// `direct4x4`, `direct16x2`, `coop8`, `coop16`).
     pub fn name(self) -> &'static str {
-        match self {
-            GemmVariant::Tile128 => "tile128",
-            GemmVariant::Tile64 => "tile64",
-            GemmVariant::Tile128Vec4 => "tile128v4",
-            GemmVariant::Tile128B16 => "tile128b16",
-            GemmVariant::Tile32x64 => "tile32x64",
-            GemmVariant::Direct4x4 => "direct4x4",
-            GemmVariant::Direct16x2 => "direct16x2",
-            GemmVariant::Coop8 => "coop8",
-            GemmVariant::Coop16 => "coop16",
-        }
+        let kernel = self.kernels().0.name();
+        kernel.strip_prefix("gemm_").unwrap_or(kernel)
     }
 
     /// Parses [`GemmVariant::name`].
@@ -836,25 +1101,39 @@ pub fn row_grid(n: u32) -> [u32; 3] {
     }
 }
 
-/// wgbert's cache folder (GEMM tuning, compiled pipelines): `$WGBERT_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/wgbert`, else `~/.cache/wgbert`.
-pub fn cache_dir() -> Option<std::path::PathBuf> {
-    if let Some(d) = std::env::var_os("WGBERT_CACHE_DIR").filter(|v| !v.is_empty()) {
-        return Some(d.into());
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return Some(std::path::PathBuf::from(d).join("wgbert"));
-    }
-    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/wgbert"))
+/// How the kernels are picked, and where what was measured or compiled is kept between runs.
+/// The library reads no environment: [`EngineOptions::from_env`](crate::EngineOptions::from_env)
+/// fills these from `WGBERT_GEMM`, `WGBERT_REDUCE`, `WGBERT_TUNE`, `WGBERT_CACHE_DIR` (else
+/// `$XDG_CACHE_HOME/wgbert`, else `~/.cache/wgbert`) and `WGBERT_PIPELINE_CACHE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelOptions {
+    /// GEMM variant by [`GemmVariant::name`], or `coop` for the adapter's cooperative-matrix
+    /// variant; a variant the adapter cannot run is an error, never a silent fallback. `None`:
+    /// the tuned choice.
+    pub gemm: Option<String>,
+    /// Row-kernel reduction by [`Reduction::name`] (`tree`, `subgroup`); `None`: the tuned
+    /// choice (the tree without SUBGROUP).
+    pub reduction: Option<String>,
+    /// Time the variants on this adapter when the cache has no choice for it (default yes);
+    /// `false`: `tile128` and the tree.
+    pub autotune: bool,
+    /// Folder of the tuning cache (`gemm-tune.json`) and of the compiled-pipeline cache;
+    /// `None`: nothing is kept, so every new set of kernels is tuned afresh.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Keep compiled pipelines in `cache_dir` (adapters with PIPELINE_CACHE; default yes).
+    pub pipeline_cache: bool,
 }
 
-/// Where compiled pipelines are kept between runs: [`cache_dir`], unless
-/// `WGBERT_PIPELINE_CACHE=0` turns the pipeline cache off (the GEMM tuning is still kept).
-pub fn pipeline_cache_dir() -> Option<std::path::PathBuf> {
-    if std::env::var("WGBERT_PIPELINE_CACHE").is_ok_and(|v| v == "0") {
-        return None;
+impl Default for KernelOptions {
+    fn default() -> Self {
+        KernelOptions {
+            gemm: None,
+            reduction: None,
+            autotune: true,
+            cache_dir: None,
+            pipeline_cache: true,
+        }
     }
-    cache_dir()
 }
 
 /// The driver's pipeline cache, loaded from and saved to disk (adapters with PIPELINE_CACHE).
@@ -864,12 +1143,12 @@ struct DiskCache {
 }
 
 impl DiskCache {
-    fn open(ctx: &GpuContext) -> Option<DiskCache> {
+    fn open(ctx: &GpuContext, dir: &std::path::Path) -> Option<DiskCache> {
         if !ctx.has(wgpu::Features::PIPELINE_CACHE) {
             return None;
         }
         let key = wgpu::util::pipeline_cache_key(&ctx.info)?;
-        let path = pipeline_cache_dir()?.join(key);
+        let path = dir.join(key);
         let data = std::fs::read(&path).ok();
         // SAFETY: the data was written by `save` from `PipelineCache::get_data` for an adapter
         // with this cache key (the key is the file name); wgpu and the driver validate the
@@ -947,35 +1226,11 @@ impl Dispatch {
 }
 
 impl Kernels {
-    /// Creates f32 kernels and picks the GEMM variant for this adapter (`tune::gemm_variant`:
-    /// `WGBERT_GEMM`, else the on-disk tuning cache, else timing the variants here).
-    pub fn new(ctx: Arc<GpuContext>) -> crate::Result<Self> {
-        Self::with_precision(ctx, Precision::F32)
-    }
-
-    /// Creates tuned kernels that store weights and activations at `precision`; f16 needs the
-    /// adapter's SHADER_F16.
-    pub fn with_precision(ctx: Arc<GpuContext>, precision: Precision) -> crate::Result<Self> {
-        Self::tuned(ctx, precision, None)
-    }
-
-    /// [`Kernels::with_precision`] with the GEMM variant named by `gemm` (as `WGBERT_GEMM`
-    /// takes it, overriding the variable) instead of the tuned one.
-    pub fn tuned(
-        ctx: Arc<GpuContext>,
-        precision: Precision,
-        gemm: Option<&str>,
-    ) -> crate::Result<Self> {
-        if precision == Precision::F16 && !ctx.has(wgpu::Features::SHADER_F16) {
-            return Err(crate::Error::Unsupported(format!(
-                "{} has no SHADER_F16, so f16 precision is unavailable; use f32",
-                ctx.info.name
-            )));
-        }
-        let mut k = Self::build(ctx, precision, GemmVariant::Tile128);
-        (k.gemm, k.gemm_small) = crate::tune::gemm_variants(&k, gemm)?;
-        k.reduce = crate::tune::reduction(&k)?;
-        Ok(k)
+    /// These kernels with compiled pipelines loaded from and saved to `dir` (adapters with
+    /// PIPELINE_CACHE; elsewhere nothing changes).
+    pub fn with_pipeline_cache(mut self, dir: &std::path::Path) -> Self {
+        self.disk_cache = DiskCache::open(&self.ctx, dir);
+        self
     }
 
     /// Creates f32 kernels with a fixed GEMM variant (tests, benchmarks, the tuner itself).
@@ -995,12 +1250,28 @@ impl Kernels {
         self
     }
 
+    /// These kernels with `batch` for GEMMs of more than [`SMALL_M`] rows and `small` for the
+    /// others (the tuner's choice; pipelines already built are kept).
+    pub fn with_gemm_variants(mut self, batch: GemmVariant, small: GemmVariant) -> Self {
+        self.gemm = batch;
+        self.gemm_small = small;
+        self
+    }
+
     /// These kernels with the row kernels reducing as `reduce` (no feature check: a subgroup
     /// reduction on an adapter without SUBGROUP fails when its pipeline is built).
     pub fn with_reduction(mut self, reduce: Reduction) -> Self {
-        self.reduce = reduce;
-        self.modules = Mutex::new(HashMap::new());
-        self.pipelines = Mutex::new(HashMap::new());
+        if reduce != self.reduce {
+            // Only the row kernels' sources depend on it: the GEMMs compiled while tuning stay.
+            self.reduce = reduce;
+            let keep = |k: &Kernel| !k.uses_reduction();
+            if let Ok(m) = self.modules.get_mut() {
+                m.retain(|k, _| keep(k));
+            }
+            if let Ok(p) = self.pipelines.get_mut() {
+                p.retain(|(k, _), _| keep(k));
+            }
+        }
         self
     }
 
@@ -1053,7 +1324,7 @@ impl Kernels {
             layouts.insert(k, (bgl, pl));
         }
         Kernels {
-            disk_cache: DiskCache::open(&ctx),
+            disk_cache: None,
             ctx,
             precision,
             gemm,
@@ -1169,20 +1440,8 @@ impl Kernels {
         if let Some(p) = pipes.get(&(kernel, variant)) {
             return Ok(p.clone());
         }
-        let mut modules = self
-            .modules
-            .lock()
-            .map_err(|_| crate::Error::Device("module cache poisoned".into()))?;
-        let module = modules.entry(kernel).or_insert_with(|| {
-            self.ctx
-                .device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(kernel.name()),
-                    source: wgpu::ShaderSource::Wgsl(
-                        kernel.source_with(self.precision, self.reduce).into(),
-                    ),
-                })
-        });
+        // What the adapter lacks is refused before the shader is even parsed: a module that
+        // fails to parse leaves an error on the device, which a later call would report.
         let mut constants: Vec<(&str, f64)> = kernel
             .variant_constant()
             .map(|c| vec![(c, variant as f64)])
@@ -1209,6 +1468,20 @@ impl Kernels {
             }
             constants.push(("SG", self.ctx.info.subgroup_max_size as f64));
         }
+        let mut modules = self
+            .modules
+            .lock()
+            .map_err(|_| crate::Error::Device("module cache poisoned".into()))?;
+        let module = modules.entry(kernel).or_insert_with(|| {
+            self.ctx
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(kernel.name()),
+                    source: wgpu::ShaderSource::Wgsl(
+                        kernel.source_with(self.precision, self.reduce).into(),
+                    ),
+                })
+        });
         let (_, layout) = &self.layouts[&kernel];
         let started = std::time::Instant::now();
         let pipeline = self

@@ -4,7 +4,6 @@
 use clap::Parser;
 use cli::args::{Cli, Command};
 use cli::common::*;
-use wgbert::GpuOptions;
 
 mod cli;
 
@@ -50,8 +49,10 @@ fn main() {
             host,
             port,
             api_key,
-        } => cli::args::serve_options(model, server, host.clone(), *port, api_key.clone())
-            .and_then(|o| cli::serve::serve(o, None, None)),
+        } => {
+            cli::serve::ServeOptions::from_args(model, server, host.clone(), *port, api_key.clone())
+                .and_then(|o| cli::serve::serve(o, None, None))
+        }
         Command::BenchServe {
             model,
             server,
@@ -59,15 +60,16 @@ fn main() {
             requests,
             rounds,
             json,
-        } => cli::args::serve_options(model, server, "127.0.0.1".into(), 0, None).and_then(|o| {
-            cli::serve::bench::run(cli::serve::bench::BenchServeOptions {
-                serve: o,
-                clients: *clients,
-                requests: *requests,
-                rounds: *rounds,
-                json: *json,
-            })
-        }),
+        } => cli::serve::ServeOptions::from_args(model, server, "127.0.0.1".into(), 0, None)
+            .and_then(|o| {
+                cli::serve::bench::run(cli::serve::bench::BenchServeOptions {
+                    serve: o,
+                    clients: *clients,
+                    requests: *requests,
+                    rounds: *rounds,
+                    json: *json,
+                })
+            }),
         Command::Rerank {
             model,
             query,
@@ -187,12 +189,7 @@ fn main() {
                 warmup: *warmup,
                 full_padding: *full_padding,
                 profile: *profile,
-                precision: (*precision).into(),
-                gpu: GpuOptions {
-                    adapter_name: adapter.clone(),
-                    backends: None,
-                    ..Default::default()
-                },
+                engine: engine_options_with(adapter.as_deref(), *precision),
             };
             cli::bench::run(&cfg, *json)
         }

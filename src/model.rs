@@ -26,12 +26,14 @@ pub enum Pooling {
 }
 
 impl Pooling {
-    fn mode(self) -> u32 {
+    /// How `pooling.wgsl` pools for it (the pooler's output is one row per sequence, taken
+    /// as `[CLS]`).
+    pub fn mode(self) -> PoolMode {
         match self {
-            Pooling::Mean => 0,
-            Pooling::Max => 1,
-            Pooling::Cls | Pooling::Pooler => 2,
-            Pooling::MeanSqrtLen => 3,
+            Pooling::Mean => PoolMode::Mean,
+            Pooling::Max => PoolMode::Max,
+            Pooling::Cls | Pooling::Pooler => PoolMode::Cls,
+            Pooling::MeanSqrtLen => PoolMode::MeanSqrtLen,
         }
     }
 }
@@ -117,7 +119,7 @@ pub struct GpuModel {
     classifier: Option<(wgpu::Buffer, wgpu::Buffer, usize)>,
     /// The dense layer (weight, bias, GEMM activation code) a RoBERTa or DistilBERT sequence
     /// head applies to the first token before `classifier`.
-    head_dense: Option<(wgpu::Buffer, wgpu::Buffer, u32)>,
+    head_dense: Option<(wgpu::Buffer, wgpu::Buffer, Act)>,
 }
 
 fn concat(parts: &[&HostTensor]) -> Vec<f32> {
@@ -198,8 +200,8 @@ impl GpuModel {
                 up("head.dense.bias", &b.data)?,
                 // RoBERTa's classifier.dense is followed by tanh, DistilBERT's pre_classifier by ReLU.
                 match config.family() {
-                    Some(crate::config::Family::DistilBert) => 4,
-                    _ => 3,
+                    Some(crate::config::Family::DistilBert) => Act::Relu,
+                    _ => Act::Tanh,
                 },
             )),
             None => None,
@@ -390,7 +392,7 @@ impl Plan {
         let m = batch * seq; // token rows
         let (mu, hu) = (m as u32, h as u32);
         let eps = c.layer_norm_eps as f32;
-        let act = c.activation().shader_code();
+        let act = c.activation().act();
 
         let ids = ctx.storage("input_word_ids", m)?;
         let types = ctx.storage("input_type_ids", m)?;
@@ -487,7 +489,7 @@ impl Plan {
              c: &wgpu::Buffer,
              n: usize,
              kd: usize,
-             act: u32| { k.gemm(label, &GemmParams::new(m, n, kd, act), [a, w, b, c]) };
+             act: Act| { k.gemm(label, &GemmParams::new(m, n, kd, act), [a, w, b, c]) };
         let add_layernorm = |label: String,
                              x: &wgpu::Buffer,
                              res: &wgpu::Buffer,
@@ -513,7 +515,7 @@ impl Plan {
                 &qkv,
                 3 * h,
                 h,
-                0,
+                Act::Identity,
             )?);
             // (B·S, H) ← softmax(Q Kᵀ / √D + mask) V, per head
             d.push(k.attention(
@@ -530,7 +532,7 @@ impl Plan {
                 &tmp,
                 h,
                 h,
-                0,
+                Act::Identity,
             )?);
             // (B·S, H) ← LayerNorm(dense + x)
             d.push(add_layernorm(
@@ -561,7 +563,7 @@ impl Plan {
                 &tmp,
                 h,
                 inter,
-                0,
+                Act::Identity,
             )?);
             // (B·S, H) ← LayerNorm(dense + attention_output)
             d.push(add_layernorm(
@@ -580,7 +582,7 @@ impl Plan {
         if let (Some((pw, pb)), Some(pooled)) = (&model.pooler, &pooled) {
             let params = GemmParams {
                 a_stride: (seq * h) as u32,
-                ..GemmParams::new(batch, h, h, 3)
+                ..GemmParams::new(batch, h, h, Act::Tanh)
             };
             d.push(k.gemm("pooler", &params, [x, pw, pb, pooled])?);
         }
@@ -602,7 +604,7 @@ impl Plan {
         d.push(k.dispatch(
             "pooling",
             Kernel::Pooling,
-            request.pooling.mode(),
+            request.pooling.mode() as u32,
             &PoolingParams {
                 batch: batch as u32,
                 seq: pool_seq as u32,
@@ -640,7 +642,7 @@ impl Plan {
                 let out = k.float_buffer("logits", rows * labels)?;
                 d.push(k.gemm(
                     "classifier",
-                    &GemmParams::new(rows, *labels, h, 0),
+                    &GemmParams::new(rows, *labels, h, Act::Identity),
                     [input, cw, cb, &out],
                 )?);
                 Some((out, per_seq * labels))

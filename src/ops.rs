@@ -15,7 +15,7 @@ fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<V
 }
 
 #[allow(clippy::too_many_arguments)]
-/// C`[M, N]` = act(A`[M, K]` · W`[N, K]`ᵀ + bias`[N]`) on the GPU (`act` as `Activation::shader_code`, 3 = tanh).
+/// C`[M, N]` = act(A`[M, K]` · W`[N, K]`ᵀ + bias`[N]`) on the GPU.
 pub fn gemm(
     k: &Kernels,
     a: &[f32],
@@ -24,7 +24,7 @@ pub fn gemm(
     m: usize,
     n: usize,
     kd: usize,
-    act: u32,
+    act: Act,
 ) -> Result<Vec<f32>> {
     let (ab, wb, bb) = (
         k.upload("a", a)?,
@@ -64,8 +64,8 @@ pub fn add_layernorm(
     run_one(k, d, &out, x.len())
 }
 
-/// In-place activation of `x` (`act` as `Activation::shader_code`).
-pub fn activation(k: &Kernels, x: &[f32], act: u32) -> Result<Vec<f32>> {
+/// In-place activation of `x`.
+pub fn activation(k: &Kernels, x: &[f32], act: Act) -> Result<Vec<f32>> {
     let buf = k.upload("x", x)?;
     let groups = x.len().div_ceil(256);
     let grid = if groups <= MAX_GROUPS_PER_DIM as usize {
@@ -80,7 +80,7 @@ pub fn activation(k: &Kernels, x: &[f32], act: u32) -> Result<Vec<f32>> {
     let d = k.dispatch(
         "gelu",
         Kernel::Gelu,
-        act,
+        act as u32,
         &GeluParams {
             len: u(x.len()),
             _pad0: 0,
@@ -179,7 +179,7 @@ pub fn pooler(
     let out = k.float_buffer("pooled", batch * h)?;
     let params = GemmParams {
         a_stride: u(seq * h),
-        ..GemmParams::new(batch, h, h, 3)
+        ..GemmParams::new(batch, h, h, Act::Tanh)
     };
     let d = k.gemm("pooler", &params, [&b[0], &b[1], &b[2], &out])?;
     run_one(k, d, &out, batch * h)
@@ -194,7 +194,7 @@ pub fn pooling(
     batch: usize,
     seq: usize,
     h: usize,
-    mode: u32,
+    mode: PoolMode,
     normalize: bool,
 ) -> Result<Vec<f32>> {
     let ctx = k.ctx();
@@ -203,7 +203,7 @@ pub fn pooling(
     let d = k.dispatch(
         "pooling",
         Kernel::Pooling,
-        mode,
+        mode as u32,
         &PoolingParams {
             batch: u(batch),
             seq: u(seq),
@@ -248,7 +248,7 @@ pub fn prepare_gemm(
     m: usize,
     n: usize,
     kd: usize,
-    act: u32,
+    act: Act,
     repeats: usize,
 ) -> Result<Prepared> {
     let mut rng = crate::reference::SplitMix64::new(42);

@@ -1,6 +1,8 @@
 //! Plain-Rust references of every kernel: a few loops each, the specification the WGSL is
 //! tested against. Also a deterministic RNG for random test shapes and benchmark weights.
 
+use crate::kernels::{Act, PoolMode};
+
 /// SplitMix64: a tiny, well-distributed, seedable generator (no external crate needed).
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);
@@ -72,18 +74,17 @@ pub fn erf(x: f64) -> f64 {
     if x < 0.0 { -r } else { r }
 }
 
-/// Activation applied in f64, by shader code (see `Activation::shader_code`): 0 identity,
-/// 1 GELU erf, 2 GELU tanh, 3 tanh, 4 ReLU.
-pub fn activate(x: f64, act: u32) -> f64 {
+/// Activation `act` applied in f64.
+pub fn activate(x: f64, act: Act) -> f64 {
     match act {
-        1 => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
-        2 => {
+        Act::GeluErf => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
+        Act::GeluTanh => {
             0.5 * x
                 * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
         }
-        3 => x.tanh(),
-        4 => x.max(0.0),
-        _ => x,
+        Act::Tanh => x.tanh(),
+        Act::Relu => x.max(0.0),
+        Act::Identity => x,
     }
 }
 
@@ -95,7 +96,7 @@ pub fn gemm(
     m: usize,
     n: usize,
     k: usize,
-    act: u32,
+    act: Act,
 ) -> Vec<f32> {
     let mut c = vec![0f32; m * n];
     for i in 0..m {
@@ -224,34 +225,31 @@ pub fn pooler(x: &[f32], w: &[f32], bias: &[f32], batch: usize, seq: usize, h: u
     let cls: Vec<f32> = (0..batch)
         .flat_map(|b| x[b * seq * h..b * seq * h + h].to_vec())
         .collect();
-    gemm(&cls, w, bias, batch, h, h, 3)
+    gemm(&cls, w, bias, batch, h, h, Act::Tanh)
 }
 
-/// Sentence pooling as `shaders/pooling.wgsl`: mode 0 mean, 1 max, 2 cls; optional L2 norm.
+/// Sentence pooling as `shaders/pooling.wgsl`; optional L2 norm.
 pub fn pooling(
     x: &[f32],
     mask: &[u32],
     batch: usize,
     seq: usize,
     h: usize,
-    mode: u32,
+    mode: PoolMode,
     normalize: bool,
 ) -> Vec<f32> {
     let mut out = vec![0f32; batch * h];
     for b in 0..batch {
         let real: Vec<usize> = (0..seq).filter(|&s| mask[b * seq + s] != 0).collect();
         let mut v: Vec<f64> = (0..h)
-            .map(|j| match mode {
-                2 => x[b * seq * h + j] as f64,
-                1 => real
-                    .iter()
-                    .map(|&s| x[(b * seq + s) * h + j] as f64)
-                    .fold(f64::NEG_INFINITY, f64::max),
-                _ => {
-                    real.iter()
-                        .map(|&s| x[(b * seq + s) * h + j] as f64)
-                        .sum::<f64>()
-                        / (real.len() as f64).max(1e-9)
+            .map(|j| {
+                let column = real.iter().map(|&s| x[(b * seq + s) * h + j] as f64);
+                let n = (real.len() as f64).max(1e-9);
+                match mode {
+                    PoolMode::Cls => x[b * seq * h + j] as f64,
+                    PoolMode::Max => column.fold(f64::NEG_INFINITY, f64::max),
+                    PoolMode::Mean => column.sum::<f64>() / n,
+                    PoolMode::MeanSqrtLen => column.sum::<f64>() / n.sqrt(),
                 }
             })
             .map(|v| if v.is_finite() { v } else { 0.0 })
@@ -308,7 +306,7 @@ pub fn forward(
     );
     let m = batch * seq;
     let eps = c.layer_norm_eps;
-    let act = c.activation().shader_code();
+    let act = c.activation().act();
     let tables = EmbeddingTables {
         word: &w.word_embeddings.data,
         position: &w.position_embeddings.data,
@@ -321,12 +319,28 @@ pub fn forward(
         let cat = |parts: [&[f32]; 3]| parts.concat();
         let qkv_w = cat([&l.query_w.data, &l.key_w.data, &l.value_w.data]);
         let qkv_b = cat([&l.query_b.data, &l.key_b.data, &l.value_b.data]);
-        let qkv = gemm(&x, &qkv_w, &qkv_b, m, 3 * h, h, 0);
+        let qkv = gemm(&x, &qkv_w, &qkv_b, m, 3 * h, h, Act::Identity);
         let ctx = attention(&qkv, mask, batch, seq, heads, dh);
-        let dense = gemm(&ctx, &l.attn_out_w.data, &l.attn_out_b.data, m, h, h, 0);
+        let dense = gemm(
+            &ctx,
+            &l.attn_out_w.data,
+            &l.attn_out_b.data,
+            m,
+            h,
+            h,
+            Act::Identity,
+        );
         let attn = add_layernorm(&dense, &x, &l.attn_ln_g.data, &l.attn_ln_b.data, h, eps);
         let mid = gemm(&attn, &l.inter_w.data, &l.inter_b.data, m, inter, h, act);
-        let out = gemm(&mid, &l.out_w.data, &l.out_b.data, m, h, inter, 0);
+        let out = gemm(
+            &mid,
+            &l.out_w.data,
+            &l.out_b.data,
+            m,
+            h,
+            inter,
+            Act::Identity,
+        );
         x = add_layernorm(&out, &attn, &l.out_ln_g.data, &l.out_ln_b.data, h, eps);
     }
     let pooled_output = w

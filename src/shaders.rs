@@ -141,7 +141,7 @@ pub struct NumericCheck {
 /// attention with padding (2 sequences × 20 tokens, 3 heads of 16), on seeded random data.
 pub fn numeric_checks() -> Vec<NumericCheck> {
     use crate::kernels::{
-        AttentionParams, GemmParams, GemmVariant, Kernel, Precision, attention_grid,
+        Act, AttentionParams, GemmParams, GemmVariant, Kernel, Precision, attention_grid,
     };
     use crate::reference::{self as cpu, SplitMix64};
     let f32s = |v: &[f32]| CheckInput {
@@ -162,11 +162,11 @@ pub fn numeric_checks() -> Vec<NumericCheck> {
     let (a, w, b) = (rng.vec(m * k, 1.0), rng.vec(n * k, 0.5), rng.vec(n, 1.0));
     let gemm = NumericCheck {
         name: format!("gemm + GELU {m}x{n}x{k}"),
-        variant: name_of(Kernel::Gemm),
-        params: bytemuck::cast_slice(&[GemmParams::new(m, n, k, 1)]).to_vec(),
+        variant: name_of(Kernel::GemmTile128),
+        params: bytemuck::cast_slice(&[GemmParams::new(m, n, k, Act::GeluErf)]).to_vec(),
         inputs: vec![f32s(&a), f32s(&w), f32s(&b)],
         groups: GemmVariant::Tile128.grid(m, n, k),
-        expected: cpu::gemm(&a, &w, &b, m, n, k, 1),
+        expected: cpu::gemm(&a, &w, &b, m, n, k, Act::GeluErf),
         atol: 1e-4,
         rtol: 1e-4,
     };

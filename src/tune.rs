@@ -1,18 +1,22 @@
 //! Autotuning: which GEMM variant runs fastest on this adapter, measured there once and
-//! remembered on disk (keyed by adapter, backend, driver, precision, the set of variants, the
+//! remembered for the process and, given a cache folder, on disk (keyed by adapter, backend, driver, precision, the set of variants, the
 //! wgbert version and the timing method, so that a new variant or driver is tuned afresh).
 //!
 //! The candidates are the portable f32 variants, plus the cooperative-matrix variants (tensor
 //! cores) at f16 precision on adapters that have them: at f32 precision a coop GEMM would round
 //! the inputs to f16, so it runs there only when asked for.
 //!
-//! `WGBERT_GEMM=<name>` (a [`GemmVariant::name`]) overrides the choice (for benchmarking a
-//! variant), `WGBERT_GEMM=coop` picks the adapter's cooperative-matrix variant (16×16×16
-//! where listed, else 8×8×8); a variant the adapter cannot run is an error, never a silent
-//! fallback. `WGBERT_TUNE=0` skips timing and uses the default (tile128).
+//! [`KernelOptions::gemm`] (`WGBERT_GEMM=<name>`, a [`GemmVariant::name`]) overrides the choice
+//! (for benchmarking a variant), `coop` picks the adapter's cooperative-matrix variant
+//! (16×16×16 where listed, else 8×8×8); a variant the adapter cannot run is an error, never a
+//! silent fallback. [`KernelOptions::autotune`] `false` (`WGBERT_TUNE=0`) skips timing and uses
+//! the default (tile128). Choices are kept in [`KernelOptions::cache_dir`], when there is one.
 
-use crate::kernels::{GemmParams, GemmVariant, Kernels, Precision, Reduction, cache_dir};
+use crate::gpu::GpuContext;
+use crate::kernels::{Act, GemmParams, GemmVariant, KernelOptions, Kernels, Precision, Reduction};
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The probe: one BERT-sized projection, small enough to take well under a second on a CPU
@@ -75,19 +79,79 @@ fn cache_key(k: &Kernels, names: &[&str]) -> String {
     )
 }
 
-fn read_table() -> BTreeMap<String, String> {
-    cache_file()
-        .and_then(|f| std::fs::read_to_string(f).ok())
+/// Kernels for `ctx` at `precision`, with the GEMM variants and the reduction `opts` ask for,
+/// else the ones remembered in `opts.cache_dir` for this adapter, else timed here (and
+/// remembered); compiled pipelines kept in `opts.cache_dir` unless `opts.pipeline_cache` is
+/// off. f16 needs the adapter's SHADER_F16.
+pub fn tuned_kernels(
+    ctx: Arc<GpuContext>,
+    precision: Precision,
+    opts: &KernelOptions,
+) -> crate::Result<Kernels> {
+    if precision == Precision::F16 && !ctx.has(wgpu::Features::SHADER_F16) {
+        return Err(crate::Error::Unsupported(format!(
+            "{} has no SHADER_F16, so f16 precision is unavailable; use f32",
+            ctx.info.name
+        )));
+    }
+    let mut k = Kernels::build(ctx, precision, GemmVariant::Tile128);
+    if let Some(dir) = opts.cache_dir.as_deref().filter(|_| opts.pipeline_cache) {
+        k = k.with_pipeline_cache(dir);
+    }
+    // One tuning at a time in this process: engines opened at once on one adapter (threads of
+    // a program, tests) wait for the first one's choice instead of each timing the variants
+    // while the others load the same GPU.
+    static TUNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = TUNING.lock().unwrap_or_else(|e| e.into_inner());
+    let (batch, small) = gemm_variants(&k, opts)?;
+    let k = k.with_gemm_variants(batch, small);
+    let r = reduction(&k, opts)?;
+    Ok(k.with_reduction(r))
+}
+
+/// Choices made in this process without a cache folder, by cache key: engines opened one
+/// after another on one adapter (a server's, a test suite's) are tuned once.
+fn memo() -> std::sync::MutexGuard<'static, BTreeMap<String, String>> {
+    static MEMO: std::sync::Mutex<BTreeMap<String, String>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    MEMO.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The tuning cache in `dir` (none: empty).
+fn read_table(dir: Option<&Path>) -> BTreeMap<String, String> {
+    dir.and_then(|d| std::fs::read_to_string(cache_file(d)).ok())
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
 }
 
-/// Adds `key → value` to the tuning cache (read again, so that concurrent processes lose
-/// little), written atomically; best effort.
-fn remember(key: String, value: &str) {
-    let mut table = read_table();
-    table.insert(key, value.to_string());
-    if let (Some(f), Ok(text)) = (cache_file(), serde_json::to_string_pretty(&table)) {
+/// The choice remembered for `key`: in the cache folder `dir`, else (none) in this process.
+fn recall(dir: Option<&Path>, key: &str) -> Option<String> {
+    match dir {
+        Some(_) => read_table(dir).get(key).cloned(),
+        None => memo().get(key).cloned(),
+    }
+}
+
+/// Remembers `key → value` in the cache folder `dir`, else (none) for this process.
+fn remember(dir: Option<&Path>, key: String, value: &str) {
+    match dir {
+        Some(_) => write_choice(dir, &key, value),
+        None => {
+            memo().insert(key, value.to_string());
+        }
+    }
+}
+
+/// Adds `key → value` to the tuning cache in `dir` (read again, so that concurrent processes
+/// lose little), written atomically; best effort.
+fn write_choice(dir: Option<&Path>, key: &str, value: &str) {
+    let Some(dir) = dir else {
+        return;
+    };
+    let mut table = read_table(Some(dir));
+    table.insert(key.to_string(), value.to_string());
+    let f = cache_file(dir);
+    if let Ok(text) = serde_json::to_string_pretty(&table) {
         let tmp = f.with_extension(format!("tmp-{}", std::process::id()));
         let ok = f
             .parent()
@@ -99,8 +163,8 @@ fn remember(key: String, value: &str) {
     }
 }
 
-fn cache_file() -> Option<std::path::PathBuf> {
-    cache_dir().map(|d| d.join("gemm-tune.json"))
+fn cache_file(dir: &Path) -> std::path::PathBuf {
+    dir.join("gemm-tune.json")
 }
 
 /// The variants the tuner times, for batches and for small M alike (which wins differs by
@@ -119,13 +183,10 @@ pub fn candidates(k: &Kernels) -> Vec<GemmVariant> {
     v
 }
 
-/// The variant `name` (else `WGBERT_GEMM`) asks for, if any: an error names what is missing
-/// when the adapter cannot run it, or lists the names when it is not one.
+/// The variant `name` asks for, if any: an error names what is missing when the adapter
+/// cannot run it, or lists the names when it is not one.
 pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Option<GemmVariant>> {
-    let Some(name) = name
-        .map(str::to_string)
-        .or_else(|| std::env::var("WGBERT_GEMM").ok())
-    else {
+    let Some(name) = name else {
         return Ok(None);
     };
     let ctx = k.ctx();
@@ -134,7 +195,7 @@ pub fn requested_variant(k: &Kernels, name: Option<&str>) -> crate::Result<Optio
             .into_iter()
             .find(|v| v.runs_on(ctx))
     } else {
-        GemmVariant::from_name(&name).filter(|v| v.runs_on(ctx))
+        GemmVariant::from_name(name).filter(|v| v.runs_on(ctx))
     };
     match v {
         Some(v) => Ok(Some(v)),
@@ -176,34 +237,42 @@ pub enum Bucket {
     SmallM,
 }
 
-/// The GEMM variants to use on `k`'s adapter, for batches and for small M: `name`, else
-/// `WGBERT_GEMM` (both), else the tuning cache, else timed here.
-pub fn gemm_variants(k: &Kernels, name: Option<&str>) -> crate::Result<(GemmVariant, GemmVariant)> {
-    if let Some(v) = requested_variant(k, name)? {
+/// The GEMM variants to use on `k`'s adapter, for batches and for small M: `opts.gemm`
+/// (both), else the tuning cache, else timed here.
+pub fn gemm_variants(
+    k: &Kernels,
+    opts: &KernelOptions,
+) -> crate::Result<(GemmVariant, GemmVariant)> {
+    if let Some(v) = requested_variant(k, opts.gemm.as_deref())? {
         return Ok((v, v));
     }
     // The probe (is this a slow adapter?) is timed once for both buckets, when one is tuned.
     let mut probe = None;
     Ok((
-        gemm_variant(k, Bucket::Batch, &mut probe),
-        gemm_variant(k, Bucket::SmallM, &mut probe),
+        gemm_variant(k, opts, Bucket::Batch, &mut probe),
+        gemm_variant(k, opts, Bucket::SmallM, &mut probe),
     ))
 }
 
-/// The tuned variant for `bucket` (`WGBERT_TUNE=0`: tile128); `probe` keeps tile128's time at
+/// The tuned variant for `bucket` (no autotuning: tile128); `probe` keeps tile128's time at
 /// [`PROBE_SHAPE`] once measured.
-fn gemm_variant(k: &Kernels, bucket: Bucket, probe: &mut Option<f64>) -> GemmVariant {
-    if std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
+fn gemm_variant(
+    k: &Kernels,
+    opts: &KernelOptions,
+    bucket: Bucket,
+    probe: &mut Option<f64>,
+) -> GemmVariant {
+    if !opts.autotune {
         return GemmVariant::Tile128;
     }
+    let dir = opts.cache_dir.as_deref();
     let mut names: Vec<&str> = candidates(k).iter().map(|v| v.name()).collect();
     if bucket == Bucket::SmallM {
         names.push("small-m");
     }
     let key = cache_key(k, &names);
-    if let Some(v) = read_table()
-        .get(&key)
-        .and_then(|n| GemmVariant::from_name(n))
+    if let Some(v) = recall(dir, &key)
+        .and_then(|n| GemmVariant::from_name(&n))
         .filter(|v| v.runs_on(k.ctx()))
     {
         return v;
@@ -217,7 +286,7 @@ fn gemm_variant(k: &Kernels, bucket: Bucket, probe: &mut Option<f64>) -> GemmVar
             return GemmVariant::Tile128;
         }
     };
-    remember(key, best.name());
+    remember(dir, key, best.name());
     best
 }
 
@@ -226,13 +295,14 @@ fn gemm_variant(k: &Kernels, bucket: Bucket, probe: &mut Option<f64>) -> GemmVar
 const REDUCE_SHAPE_GPU: (usize, usize) = (4096, 768);
 const REDUCE_SHAPE_CPU: (usize, usize) = (512, 768);
 
-/// How the row kernels reduce on `k`'s adapter: `WGBERT_REDUCE=tree|subgroup`, else the tree
-/// without SUBGROUP, else the tuning cache, else the faster of the two add + LayerNorm
-/// kernels measured here.
-pub fn reduction(k: &Kernels) -> crate::Result<Reduction> {
+/// How the row kernels reduce on `k`'s adapter: `opts.reduction` (`tree`, `subgroup`), else
+/// the tree without SUBGROUP or without autotuning, else the tuning cache, else the faster of
+/// the two add + LayerNorm kernels measured here.
+pub fn reduction(k: &Kernels, opts: &KernelOptions) -> crate::Result<Reduction> {
     let ctx = k.ctx();
-    if let Ok(name) = std::env::var("WGBERT_REDUCE") {
-        let r = Reduction::from_name(&name).ok_or_else(|| {
+    let dir = opts.cache_dir.as_deref();
+    if let Some(name) = &opts.reduction {
+        let r = Reduction::from_name(name).ok_or_else(|| {
             crate::Error::InvalidInput(format!(
                 "WGBERT_REDUCE={name:?} is not a reduction; use tree or subgroup, or unset it"
             ))
@@ -245,11 +315,11 @@ pub fn reduction(k: &Kernels) -> crate::Result<Reduction> {
         }
         return Ok(r);
     }
-    if !Reduction::Subgroup.runs_on(ctx) || std::env::var("WGBERT_TUNE").is_ok_and(|v| v == "0") {
+    if !Reduction::Subgroup.runs_on(ctx) || !opts.autotune {
         return Ok(Reduction::Tree);
     }
     let key = cache_key(k, &["reduce:tree", "reduce:subgroup"]);
-    if let Some(r) = read_table().get(&key).and_then(|n| Reduction::from_name(n)) {
+    if let Some(r) = recall(dir, &key).and_then(|n| Reduction::from_name(&n)) {
         return Ok(r);
     }
     let timed = |r| {
@@ -288,7 +358,7 @@ pub fn reduction(k: &Kernels) -> crate::Result<Reduction> {
             return Ok(Reduction::Tree);
         }
     };
-    remember(key, best.name());
+    remember(dir, key, best.name());
     Ok(best)
 }
 
@@ -446,7 +516,7 @@ fn time_gemm_bounded(
     let d = k.gemm_with(
         v,
         "tune.gemm",
-        &GemmParams::new(m, n, kd, 0),
+        &GemmParams::new(m, n, kd, Act::Identity),
         [&a, &w, &b, &c],
     )?;
     time_dispatches(k, &vec![d; reps.max(1)], give_up_s)

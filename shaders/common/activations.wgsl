@@ -1,8 +1,8 @@
 // Activation functions shared by gemm.wgsl and gelu.wgsl (prepended by the Rust shader registry).
 //
-// ACT selects the function at pipeline-creation time:
-//   0 identity, 1 GELU erf form ("gelu"), 2 GELU tanh form ("gelu_new", "gelu_pytorch_tanh",
-//   "gelu_fast"), 3 tanh (the pooler), 4 ReLU.
+// ACT selects the function: ACT_IDENTITY, ACT_GELU_ERF ("gelu"), ACT_GELU_TANH ("gelu_new",
+// "gelu_pytorch_tanh", "gelu_fast"), ACT_TANH (the pooler), ACT_RELU. The registry prepends
+// these constants from Rust's `kernels::Act`, so both sides share one set of numbers.
 
 // erf(x) for f32: the rational approximation Eigen and XLA use for float (a few ulp on [-4, 4];
 // beyond that erf is ±1 to f32 precision). WGSL has no erf built-in.
@@ -39,10 +39,10 @@ fn gelu_tanh(x: f32) -> f32 {
 
 fn activate(x: f32, act: u32) -> f32 {
     switch act {
-        case 1u: { return gelu_erf(x); }
-        case 2u: { return gelu_tanh(x); }
-        case 3u: { return tanh_safe(x); }
-        case 4u: { return max(x, 0.0); }
+        case ACT_GELU_ERF: { return gelu_erf(x); }
+        case ACT_GELU_TANH: { return gelu_tanh(x); }
+        case ACT_TANH: { return tanh_safe(x); }
+        case ACT_RELU: { return max(x, 0.0); }
         default: { return x; }
     }
 }

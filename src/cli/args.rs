@@ -1,10 +1,8 @@
 //! The command line's flags: every command and its arguments (clap derive).
 
-use super::embed::Format;
-use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use wgbert::{EngineOptions, GpuOptions, Pooling};
+use wgbert::Pooling;
 
 #[derive(Parser)]
 #[command(
@@ -77,41 +75,15 @@ pub struct ServerArgs {
     pub batch_wait_ms: u64,
 }
 
-pub fn serve_options(
-    m: &ModelArgs,
-    s: &ServerArgs,
-    host: String,
-    port: u16,
-    api_key: Option<String>,
-) -> Result<super::serve::ServeOptions> {
-    let dir = super::common::model_dir(m)?;
-    if s.max_batch_tokens == 0 || s.max_client_batch == 0 || s.max_concurrent_requests == 0 {
-        bail!(
-            "--max-batch-tokens, --max-client-batch and --max-concurrent-requests must be at least 1"
-        );
-    }
-    Ok(super::serve::ServeOptions {
-        engine: EngineOptions {
-            gpu: GpuOptions {
-                adapter_name: m.adapter.clone(),
-                ..Default::default()
-            },
-            precision: m.precision.into(),
-            max_batch: 64,
-            ..Default::default()
-        },
-        model_dir: dir,
-        host,
-        port,
-        api_key: api_key.filter(|k| !k.is_empty()),
-        max_batch_tokens: s.max_batch_tokens,
-        max_client_batch: s.max_client_batch,
-        max_concurrent_requests: s.max_concurrent_requests,
-        max_body_bytes: s.max_body_bytes,
-        head: s.head.clone(),
-        drain: std::time::Duration::from_secs(s.drain_seconds),
-        batch_window: std::time::Duration::from_millis(s.batch_wait_ms),
-    })
+/// Output formats of `wgbert embed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One `{"embedding": [...]}` object per line.
+    Jsonl,
+    /// NumPy float32 array `[inputs, hidden]`.
+    Npy,
+    /// One row of comma-separated values per input, no header.
+    Csv,
 }
 
 #[derive(Args, Clone)]

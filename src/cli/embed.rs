@@ -2,7 +2,7 @@
 //! (memory bounded by the chunk, not the file), written as JSON Lines, CSV or `.npy`, in input
 //! order, atomically when written to a file (temporary file + rename).
 
-use super::args::{InputArgs, ModelArgs};
+use super::args::{Format, InputArgs, ModelArgs};
 use super::common::{default_len, open_engine_opts};
 use super::input::{LineReader, count_lines};
 use anyhow::{Context, Result, bail};
@@ -11,17 +11,6 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use wgbert::npy::NpyWriter;
 use wgbert::{Engine, Input, Pooling};
-
-/// Output formats of `wgbert embed`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// One `{"embedding": [...]}` object per line.
-    Jsonl,
-    /// NumPy float32 array `[inputs, hidden]`.
-    Npy,
-    /// One row of comma-separated values per input, no header.
-    Csv,
-}
 
 /// Inputs processed per chunk; bounds memory whatever the file size.
 const CHUNK: usize = 2048;

@@ -2,14 +2,10 @@
 
 use super::args::ModelArgs;
 use anyhow::Result;
-use wgbert::{GpuContext, GpuOptions};
+use wgbert::GpuContext;
 
 pub fn run(model: &ModelArgs) -> Result<()> {
-    let ctx = GpuContext::new(&GpuOptions {
-        adapter_name: model.adapter.clone(),
-        backends: None,
-        ..Default::default()
-    })?;
+    let ctx = GpuContext::new(&super::common::engine_options(model).gpu)?;
     let i = &ctx.info;
     println!("adapter      {}", i.name);
     println!("backend      {:?}", i.backend);
@@ -39,7 +35,7 @@ pub fn run(model: &ModelArgs) -> Result<()> {
         l.max_compute_invocations_per_workgroup,
         l.max_compute_workgroups_per_dimension
     );
-    let dir = wgbert::resolve_model_dir(model.model.as_deref());
+    let dir = super::common::resolve_model_dir(model.model.as_deref());
     match wgbert::BertConfig::from_file(&dir.join("config.json")) {
         Ok(c) => println!(
             "model        {}: {}, {} layers, hidden {}, {} heads, intermediate {}, vocab {}, max positions {}, {}",

@@ -8,7 +8,7 @@ use wgbert::Input;
 
 pub fn run(model: &ModelArgs, inputs: &InputArgs, seq_len: usize) -> Result<()> {
     let inputs = gather_inputs(inputs)?;
-    let dir = wgbert::resolve_model_dir(model.model.as_deref());
+    let dir = super::common::resolve_model_dir(model.model.as_deref());
     let tok = dir.join("tokenizer.json");
     if !tok.exists() {
         bail!(

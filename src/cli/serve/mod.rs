@@ -6,7 +6,8 @@ pub mod batcher;
 pub mod bench;
 pub mod metrics;
 
-use anyhow::{Context, Result};
+use crate::cli::args::{ModelArgs, ServerArgs};
+use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request as HttpRequest, State};
@@ -53,6 +54,42 @@ pub struct ServeOptions {
     pub drain: Duration,
     /// How long the queue must be quiet before a forward pass starts (see `Batcher::new`).
     pub batch_window: Duration,
+}
+
+impl ServeOptions {
+    /// The options of `wgbert serve` (and `bench-serve`) from its flags: the engine's from the
+    /// environment and `--adapter` / `--precision`, the server's from `ServerArgs`.
+    pub fn from_args(
+        m: &ModelArgs,
+        s: &ServerArgs,
+        host: String,
+        port: u16,
+        api_key: Option<String>,
+    ) -> Result<ServeOptions> {
+        let dir = crate::cli::common::model_dir(m)?;
+        if s.max_batch_tokens == 0 || s.max_client_batch == 0 || s.max_concurrent_requests == 0 {
+            bail!(
+                "--max-batch-tokens, --max-client-batch and --max-concurrent-requests must be at least 1"
+            );
+        }
+        Ok(ServeOptions {
+            engine: EngineOptions {
+                max_batch: 64,
+                ..crate::cli::common::engine_options(m)
+            },
+            model_dir: dir,
+            host,
+            port,
+            api_key: api_key.filter(|k| !k.is_empty()),
+            max_batch_tokens: s.max_batch_tokens,
+            max_client_batch: s.max_client_batch,
+            max_concurrent_requests: s.max_concurrent_requests,
+            max_body_bytes: s.max_body_bytes,
+            head: s.head.clone(),
+            drain: std::time::Duration::from_secs(s.drain_seconds),
+            batch_window: std::time::Duration::from_millis(s.batch_wait_ms),
+        })
+    }
 }
 
 /// Which API's error shape a route answers in.

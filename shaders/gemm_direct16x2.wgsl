@@ -90,7 +90,7 @@ fn main(
         acc3 = acc3 + d3[0];
         acc7 = acc7 + d3[1];
     }
-    // One store site in a loop (common/gemm_store.wgsl's `store_one`), as in gemm_direct.wgsl.
+    // One store site in a loop (common/gemm_store.wgsl's `store_one`), as in gemm_direct4x4.wgsl.
     for (var i = 0u; i < 8u; i = i + 1u) {
         var v = acc0;
         switch i {
