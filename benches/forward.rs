@@ -2,29 +2,22 @@
 //! 128 tokens, full and 10 % fill (padding-free batching), f32. The GPU is waited on (the
 //! vectors are read back) inside every iteration. Run: `cargo bench --bench forward`.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 use wgbert::bench::flops_per_forward;
 use wgbert::{BertConfig, BertWeights, Engine, EngineOptions, GpuContext, Request};
 
-fn forward(c: &mut Criterion) {
+fn main() {
     let cfg = BertConfig::minilm_l6();
-    let ctx = Arc::new(GpuContext::new(&Default::default()).unwrap_or_else(|e| panic!("{e}")));
-    let engine = Engine::from_parts(
-        ctx,
-        cfg.clone(),
-        &BertWeights::random(&cfg, 0),
-        None,
-        EngineOptions::default(),
-    )
-    .unwrap();
+    // A benchmark is a program: WGBERT_GEMM, WGBERT_CACHE_DIR, ... apply as to the command line.
+    let opts = EngineOptions::from_env();
+    let ctx = Arc::new(GpuContext::new(&opts.gpu).unwrap_or_else(|e| panic!("{e}")));
+    let engine =
+        Engine::from_parts(ctx, cfg.clone(), &BertWeights::random(&cfg, 0), None, opts).unwrap();
     let (b, s) = (8usize, 128usize);
     let request = Request::default();
-    let mut g = c.benchmark_group("forward");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(10));
     for fill in [1.0f64, 0.1] {
         let real = ((s as f64 * fill).round() as usize).max(1);
         let run_seq = real.div_ceil(8) * 8;
@@ -41,20 +34,16 @@ fn forward(c: &mut Criterion) {
             .map(|i| (i % run_seq < real) as u32)
             .collect();
         let types = vec![0u32; b * run_seq];
-        engine
-            .run(b, run_seq, &ids, &types, &mask, &request)
-            .unwrap();
-        g.throughput(Throughput::Elements(flops_per_forward(&cfg, b, s) as u64));
-        g.bench_function(format!("minilm b{b} s{s} fill {fill}"), |bench| {
-            bench.iter(|| {
+        common::time(
+            &format!("forward/minilm b{b} s{s} fill {fill}"),
+            flops_per_forward(&cfg, b, s),
+            10,
+            Duration::from_secs(10),
+            || {
                 engine
                     .run(b, run_seq, &ids, &types, &mask, &request)
-                    .unwrap()
-            })
-        });
+                    .unwrap();
+            },
+        );
     }
-    g.finish();
 }
-
-criterion_group!(benches, forward);
-criterion_main!(benches);

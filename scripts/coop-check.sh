@@ -3,10 +3,11 @@
 # and LVP26_RUN from scripts/lavapipe26.sh) `wgbert info` lists the configurations and
 # `WGBERT_GEMM=coop` runs encode and bench on them; under the system driver (no cooperative
 # matrices) the same request is a clear error. Run from the repository root; .ci/run calls it.
+# The binary: $WGBERT_BIN, else target/debug/wgbert (built if missing; `cargo test` builds it).
 set -euo pipefail
 : "${LVP26_RUN:?run eval \"\$(scripts/lavapipe26.sh)\" first}"
-cargo build --release --locked --quiet
-bin=./target/release/wgbert
+bin=${WGBERT_BIN:-target/debug/wgbert}
+[ -x "$bin" ] || cargo build --locked --quiet
 text="nice movie indeed"
 
 # shellcheck disable=SC2086 # LVP26_RUN is a loader and its arguments

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs the official `openai` Python client against `wgbert serve` and checks that its vectors
 # equal `wgbert embed`'s, then that SIGTERM stops the server with exit status 0.
-# Needs target/release/wgbert, the default model and pip (a throwaway venv in /tmp).
+# Needs the binary ($WGBERT_BIN, else target/debug/wgbert, built if missing), the default model
+# and pip: a throwaway venv ($WGBERT_VENV, default /tmp/wgbert-venv) with openai and numpy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODEVICE_SELECT=1
-bin=target/release/wgbert
-venv=/tmp/wgbert-openai
+bin=${WGBERT_BIN:-target/debug/wgbert}
+[ -x "$bin" ] || cargo build --locked --quiet
+venv=${WGBERT_VENV:-/tmp/wgbert-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q openai numpy
+"$venv/bin/python" -c "import openai, numpy" 2>/dev/null || "$venv/bin/pip" install -q openai numpy
 
 log=$(mktemp)
 "$bin" serve --port 0 2> "$log" &

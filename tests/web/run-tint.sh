@@ -10,13 +10,14 @@
 #   tests/web/run-tint.sh              # every variant; exit 1 on any failure
 #   tests/web/run-tint.sh --self-test  # also a deliberately broken shader (a barrier in a
 #                                      # data-dependent branch) that must be reported with its line
-# Needs: chromium (Debian: apt-get install chromium); builds target/release/wgbert if missing.
+# Needs: chromium (Debian: apt-get install chromium); the binary is $WGBERT_BIN, else
+# target/debug/wgbert (built if missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 self_test=0
 [ "${1:-}" = "--self-test" ] && self_test=1
-bin=${WGBERT_BIN:-target/release/wgbert}
-[ -x "$bin" ] || cargo build --release --locked --quiet
+bin=${WGBERT_BIN:-target/debug/wgbert}
+[ -x "$bin" ] || cargo build --locked --quiet
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 [ -n "$chrome" ] || { echo "run-tint: no Chromium found; install it (Debian: apt-get install chromium)"; exit 1; }
 

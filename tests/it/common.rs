@@ -7,7 +7,7 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use wgbert::GpuContext;
-use wgbert::kernels::Kernels;
+use wgbert::kernels::{Kernels, Precision};
 
 /// One GPU context and kernel set per test binary. A missing adapter fails the test: wgbert's
 /// tests never skip for want of a GPU (lavapipe is the GPU on machines without one).
@@ -15,7 +15,8 @@ pub fn kernels() -> &'static Kernels {
     static K: OnceLock<Kernels> = OnceLock::new();
     K.get_or_init(|| {
         let ctx = GpuContext::new(&Default::default()).unwrap_or_else(|e| panic!("{e}"));
-        Kernels::new(Arc::new(ctx)).unwrap_or_else(|e| panic!("{e}"))
+        wgbert::tune::tuned_kernels(Arc::new(ctx), Precision::F32, &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"))
     })
 }
 

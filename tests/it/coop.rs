@@ -4,10 +4,10 @@
 //! instead of passing quietly). On an adapter without them the same tests check that asking for
 //! a coop kernel is a clear error.
 
-mod common;
-use common::{assert_close, cosine, data, inputs_of, kernels, minilm_dir};
+use crate::common;
+use crate::common::{assert_close, cosine, data, inputs_of, kernels, minilm_dir};
 use serde_json::Value;
-use wgbert::kernels::{GemmVariant, Kernels, Precision};
+use wgbert::kernels::{Act, GemmVariant, KernelOptions, Kernels, PoolMode, Precision};
 use wgbert::ops;
 use wgbert::reference::{self as cpu, SplitMix64};
 use wgbert::{BertWeights, Engine, EngineOptions, Pooling, Request};
@@ -58,8 +58,8 @@ fn coop_gemm_is_exact_on_ragged_shapes() {
             let a = f16_round(&rng.vec(m * kd, 1.0));
             let w = f16_round(&rng.vec(n * kd, 1.0));
             let b = rng.vec(n, 1.0);
-            let got = ops::gemm(&k, &a, &w, &b, m, n, kd, 0).unwrap();
-            let want = cpu::gemm(&a, &w, &b, m, n, kd, 0);
+            let got = ops::gemm(&k, &a, &w, &b, m, n, kd, Act::Identity).unwrap();
+            let want = cpu::gemm(&a, &w, &b, m, n, kd, Act::Identity);
             // f16 products are exact in f32: only the f32 summation order differs.
             assert_close(
                 &format!("{} {m}x{n}x{kd}", v.name()),
@@ -83,12 +83,12 @@ fn coop_gemm_epilogues_and_f16_storage_match_reference() {
         let b = rng.vec(n, 1.0);
         for precision in [Precision::F32, Precision::F16] {
             let k = Kernels::build(ctx.clone(), precision, v);
-            for act in [0u32, 1, 2, 3, 4] {
+            for act in Act::ALL {
                 let got = ops::gemm(&k, &a, &w, &b, m, n, kd, act).unwrap();
                 let want = cpu::gemm(&a, &w, &b, m, n, kd, act);
                 // Inputs rounded to f16 (relative 2^-11), f32 accumulation.
                 assert_close(
-                    &format!("{} {} act {act}", v.name(), precision.name()),
+                    &format!("{} {} act {act:?}", v.name(), precision.name()),
                     &got,
                     &want,
                     1e-2,
@@ -151,7 +151,7 @@ fn coop_kernels_are_an_error_where_the_adapter_has_none() {
             continue;
         }
         let k = Kernels::build(ctx.clone(), Precision::F16, v);
-        let err = ops::gemm(&k, &[1.0], &[1.0], &[0.0], 1, 1, 1, 0)
+        let err = ops::gemm(&k, &[1.0], &[1.0], &[0.0], 1, 1, 1, Act::Identity)
             .expect_err("a coop GEMM on an adapter without it must fail")
             .to_string();
         assert!(
@@ -166,7 +166,10 @@ fn coop_f16(seq_length: usize) -> EngineOptions {
     EngineOptions {
         seq_length,
         precision: Precision::F16,
-        gemm: Some("coop".into()),
+        kernels: KernelOptions {
+            gemm: Some("coop".into()),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -241,7 +244,7 @@ fn bert_base_shaped_f16_coop_matches_the_cpu_reference() {
         batch,
         seq,
         config.hidden_size,
-        0,
+        PoolMode::Mean,
         true,
     );
     let h = config.hidden_size;

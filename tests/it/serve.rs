@@ -1,10 +1,8 @@
 //! `wgbert serve` through HTTP: the binary is started on a free port (`--port 0`, the ready
 //! line names it) and driven with a real HTTP client.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

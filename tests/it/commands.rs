@@ -1,8 +1,8 @@
 //! The user-facing commands of issue #3: embed (formats, files, atomic output, order), similarity,
 //! words, info, --help; and the `.npy` header byte for byte as NumPy writes it.
 
-mod common;
-use common::data;
+use crate::common;
+use crate::common::data;
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -522,7 +522,7 @@ fn shaders_lists_and_dumps_every_variant() {
         said.starts_with(&format!("wrote {n} shader variants to ")),
         "{said}"
     );
-    assert!(out.join("gemm.f32.wgsl").exists() && out.join("manifest.json").exists());
+    assert!(out.join("gemm_tile128.f32.wgsl").exists() && out.join("manifest.json").exists());
     // An unwritable place is a one-line error that names it.
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").unwrap();

@@ -2,8 +2,8 @@
 //! all-MiniLM-L6-v2 on the public sentences and on edge cases (pairs, truncation, Unicode),
 //! and the tiny random BERT (F16, `bert.` names, tanh GELU, odd sizes) at seq_len 24.
 
-mod common;
-use common::{assert_close, data, minilm_dir};
+use crate::common;
+use crate::common::{assert_close, data, minilm_dir};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -28,7 +28,7 @@ fn tiny() -> &'static Engine {
     })
 }
 
-use common::{f32s, inputs_of};
+use crate::common::{f32s, inputs_of};
 
 /// Encodes every golden item in one call and checks ids and all outputs within the tolerances.
 fn check(engine: &Engine, golden: &Path, seq_tol: f32) {

@@ -2,9 +2,7 @@
 //! per-user model folder), says where it looked when it cannot, reads standard input, and
 //! prints no Mesa device-select noise.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -21,10 +19,22 @@ fn home_with_model() -> tempfile::TempDir {
     home
 }
 
-/// One tuning and pipeline cache for the runs of this file (the homes are fresh each time).
+/// The tuning and pipeline cache the other runs of the binary use (the homes here are fresh
+/// each time, and what is tested is where the model is found, not the tuning).
 fn shared_cache() -> &'static std::path::Path {
-    static D: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    D.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    static D: std::sync::OnceLock<(std::path::PathBuf, Option<tempfile::TempDir>)> =
+        std::sync::OnceLock::new();
+    let (dir, _keep) =
+        D.get_or_init(
+            || match wgbert::EngineOptions::from_env().kernels.cache_dir {
+                Some(d) => (d, None),
+                None => {
+                    let t = tempfile::tempdir().unwrap();
+                    (t.path().to_path_buf(), Some(t))
+                }
+            },
+        );
+    dir
 }
 
 fn wgbert_in(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> Command {

@@ -1,9 +1,8 @@
 //! Every kernel against its plain-Rust reference (`wgbert::reference`) on random shapes,
 //! including sizes that are not multiples of the tile, single rows and K not divisible by 4.
 
-mod common;
-use common::{assert_close, kernels};
-use wgbert::kernels::{GemmVariant, Kernels, Reduction};
+use crate::common::{assert_close, kernels};
+use wgbert::kernels::{Act, GemmVariant, Kernels, PoolMode, Reduction};
 use wgbert::ops;
 use wgbert::reference::{self as cpu, SplitMix64};
 
@@ -55,8 +54,8 @@ fn gemm_matches_reference_on_awkward_shapes() {
             let a = rng.vec(m * kd, 1.0);
             let w = rng.vec(n * kd, 1.0);
             let b = rng.vec(n, 1.0);
-            let got = ops::gemm(k, &a, &w, &b, m, n, kd, 0).unwrap();
-            let want = cpu::gemm(&a, &w, &b, m, n, kd, 0);
+            let got = ops::gemm(k, &a, &w, &b, m, n, kd, Act::Identity).unwrap();
+            let want = cpu::gemm(&a, &w, &b, m, n, kd, Act::Identity);
             assert_close(
                 &format!("gemm {v} {m}x{n}x{kd}"),
                 &got,
@@ -78,10 +77,16 @@ fn gemm_fused_epilogues_match_reference() {
             let a = rng.vec(m * kd, 1.0);
             let w = rng.vec(n * kd, 0.5);
             let b = rng.vec(n, 1.0);
-            for act in [1u32, 2, 3, 4] {
+            for act in [Act::GeluErf, Act::GeluTanh, Act::Tanh, Act::Relu] {
                 let got = ops::gemm(k, &a, &w, &b, m, n, kd, act).unwrap();
                 let want = cpu::gemm(&a, &w, &b, m, n, kd, act);
-                assert_close(&format!("gemm {v} {kd} act {act}"), &got, &want, 2e-5, 1e-5);
+                assert_close(
+                    &format!("gemm {v} {kd} act {act:?}"),
+                    &got,
+                    &want,
+                    2e-5,
+                    1e-5,
+                );
             }
         }
     }
@@ -91,19 +96,19 @@ fn gemm_fused_epilogues_match_reference() {
 fn activations_match_reference_over_a_wide_range() {
     let k = kernels();
     let x: Vec<f32> = (0..20_001).map(|i| -10.0 + i as f32 * 0.001).collect();
-    for act in [1u32, 2, 3, 4] {
+    for act in [Act::GeluErf, Act::GeluTanh, Act::Tanh, Act::Relu] {
         let got = ops::activation(k, &x, act).unwrap();
         let want: Vec<f32> = x
             .iter()
             .map(|&v| cpu::activate(v as f64, act) as f32)
             .collect();
-        assert_close(&format!("activation {act}"), &got, &want, 2e-6, 2e-6);
+        assert_close(&format!("activation {act:?}"), &got, &want, 2e-6, 2e-6);
     }
     // Extreme inputs stay finite (tanh from exp would overflow).
     let big = [-1e30f32, -100.0, 100.0, 1e30];
-    for act in [1u32, 2, 3] {
+    for act in [Act::GeluErf, Act::GeluTanh, Act::Tanh] {
         let got = ops::activation(k, &big, act).unwrap();
-        assert!(got.iter().all(|v| v.is_finite()), "act {act}: {got:?}");
+        assert!(got.iter().all(|v| v.is_finite()), "act {act:?}: {got:?}");
     }
 }
 
@@ -248,13 +253,13 @@ fn pooling_modes_match_reference() {
             let mask: Vec<u32> = (0..batch)
                 .flat_map(|b| (0..seq).map(move |s| (s <= b * 3) as u32))
                 .collect();
-            for mode in [0u32, 1, 2] {
+            for mode in PoolMode::ALL {
                 for normalize in [false, true] {
                     let got = ops::pooling(k, &x, &mask, batch, seq, h, mode, normalize).unwrap();
                     let want = cpu::pooling(&x, &mask, batch, seq, h, mode, normalize);
                     assert_close(
                         &format!(
-                            "pooling {} mode {mode} norm {normalize} {batch}x{seq}x{h}",
+                            "pooling {} mode {mode:?} norm {normalize} {batch}x{seq}x{h}",
                             k.reduction().name()
                         ),
                         &got,
@@ -284,8 +289,8 @@ fn kernels_at_f16_storage_match_reference_within_f16_rounding() {
         let a = rng.vec(m * kd, 1.0);
         let w = rng.vec(n * kd, 0.3);
         let b = rng.vec(n, 0.5);
-        let got = ops::gemm(&k, &a, &w, &b, m, n, kd, 1).unwrap();
-        let want = cpu::gemm(&a, &w, &b, m, n, kd, 1);
+        let got = ops::gemm(&k, &a, &w, &b, m, n, kd, Act::GeluErf).unwrap();
+        let want = cpu::gemm(&a, &w, &b, m, n, kd, Act::GeluErf);
         assert_close(&format!("f16 gemm {}", v.name()), &got, &want, 1e-2, 1e-2);
     }
     let k = Kernels::build(ctx, wgbert::kernels::Precision::F16, GemmVariant::Tile128);

@@ -114,35 +114,35 @@ macro_rules! rust_layout {
 fn params_structs_match_their_wgsl_mirrors() {
     let cases = [
         (
-            Kernel::Gemm,
+            Kernel::GemmTile128,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmSmall,
+            Kernel::GemmTile64,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmVec4,
+            Kernel::GemmTile128V4,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmNarrow,
+            Kernel::GemmTile32x64Scalar,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmNarrowVec4,
+            Kernel::GemmTile32x64,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmVec4B16,
+            Kernel::GemmTile128B16,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmDirect,
+            Kernel::GemmDirect4x4,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (
-            Kernel::GemmDirectWide,
+            Kernel::GemmDirect16x2,
             rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
         ),
         (

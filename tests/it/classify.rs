@@ -2,8 +2,10 @@
 //! after the encoder; probabilities match a NumPy float64 reference
 //! (`scripts/make_tiny_classifier.py`, with ../shared/reference).
 
-mod common;
-use common::{assert_close, data, ok_stdout, run_wgbert, tiny_config, tiny_raw, write_model};
+use crate::common;
+use crate::common::{
+    assert_close, data, ok_stdout, run_wgbert, tiny_config, tiny_raw, write_model,
+};
 use serde_json::Value;
 use wgbert::{Engine, EngineOptions, Input};
 
@@ -11,7 +13,7 @@ fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(data("tiny_cls_expected.json")).unwrap()).unwrap()
 }
 
-use common::f32s;
+use crate::common::f32s;
 
 fn engine(dir: &std::path::Path) -> Engine {
     Engine::from_dir(

@@ -1,7 +1,7 @@
 //! README cannot rot: every `$ wgbert ...` line in its ```console blocks is run here, and each
 //! output line shown under it must appear in what the command prints.
 
-mod common;
+use crate::common;
 use std::process::Command;
 
 /// Splits a command line on spaces, honouring "double quotes".

@@ -1,8 +1,8 @@
 //! The `wgbert` binary: the `encode` JSON Lines contract against the goldens, and clear
 //! one-line errors (exit code non-zero, never a panic) for bad invocations.
 
-mod common;
-use common::{assert_close, data};
+use crate::common;
+use crate::common::{assert_close, data};
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -25,7 +25,7 @@ fn err_of(o: &Output) -> String {
     e
 }
 
-use common::f32s;
+use crate::common::f32s;
 
 fn check_jsonl_against_golden(stdout: &str, golden: &str, all_layers: Option<usize>) {
     let g: Value = serde_json::from_str(&std::fs::read_to_string(data(golden)).unwrap()).unwrap();

@@ -1,9 +1,7 @@
 //! The library as other programs embed it: futures that do not block the executor, and an
 //! engine built from a model held in memory.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wgbert::{Engine, EngineOptions, Input, Request};

@@ -2,8 +2,8 @@
 //! with a specific one-line reason on stderr (or succeeds where the input is valid), never a
 //! panic, and leaves nothing on stdout when it fails.
 
-mod common;
-use common::{data, tiny_config, tiny_raw, write_model};
+use crate::common;
+use crate::common::{data, tiny_config, tiny_raw, write_model};
 use safetensors::Dtype;
 use std::path::Path;
 use std::process::{Command, Output};

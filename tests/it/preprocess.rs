@@ -1,8 +1,7 @@
 //! TF-Hub packing: token ids identical to the reference on every golden item (public sentences,
 //! edge cases, the tiny model at seq_len 24), round-robin truncation, input parsing.
 
-mod common;
-use common::{data, input_of};
+use crate::common::{data, input_of};
 use serde_json::Value;
 use wgbert::preprocess::{Input, Preprocessor, round_robin_allocation};
 

@@ -1,17 +1,19 @@
 //! File-scale embedding keeps memory bounded: peak RSS of `wgbert embed` on a file 10× larger
-//! grows by far less than the output (chunks are streamed, not collected).
-//! Alone in its own test binary so that no other child process skews `RUSAGE_CHILDREN`.
+//! grows by far less than the output (chunks are streamed, not collected). Each run's peak is
+//! its own (`wait4` on that child), so the other tests' processes do not count.
 
-mod common;
-use std::process::Command;
+use crate::common;
+use std::process::{Command, Stdio};
 
+/// Waits for `child` and returns its exit status and its own peak RSS in KiB.
 #[cfg(unix)]
-fn children_max_rss_kib() -> i64 {
+fn wait_max_rss_kib(child: std::process::Child) -> (i32, i64) {
+    let mut status = 0;
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
-    assert_eq!(rc, 0);
-    u.ru_maxrss
+    // SAFETY: `child` was spawned by us and not waited for; wait4 writes into values we own.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut u) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    (status, u.ru_maxrss)
 }
 
 #[cfg(unix)]
@@ -38,7 +40,8 @@ fn embed_memory_does_not_grow_with_the_file() {
     };
     let run = |input: &std::path::Path| {
         let out = tmp.path().join("v.npy");
-        let o = Command::new(env!("CARGO_BIN_EXE_wgbert"))
+        let err = tmp.path().join("stderr.txt");
+        let child = Command::new(env!("CARGO_BIN_EXE_wgbert"))
             .args([
                 "embed",
                 "--model",
@@ -55,16 +58,22 @@ fn embed_memory_does_not_grow_with_the_file() {
             .arg("--input")
             .arg(input)
             .env("NODEVICE_SELECT", "1")
-            .output()
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        std::fs::metadata(&out).unwrap().len()
+        let (status, rss) = wait_max_rss_kib(child);
+        assert_eq!(
+            status,
+            0,
+            "wgbert embed failed: {}",
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        (std::fs::metadata(&out).unwrap().len(), rss)
     };
     let (small, large) = (write(3_000), write(30_000));
-    run(&small);
-    let after_small = children_max_rss_kib();
-    let bytes = run(&large);
-    let after_large = children_max_rss_kib();
+    let (_, after_small) = run(&small);
+    let (bytes, after_large) = run(&large);
     let growth_kib = after_large - after_small;
     // 30 000 × 60 floats is 7 MiB of output; holding the inputs and vectors would grow RSS by
     // more than that. Streaming keeps the growth to noise.

@@ -4,9 +4,7 @@
 //! model's own pooling from sentence-transformers folders; a 250 002-row XLM-R-shaped word
 //! table split across storage bindings; a forced small binding limit; 1 024-token inputs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::sync::OnceLock;
 use wgbert::{Engine, EngineOptions, GpuOptions, Input, Packed, Pooling, Request};

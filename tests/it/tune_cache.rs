@@ -1,28 +1,27 @@
 //! The GEMM autotuner's on-disk choice: remembered after a successful tuning, not after one
 //! that failed for reasons of this process (here a binding-size cap too small for the timing
-//! buffers). Its own test binary, because it points `WGBERT_CACHE_DIR` at a temporary folder.
+//! buffers). The cache folder is an option ([`KernelOptions::cache_dir`]), here a temporary
+//! one, so what other tests of this process tuned (remembered in memory) does not count.
 
 use std::sync::Arc;
 use wgbert::GpuContext;
-use wgbert::kernels::{GemmVariant, Kernels};
+use wgbert::kernels::{GemmVariant, KernelOptions, Precision};
+use wgbert::tune::tuned_kernels;
 
 #[test]
 fn a_failed_tuning_is_not_remembered_and_a_successful_one_is() {
     let dir = tempfile::tempdir().unwrap();
-    // SAFETY: the only test in this binary, run before any other thread reads the environment.
-    unsafe {
-        std::env::set_var("WGBERT_CACHE_DIR", dir.path());
-        std::env::remove_var("WGBERT_GEMM");
-        std::env::remove_var("WGBERT_TUNE");
-        std::env::remove_var("WGBERT_PIPELINE_CACHE");
-    }
+    let opts = KernelOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
     let table = dir.path().join("gemm-tune.json");
     let capped = GpuContext::new(&wgbert::GpuOptions {
         max_binding_bytes: Some(1_000),
         ..Default::default()
     })
     .unwrap();
-    let k = Kernels::new(Arc::new(capped)).unwrap();
+    let k = tuned_kernels(Arc::new(capped), Precision::F32, &opts).unwrap();
     assert_eq!(k.gemm_variant(), GemmVariant::Tile128, "the fallback");
     let text = std::fs::read_to_string(&table).unwrap_or_default();
     assert!(
@@ -30,7 +29,8 @@ fn a_failed_tuning_is_not_remembered_and_a_successful_one_is() {
         "a failed tuning must not be cached: {text}"
     );
 
-    let k = Kernels::new(Arc::new(GpuContext::new(&Default::default()).unwrap())).unwrap();
+    let ctx = Arc::new(GpuContext::new(&Default::default()).unwrap());
+    let k = tuned_kernels(ctx, Precision::F32, &opts).unwrap();
     let text = std::fs::read_to_string(&table).expect("the tuning is cached");
     let entries: std::collections::BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
     // One GEMM choice for batches, one for small M, and one reduction choice where the

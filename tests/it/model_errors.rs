@@ -1,7 +1,6 @@
 //! Bad model folders give errors that name the file, the tensor and the fix — never a panic.
 
-mod common;
-use common::{ConfigEdit, Raw, data, tiny_config, tiny_raw, write_model};
+use crate::common::{ConfigEdit, Raw, data, tiny_config, tiny_raw, write_model};
 use safetensors::Dtype;
 use std::path::Path;
 use wgbert::{Engine, EngineOptions, Error, Input, Request};

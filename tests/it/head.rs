@@ -1,7 +1,7 @@
 //! `wgbert train-head` and `wgbert classify --head`: a softmax head on the user's own labels.
 
-mod common;
-use common::{data, ok_stdout, run_wgbert};
+use crate::common;
+use crate::common::{data, ok_stdout, run_wgbert};
 use serde_json::Value;
 use wgbert::head::{Head, TrainOptions, read_labeled, split};
 

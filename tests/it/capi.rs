@@ -2,9 +2,7 @@
 //! compiled with the system C compiler against the header and the built library, embeds text
 //! equal to the goldens, gets clear errors for bad input and the same vectors from 4 threads.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,18 +71,36 @@ fn header_and_exports_agree() {
     ] {
         assert!(h.contains(f), "{f} missing");
     }
-    // The error codes of the header are the library's.
+    // The error codes, precisions and poolings of the header are the library's.
     let text = header();
+    use wgbert::capi as c;
     for (name, value) in [
-        ("WGBERT_OK", wgbert::capi::WGBERT_OK),
+        ("WGBERT_OK", c::WGBERT_OK),
         (
             "WGBERT_ERR_INVALID_ARGUMENT",
-            wgbert::capi::WGBERT_ERR_INVALID_ARGUMENT,
+            c::WGBERT_ERR_INVALID_ARGUMENT,
         ),
-        ("WGBERT_ERR_ENGINE", wgbert::capi::WGBERT_ERR_ENGINE),
-        ("WGBERT_ERR_PANIC", wgbert::capi::WGBERT_ERR_PANIC),
+        ("WGBERT_ERR_ENGINE", c::WGBERT_ERR_ENGINE),
+        ("WGBERT_ERR_PANIC", c::WGBERT_ERR_PANIC),
+        ("WGBERT_PRECISION_F32", c::WGBERT_PRECISION_F32),
+        ("WGBERT_PRECISION_F16", c::WGBERT_PRECISION_F16),
+        ("WGBERT_POOLING_MODEL", c::WGBERT_POOLING_MODEL),
+        ("WGBERT_POOLING_MEAN", c::WGBERT_POOLING_MEAN),
+        ("WGBERT_POOLING_MAX", c::WGBERT_POOLING_MAX),
+        ("WGBERT_POOLING_CLS", c::WGBERT_POOLING_CLS),
+        ("WGBERT_POOLING_POOLER", c::WGBERT_POOLING_POOLER),
+        (
+            "WGBERT_POOLING_MEAN_SQRT_LEN",
+            c::WGBERT_POOLING_MEAN_SQRT_LEN,
+        ),
     ] {
-        let want = format!("#define {name} {value}");
+        // `#define NAME VALUE`, negative values in parentheses.
+        let shown = if value < 0 {
+            format!("({value})")
+        } else {
+            value.to_string()
+        };
+        let want = format!("#define {name} {shown}");
         assert!(text.contains(&want), "header lacks {want:?}");
     }
     // The exact prototypes the contract promises.
@@ -100,29 +116,23 @@ fn header_and_exports_agree() {
     }
 }
 
-/// Builds the library (cdylib) with the same cargo, returns the folder holding libwgbert.so.
+/// The folder holding libwgbert.so as `cargo test` built it (the library's cdylib is built
+/// with the test binary, in the same profile): no second cargo inside a test.
 fn built_library() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--lib", "--message-format", "short"])
-        .current_dir(root())
-        .output()
-        .expect("run cargo build --lib");
-    assert!(
-        out.status.success(),
-        "cargo build --lib failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Integration tests live in target/<profile>/deps; the library in target/<profile>.
+    // This test binary is target/<profile>/deps/it-<hash>; the cdylib is in deps/ and, uplifted,
+    // in target/<profile>.
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let debug = profile_dir.parent().unwrap().join("debug");
-    for d in [profile_dir.to_path_buf(), debug] {
+    let deps = exe.parent().unwrap();
+    for d in [deps, deps.parent().unwrap()] {
         if d.join("libwgbert.so").exists() {
-            return d;
+            return d.to_path_buf();
         }
     }
-    panic!("libwgbert.so not found next to {}", exe.display());
+    panic!(
+        "libwgbert.so not found next to {}: the library's cdylib is built by `cargo test` \
+         (crate-type cdylib in Cargo.toml)",
+        exe.display()
+    );
 }
 
 fn compile_example(lib: &Path, out: &Path) {

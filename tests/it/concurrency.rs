@@ -1,7 +1,7 @@
 //! One engine shared by 8 threads making 100 mixed calls each returns exactly what the same calls
 //! return one at a time: no deadlock, no mixed-up results, bit-identical vectors.
 
-mod common;
+use crate::common;
 use std::sync::Arc;
 use wgbert::{Engine, EngineOptions, Input, Pooling, Request};
 

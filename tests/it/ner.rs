@@ -2,8 +2,7 @@
 //! encoder (logits match a NumPy float64 reference, `scripts/make_tiny_ner.py`), and entities
 //! are merged from B-/I- tags with the first-subtoken rule and character offsets.
 
-mod common;
-use common::{assert_close, data, ok_stdout, run_wgbert};
+use crate::common::{assert_close, data, ok_stdout, run_wgbert};
 use serde_json::Value;
 use wgbert::ner::{Entity, aggregate};
 use wgbert::{Engine, EngineOptions, Input, Request};

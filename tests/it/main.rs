@@ -1,0 +1,36 @@
+//! wgbert's integration tests as one test binary: the engine is linked once, and one GPU
+//! context and one GEMM tuning serve every module (`common::kernels`). Each module is one area;
+//! `cargo test --test it golden::` runs one, `cargo test --test it -- --list` names them all.
+//! The modules that run the `wgbert` binary need the `cli` feature (the default).
+
+#[cfg(feature = "cli")]
+mod battery;
+mod capi;
+mod classify;
+#[cfg(feature = "cli")]
+mod cli;
+#[cfg(feature = "cli")]
+mod commands;
+mod common;
+mod concurrency;
+mod coop;
+mod family;
+mod fuzz_regressions;
+mod golden;
+mod head;
+#[cfg(feature = "cli")]
+mod install;
+mod kernels;
+mod library;
+#[cfg(feature = "cli")]
+mod memory;
+mod model_errors;
+mod ner;
+mod portability;
+mod preprocess;
+#[cfg(feature = "cli")]
+mod readme;
+#[cfg(feature = "cli")]
+mod serve;
+mod shaders;
+mod tune_cache;
