@@ -347,7 +347,7 @@ const fn gemm_spec(
 }
 
 /// A kernel that is not a GEMM and has no epilogue.
-const fn spec(
+const fn plain_spec(
     name: &'static str,
     source: &'static str,
     prelude: Prelude,
@@ -409,7 +409,7 @@ const KERNELS: [KernelSpec; 18] = {
         PoolMode::MeanSqrtLen as u32,
     ];
     [
-        spec(
+        plain_spec(
             "embeddings",
             include_str!("../shaders/embeddings.wgsl"),
             Prelude::Reduction,
@@ -482,7 +482,7 @@ const KERNELS: [KernelSpec; 18] = {
             (16, 64),
             None,
         ),
-        spec(
+        plain_spec(
             "attention",
             include_str!("../shaders/attention.wgsl"),
             Prelude::AttentionIo,
@@ -491,7 +491,7 @@ const KERNELS: [KernelSpec; 18] = {
             None,
             None,
         ),
-        spec(
+        plain_spec(
             "add_layernorm",
             include_str!("../shaders/add_layernorm.wgsl"),
             Prelude::Reduction,
@@ -500,7 +500,7 @@ const KERNELS: [KernelSpec; 18] = {
             None,
             None,
         ),
-        spec(
+        plain_spec(
             "gelu",
             include_str!("../shaders/gelu.wgsl"),
             Prelude::Activations,
@@ -509,7 +509,7 @@ const KERNELS: [KernelSpec; 18] = {
             Some(("ACT", ACTS)),
             None,
         ),
-        spec(
+        plain_spec(
             "pooling",
             include_str!("../shaders/pooling.wgsl"),
             Prelude::Reduction,
@@ -536,7 +536,7 @@ const KERNELS: [KernelSpec; 18] = {
         ),
         KernelSpec {
             file: "attention_coop",
-            ..spec(
+            ..plain_spec(
                 "attention_coop8",
                 ATTENTION_COOP,
                 Prelude::AttentionIo,
@@ -548,7 +548,7 @@ const KERNELS: [KernelSpec; 18] = {
         },
         KernelSpec {
             file: "attention_coop",
-            ..spec(
+            ..plain_spec(
                 "attention_coop16",
                 ATTENTION_COOP,
                 Prelude::AttentionIo,
@@ -558,7 +558,7 @@ const KERNELS: [KernelSpec; 18] = {
                 coop_attention(16),
             )
         },
-        spec(
+        plain_spec(
             "gather_rows",
             include_str!("../shaders/gather_rows.wgsl"),
             Prelude::None,

@@ -1,6 +1,7 @@
 //! Autotuning: which GEMM variant runs fastest on this adapter, measured there once and
-//! remembered for the process and, given a cache folder, on disk (keyed by adapter, backend, driver, precision, the set of variants, the
-//! wgbert version and the timing method, so that a new variant or driver is tuned afresh).
+//! remembered for the process or, given a cache folder, on disk (keyed by adapter, backend,
+//! driver, precision, the set of variants, the wgbert version and the timing method, so that a
+//! new variant or driver is tuned afresh).
 //!
 //! The candidates are the portable f32 variants, plus the cooperative-matrix variants (tensor
 //! cores) at f16 precision on adapters that have them: at f32 precision a coop GEMM would round
@@ -117,9 +118,10 @@ fn memo() -> std::sync::MutexGuard<'static, BTreeMap<String, String>> {
     MEMO.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The tuning cache in `dir` (none: empty).
-fn read_table(dir: Option<&Path>) -> BTreeMap<String, String> {
-    dir.and_then(|d| std::fs::read_to_string(cache_file(d)).ok())
+/// The tuning cache in `dir` (empty if there is none yet).
+fn read_table(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(cache_file(dir))
+        .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
 }
@@ -127,7 +129,7 @@ fn read_table(dir: Option<&Path>) -> BTreeMap<String, String> {
 /// The choice remembered for `key`: in the cache folder `dir`, else (none) in this process.
 fn recall(dir: Option<&Path>, key: &str) -> Option<String> {
     match dir {
-        Some(_) => read_table(dir).get(key).cloned(),
+        Some(d) => read_table(d).get(key).cloned(),
         None => memo().get(key).cloned(),
     }
 }
@@ -135,7 +137,7 @@ fn recall(dir: Option<&Path>, key: &str) -> Option<String> {
 /// Remembers `key → value` in the cache folder `dir`, else (none) for this process.
 fn remember(dir: Option<&Path>, key: String, value: &str) {
     match dir {
-        Some(_) => write_choice(dir, &key, value),
+        Some(d) => write_choice(d, &key, value),
         None => {
             memo().insert(key, value.to_string());
         }
@@ -144,11 +146,8 @@ fn remember(dir: Option<&Path>, key: String, value: &str) {
 
 /// Adds `key → value` to the tuning cache in `dir` (read again, so that concurrent processes
 /// lose little), written atomically; best effort.
-fn write_choice(dir: Option<&Path>, key: &str, value: &str) {
-    let Some(dir) = dir else {
-        return;
-    };
-    let mut table = read_table(Some(dir));
+fn write_choice(dir: &Path, key: &str, value: &str) {
+    let mut table = read_table(dir);
     table.insert(key.to_string(), value.to_string());
     let f = cache_file(dir);
     if let Ok(text) = serde_json::to_string_pretty(&table) {
