@@ -93,3 +93,59 @@ fn an_engine_from_memory_equals_one_from_the_folder() {
     .to_string();
     assert!(e.contains("safetensors"), "{e}");
 }
+
+/// The library decides nothing from the environment: outside the command line (src/main.rs,
+/// src/cli/), only `EngineOptions::from_env` in src/engine.rs reads a variable.
+#[test]
+fn the_library_reads_no_environment() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let reads = [
+        "std::env::var",
+        "env::var_os",
+        "Backends::from_env",
+        ".with_env()",
+    ];
+    let mut found = Vec::new();
+    for f in files {
+        let rel = f
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "main.rs" || rel.starts_with("cli/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        // In engine.rs, only the body of `from_env` may read the environment.
+        let text = if rel == "engine.rs" {
+            let start = text
+                .find("pub fn from_env()")
+                .expect("EngineOptions::from_env");
+            let end = start + text[start..].find("\n    }\n").unwrap();
+            format!("{}{}", &text[..start], &text[end..])
+        } else {
+            text
+        };
+        for (i, line) in text.lines().enumerate() {
+            if reads.iter().any(|r| line.contains(r)) && !line.trim_start().starts_with("//") {
+                found.push(format!("src/{rel}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the library reads the environment outside EngineOptions::from_env: {found:#?}"
+    );
+}
