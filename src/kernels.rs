@@ -1244,12 +1244,6 @@ impl Kernels {
         Self::build(self.ctx.clone(), self.precision, gemm).with_reduction(self.reduce)
     }
 
-    /// These kernels with `small` for GEMMs of at most [`SMALL_M`] rows.
-    pub fn with_small_variant(mut self, small: GemmVariant) -> Self {
-        self.gemm_small = small;
-        self
-    }
-
     /// These kernels with `batch` for GEMMs of more than [`SMALL_M`] rows and `small` for the
     /// others (the tuner's choice; pipelines already built are kept).
     pub fn with_gemm_variants(mut self, batch: GemmVariant, small: GemmVariant) -> Self {
