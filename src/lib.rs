@@ -29,6 +29,7 @@ pub mod error;
 pub mod gpu;
 pub mod head;
 pub mod kernels;
+pub mod locate;
 pub mod model;
 pub mod ner;
 pub mod npy;

@@ -11,9 +11,7 @@ pub fn model_dir(m: &ModelArgs) -> Result<std::path::PathBuf> {
     if dir.is_dir() {
         return Ok(dir);
     }
-    let given =
-        m.model.is_some() || std::env::var_os("WGBERT_MODEL").is_some_and(|v| !v.is_empty());
-    if given {
+    if wgbert::locate::model_given(m.model.as_deref(), &env) {
         bail!(
             "model folder {} not found; pass an existing --model DIR / WGBERT_MODEL, or install the default model with scripts/fetch-model.sh",
             dir.display()
@@ -82,71 +80,16 @@ pub fn open_engine_opts(
     Ok(Engine::from_dir(&dir, opts)?)
 }
 
-/// The per-user folders models are installed into and searched in, in order:
-/// `$XDG_DATA_HOME/wgbert/models` (default `~/.local/share/wgbert/models`), then
-/// `$XDG_CACHE_HOME/wgbert/models` (default `~/.cache/wgbert/models`).
-pub fn user_model_dirs() -> Vec<std::path::PathBuf> {
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(std::path::PathBuf::from);
-    let xdg = |var: &str, fallback: &str| -> Option<std::path::PathBuf> {
-        match std::env::var_os(var) {
-            Some(v) if !v.is_empty() => Some(v.into()),
-            _ => home.as_ref().map(|h| h.join(fallback)),
-        }
-    };
-    [
-        xdg("XDG_DATA_HOME", ".local/share"),
-        xdg("XDG_CACHE_HOME", ".cache"),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|d| d.join("wgbert").join("models"))
-    .collect()
+fn env(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name)
 }
 
-/// Every place the default model is looked for when no folder is given, in order:
-/// `WGBERT_MODEL`, `./assets/models/all-MiniLM-L6-v2`, then [`user_model_dirs`] /
-/// `all-MiniLM-L6-v2`.
-pub fn model_search_path() -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Some(v) = std::env::var_os("WGBERT_MODEL").filter(|v| !v.is_empty()) {
-        out.push(v.into());
-    }
-    out.push(wgbert::DEFAULT_MODEL_DIR.into());
-    out.extend(
-        user_model_dirs()
-            .into_iter()
-            .map(|d| d.join(wgbert::DEFAULT_MODEL_NAME)),
-    );
-    out
-}
-
-/// The model folder to use: `explicit`, else the first folder of [`model_search_path`] that
-/// holds a `config.json`, else `WGBERT_MODEL` or `DEFAULT_MODEL_DIR` (for the error).
+/// The model folder to use (see [`wgbert::locate::resolve_model_dir`]).
 pub fn resolve_model_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
-    }
-    let path = model_search_path();
-    if let Some(v) = std::env::var_os("WGBERT_MODEL").filter(|v| !v.is_empty()) {
-        // An explicit variable is not second-guessed.
-        return v.into();
-    }
-    path.iter()
-        .find(|d| d.join("config.json").is_file())
-        .cloned()
-        .unwrap_or_else(|| wgbert::DEFAULT_MODEL_DIR.into())
+    wgbert::locate::resolve_model_dir(explicit, &env)
 }
 
 /// "model not found" for the default model: every place looked, and how to install it.
 pub fn model_not_found_message() -> String {
-    let places: Vec<String> = model_search_path()
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    format!(
-        "the default model was not found; looked in: {}. Install it with scripts/fetch-model.sh --user (or `wgbert fetch-model`), or pass --model DIR / set WGBERT_MODEL",
-        places.join(", ")
-    )
+    wgbert::locate::model_not_found_message(&env, "--model DIR")
 }
