@@ -22,6 +22,13 @@ pub struct SentenceConfig {
     pub unsupported: Option<String>,
     /// Where the recipe came from: `modules.json`, or `default` when the folder has none.
     pub source: String,
+    /// Named prompts of `config_sentence_transformers.json` (`prompts`: name → text put before
+    /// each input, e.g. `query` → `"search_query: "`).
+    pub prompts: std::collections::BTreeMap<String, String>,
+    /// The prompt used when none is asked for (`default_prompt_name`).
+    pub default_prompt_name: Option<String>,
+    /// `similarity_fn_name` (`cosine`, `dot`, `euclidean`, `manhattan`); `None` means cosine.
+    pub similarity_fn_name: Option<String>,
 }
 
 impl Default for SentenceConfig {
@@ -33,6 +40,9 @@ impl Default for SentenceConfig {
             max_seq_length: None,
             unsupported: None,
             source: "default".into(),
+            prompts: Default::default(),
+            default_prompt_name: None,
+            similarity_fn_name: None,
         }
     }
 }
@@ -116,6 +126,10 @@ impl SentenceConfig {
                 .and_then(|v| v.as_u64())
                 .map(|n| n as usize);
         }
+        let cst = dir.join("config_sentence_transformers.json");
+        if cst.exists() {
+            cfg.read_prompts(&cst, &read_json(&cst)?)?;
+        }
         if !modules_path.exists() {
             return Ok(cfg);
         }
@@ -151,6 +165,77 @@ impl SentenceConfig {
         cfg.normalize = normalize;
         cfg.source = "modules.json".into();
         Ok(cfg)
+    }
+
+    /// `prompts`, `default_prompt_name` and `similarity_fn_name` of
+    /// `config_sentence_transformers.json`.
+    fn read_prompts(&mut self, path: &Path, v: &Value) -> Result<()> {
+        if let Some(p) = v.get("prompts").filter(|p| !p.is_null()) {
+            let map = p.as_object().ok_or_else(|| {
+                bad(
+                    path,
+                    "prompts must be an object of name → prompt text".into(),
+                )
+            })?;
+            for (name, text) in map {
+                let text = text
+                    .as_str()
+                    .ok_or_else(|| bad(path, format!("prompt {name:?} must be a string")))?;
+                self.prompts.insert(name.clone(), text.to_string());
+            }
+        }
+        if let Some(name) = v.get("default_prompt_name").and_then(|n| n.as_str()) {
+            if !self.prompts.contains_key(name) {
+                return Err(bad(
+                    path,
+                    format!(
+                        "default_prompt_name {name:?} is not one of its prompts ({}); add it to prompts or remove default_prompt_name",
+                        self.prompt_names()
+                    ),
+                ));
+            }
+            self.default_prompt_name = Some(name.to_string());
+        }
+        self.similarity_fn_name = v
+            .get("similarity_fn_name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string);
+        Ok(())
+    }
+
+    fn prompt_names(&self) -> String {
+        if self.prompts.is_empty() {
+            "it has none".into()
+        } else {
+            self.prompts.keys().cloned().collect::<Vec<_>>().join(", ")
+        }
+    }
+
+    /// The text to put before each input, as sentence-transformers chooses it: `prompt` if
+    /// given, else the prompt named `prompt_name`, else the folder's default prompt, else none.
+    /// An unknown name is an error that lists the folder's prompts.
+    pub fn prompt<'a>(
+        &'a self,
+        prompt_name: Option<&str>,
+        prompt: Option<&'a str>,
+    ) -> Result<Option<&'a str>> {
+        if let Some(p) = prompt {
+            return Ok(Some(p));
+        }
+        let name = match prompt_name {
+            Some(n) => n,
+            None => match &self.default_prompt_name {
+                Some(n) => n.as_str(),
+                None => return Ok(None),
+            },
+        };
+        match self.prompts.get(name) {
+            Some(p) => Ok(Some(p.as_str())),
+            None => Err(Error::InvalidInput(format!(
+                "prompt name {name:?} is not in the model folder's config_sentence_transformers.json prompts ({}); pick one of them or pass the prompt text itself",
+                self.prompt_names()
+            ))),
+        }
     }
 
     /// One line for `wgbert info`, e.g. `cls pooling, L2-normalised, max_seq_length 512
