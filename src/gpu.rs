@@ -11,8 +11,9 @@ use wgpu::util::DeviceExt;
 /// debug flags) takes them.
 #[derive(Clone, Debug)]
 pub struct GpuOptions {
-    /// Substring of the adapter name to pick (case-insensitive); `None`: the first discrete
-    /// GPU, else integrated, virtual, CPU.
+    /// Substring of the adapter name to pick (case-insensitive), or its PCI bus id as
+    /// [`adapters`] lists it (`0000:17:00.0`: one of several identical GPUs); `None`: the first
+    /// discrete GPU, else integrated, virtual, CPU.
     pub adapter_name: Option<String>,
     /// Backends to search; `None`: Vulkan, Metal, DX12 and the browser's WebGPU.
     pub backends: Option<wgpu::Backends>,
@@ -29,6 +30,29 @@ pub struct GpuOptions {
     pub cooperative_matrix: bool,
     /// wgpu's instance flags (validation, debug labels); `None`: wgpu's defaults for the build.
     pub instance_flags: Option<wgpu::InstanceFlags>,
+}
+
+async fn enumerate(opts: &GpuOptions) -> Vec<wgpu::Adapter> {
+    let backends = opts.backends.unwrap_or(wgpu::Backends::PRIMARY);
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    desc.flags = opts
+        .instance_flags
+        .unwrap_or_else(wgpu::InstanceFlags::from_build_config);
+    let instance = wgpu::Instance::new(desc);
+    let mut adapters = instance.enumerate_adapters(backends).await;
+    // The no-op backend computes nothing.
+    adapters.retain(|a| a.get_info().backend != wgpu::Backend::Noop);
+    adapters
+}
+
+/// The adapters `opts.backends` offers, as [`GpuOptions::adapter_name`] chooses among them
+/// (name, PCI bus id, device type, backend, driver).
+pub fn adapters(opts: &GpuOptions) -> Vec<wgpu::AdapterInfo> {
+    pollster::block_on(enumerate(opts))
+        .iter()
+        .map(|a| a.get_info())
+        .collect()
 }
 
 impl Default for GpuOptions {
@@ -138,15 +162,7 @@ impl GpuContext {
 
     async fn new_async(opts: &GpuOptions) -> Result<Self> {
         let backends = opts.backends.unwrap_or(wgpu::Backends::PRIMARY);
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-        desc.backends = backends;
-        desc.flags = opts
-            .instance_flags
-            .unwrap_or_else(wgpu::InstanceFlags::from_build_config);
-        let instance = wgpu::Instance::new(desc);
-        let mut adapters = instance.enumerate_adapters(backends).await;
-        // Compute needs no surface; a GL adapter lacks storage buffers in compute on many drivers.
-        adapters.retain(|a| a.get_info().backend != wgpu::Backend::Noop);
+        let mut adapters = enumerate(opts).await;
         let names = || {
             adapters
                 .iter()
@@ -168,7 +184,12 @@ impl GpuContext {
                 let wl = w.to_lowercase();
                 let pos = adapters
                     .iter()
-                    .position(|a| a.get_info().name.to_lowercase().contains(&wl))
+                    .position(|a| {
+                        let i = a.get_info();
+                        i.name.to_lowercase().contains(&wl)
+                            || (!i.device_pci_bus_id.is_empty()
+                                && i.device_pci_bus_id.to_lowercase() == wl)
+                    })
                     .ok_or_else(|| Error::AdapterNotFound {
                         wanted: w.clone(),
                         available: names(),
