@@ -73,6 +73,13 @@ pub struct ServerArgs {
     /// answered, at most 10× this otherwise (0: never wait).
     #[arg(long, default_value_t = 2, value_name = "MS")]
     pub batch_wait_ms: u64,
+    /// Take token ids as `/v1/embeddings` input (arrays of integers). Off by default: ids made
+    /// by another tokenizer (LangChain's OpenAIEmbeddings sends tiktoken's unless
+    /// `check_embedding_ctx_length=False`) would be read as this model's vocabulary and give
+    /// wrong vectors without any error; turn it on only for clients that tokenise with this
+    /// model's tokenizer.json.
+    #[arg(long)]
+    pub accept_token_ids: bool,
 }
 
 /// Output formats of `wgbert embed`.

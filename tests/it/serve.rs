@@ -126,7 +126,7 @@ fn cli_vectors(extra: &[&str]) -> Vec<Vec<f32>> {
 
 #[test]
 fn openai_and_tei_vectors_equal_wgbert_embed() {
-    let s = Server::start(&[]);
+    let s = Server::start(&["--accept-token-ids"]);
     let want = cli_vectors(&[]);
 
     let (st, v) = post(
@@ -204,6 +204,9 @@ fn openai_and_tei_vectors_equal_wgbert_embed() {
     );
     assert_eq!(st, 200);
     assert_eq!(d["data"].as_array().unwrap().len(), 2);
+    let (st, d) = post(&s.url("/v1/embeddings"), &json!({"input": [101, 99999999]}));
+    assert_eq!(st, 400, "{d}");
+    assert!(d.to_string().contains("outside the vocabulary"), "{d}");
 
     // TEI /embed: the same vectors; normalize false gives the pooled vectors.
     let (st, e) = post(&s.url("/embed"), &json!({"inputs": TEXTS}));
@@ -345,11 +348,12 @@ fn bad_requests_get_clear_4xx_and_the_server_keeps_serving() {
             "not valid JSON",
         ),
         (
-            "ids outside vocab",
+            // Without --accept-token-ids: LangChain's default sends tiktoken ids.
+            "token ids",
             oa.clone(),
-            br#"{"input": [101, 99999999]}"#.to_vec(),
+            br#"{"input": [[8586, 374, 264, 1296]]}"#.to_vec(),
             400,
-            "outside the vocabulary",
+            "check_embedding_ctx_length=False",
         ),
         (
             "negative ids",

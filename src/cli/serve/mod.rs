@@ -54,6 +54,8 @@ pub struct ServeOptions {
     pub drain: Duration,
     /// How long the queue must be quiet before a forward pass starts (see `Batcher::new`).
     pub batch_window: Duration,
+    /// Whether `/v1/embeddings` takes token ids (`--accept-token-ids`).
+    pub accept_token_ids: bool,
 }
 
 impl ServeOptions {
@@ -88,6 +90,7 @@ impl ServeOptions {
             head: s.head.clone(),
             drain: std::time::Duration::from_secs(s.drain_seconds),
             batch_window: std::time::Duration::from_millis(s.batch_wait_ms),
+            accept_token_ids: s.accept_token_ids,
         })
     }
 }
@@ -475,6 +478,13 @@ async fn openai_embeddings(State(app): State<Arc<App>>, body: Body) -> ApiResult
         }
         _ => Vec::new(),
     };
+    if !packed.is_empty() && !app.opts.accept_token_ids {
+        return Err(ApiError::bad(
+            api,
+            "`input` holds token ids, and this server takes text only: ids made by another tokenizer would be read as this model's vocabulary and give wrong vectors without an error. LangChain's OpenAIEmbeddings sends tiktoken ids unless you pass check_embedding_ctx_length=False; pass it (or send the text). If your ids come from this model's tokenizer.json, start the server with --accept-token-ids",
+        )
+        .param("input"));
+    }
     let packed = if !packed.is_empty() {
         check_count(&app, packed.len(), api, "input")?;
         let vocab = engine.config().vocab_size;
