@@ -1,0 +1,84 @@
+"""Type stubs of the Rust extension module (python/src/lib.rs)."""
+
+from os import PathLike
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_Path = Union[str, "PathLike[str]"]
+_Input = Union[str, Tuple[str, str]]
+_F32 = npt.NDArray[np.float32]
+_I32 = npt.NDArray[np.int32]
+
+class Model:
+    """A loaded model on a GPU adapter (the engine under SentenceTransformer, CrossEncoder and
+    hub.Encoder). Every method releases the GIL while it tokenises and runs the GPU; one Model
+    may be used from several threads."""
+
+    def __init__(
+        self,
+        path: Optional[_Path] = None,
+        device: Optional[str] = None,
+        precision: str = "f32",
+        seq_length: Optional[int] = None,
+        max_batch: int = 32,
+        max_seq_length: Optional[int] = None,
+    ) -> None: ...
+    @property
+    def path(self) -> "Path": ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def num_layers(self) -> int: ...
+    @property
+    def max_seq_length(self) -> int: ...
+    @property
+    def seq_length(self) -> int: ...
+    @property
+    def model_max_length(self) -> int: ...
+    @property
+    def pooling(self) -> str: ...
+    @property
+    def normalize(self) -> bool: ...
+    @property
+    def prompts(self) -> Dict[str, str]: ...
+    @property
+    def default_prompt_name(self) -> Optional[str]: ...
+    @property
+    def similarity_fn_name(self) -> Optional[str]: ...
+    @property
+    def has_pooler(self) -> bool: ...
+    @property
+    def labels(self) -> Optional[List[str]]: ...
+    @property
+    def adapter(self) -> str: ...
+    def resolve_prompt(self, prompt_name: Optional[str] = None, prompt: Optional[str] = None) -> Optional[str]: ...
+    def embed(self, texts: Sequence[_Input], normalize: bool = False) -> _F32:
+        """Sentence embeddings [n, dim], pooled (and normalised) as the folder says."""
+    def token_embeddings(self, texts: Sequence[_Input]) -> List[_F32]:
+        """One [tokens, dim] array per input: the last layer at each real token."""
+    def encode_arrays(
+        self, input_word_ids: _I32, input_mask: _I32, input_type_ids: _I32
+    ) -> Tuple[Optional[_F32], _F32, List[_F32]]:
+        """(pooled_output [n, H] or None, sequence_output [n, S, H], encoder_outputs [L × [n, S, H]])."""
+    def logits(self, texts: Sequence[_Input], seq_length: Optional[int] = None) -> _F32:
+        """Raw logits [n, labels] of the sequence-classification head."""
+
+class Tokenizer:
+    """A model folder's tokenizer.json and TF-Hub's packing, on the CPU."""
+
+    def __init__(self, path: Optional[_Path] = None) -> None: ...
+    def tokenize(self, text: str) -> List[str]: ...
+    def pack(self, texts: Sequence[_Input], seq_length: int) -> Tuple[_I32, _I32, _I32]:
+        """(input_word_ids, input_mask, input_type_ids), each int32 [n, seq_length]."""
+
+def adapters() -> List[Dict[str, str]]:
+    """The GPU adapters present: name, backend, device_type, pci_bus_id, driver."""
+
+def default_model_dir() -> "Path":
+    """The folder used when no model is given (WGBERT_MODEL, ./assets/models/all-MiniLM-L6-v2,
+    the per-user model folders)."""
