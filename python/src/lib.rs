@@ -56,10 +56,10 @@ fn input(item: &Bound<'_, PyAny>, i: usize) -> PyResult<Input> {
     if let Ok(s) = item.cast::<PyString>() {
         return Ok(Input::Single(s.to_cow()?.into_owned()));
     }
-    if item.is_instance_of::<PyTuple>() || item.is_instance_of::<PyList>() {
-        if let Ok((a, b)) = item.extract::<(String, String)>() {
-            return Ok(Input::Pair(a, b));
-        }
+    if (item.is_instance_of::<PyTuple>() || item.is_instance_of::<PyList>())
+        && let Ok((a, b)) = item.extract::<(String, String)>()
+    {
+        return Ok(Input::Pair(a, b));
     }
     Err(PyTypeError::new_err(format!(
         "input {i} is a {}; each input must be a str or a pair (str, str)",

@@ -13,27 +13,28 @@ from conftest import DATA, TINY
 
 
 def test_the_gil_is_released_while_the_gpu_works(st_model):
-    texts = [f"sentence number {i} about a county fair and a fair trial" for i in range(64)]
-    st_model.encode(texts)  # warm: plans compiled
+    texts = [f"sentence number {i} about a county fair and a fair trial" for i in range(32)]
+    st_model.encode(texts, batch_size=len(texts))  # warm: plans compiled
     done = threading.Event()
     took = []
 
     def work():
         t = time.perf_counter()
-        st_model.encode(texts)
+        st_model.encode(texts, batch_size=len(texts))  # one call into the engine
         took.append(time.perf_counter() - t)
         done.set()
 
     th = threading.Thread(target=work)
-    ticks = 0
+    stamps = [time.perf_counter()]
     th.start()
     while not done.is_set():
-        ticks += 1
+        stamps.append(time.perf_counter())
     th.join()
-    # Holding the GIL for the whole call would leave this loop a handful of iterations (one
-    # per switch interval, 5 ms); released, it spins the whole time.
-    assert took[0] > 0.05, took
-    assert ticks > 200 * took[0] / 0.005, (ticks, took)
+    gap = max(b - a for a, b in zip(stamps, stamps[1:]))
+    # Held for the call, the GIL would stop this loop for the whole call; released, the loop
+    # only waits for the OS scheduler (the GPU driver's threads share the cores).
+    assert took[0] > 0.1, took
+    assert gap < 0.3 * took[0], (gap, took)
 
 
 def test_one_model_from_several_threads_gives_the_serial_answers(st_model):
