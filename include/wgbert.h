@@ -62,8 +62,12 @@ const char *wgbert_last_error(void);
 /* The library's version, e.g. "0.1.0" (static storage). */
 const char *wgbert_version(void);
 
-/* Floats per vector (the model width); 0 for NULL. */
+/* Floats per embedding vector (what wgbert_embed writes per text): the model width, or the
+ * last Dense module's out_features for folders with Dense modules; 0 for NULL. */
 size_t wgbert_engine_dim(const wgbert_engine *engine);
+
+/* The model width H (wgbert_encode's pooled_output and sequence_output); 0 for NULL. */
+size_t wgbert_engine_hidden_size(const wgbert_engine *engine);
 
 /* The packed length wgbert_encode uses when given 0; 0 for NULL. */
 size_t wgbert_engine_seq_length(const wgbert_engine *engine);
@@ -74,12 +78,22 @@ int wgbert_engine_has_pooler(const wgbert_engine *engine);
 /* Sentence embeddings of n texts; out receives n * dim floats. 0 = ok. */
 int wgbert_embed(wgbert_engine *engine, const char *const *texts, size_t n, float *out);
 
+/* Sentence embeddings of n texts as sentence-transformers' encode gives them with a prompt:
+ * prompt (the text itself) if not NULL, else the model folder's prompt named prompt_name
+ * (config_sentence_transformers.json; NULL: its default prompt, if any). dimensions > 0 keeps
+ * the first dimensions floats of each vector and L2-normalises again (Matryoshka); 0 keeps
+ * all. out receives n * (dimensions ? dimensions : dim) floats. 0 = ok. */
+int wgbert_embed_prompted(wgbert_engine *engine, const char *const *texts, size_t n,
+                          const char *prompt_name, const char *prompt, size_t dimensions,
+                          float *out);
+
 /* Sentence embeddings of n pairs (a[i], b[i]); out receives n * dim floats. 0 = ok. */
 int wgbert_embed_pairs(wgbert_engine *engine, const char *const *a, const char *const *b, size_t n,
                        float *out);
 
 /* TF-Hub outputs of n texts packed to seq_len (0: wgbert_engine_seq_length): pooled_output
- * receives n * dim floats, sequence_output n * seq_len * dim (padding positions included);
+ * receives n * H floats, sequence_output n * seq_len * H (H: wgbert_engine_hidden_size;
+ * padding positions included);
  * either may be NULL, not both. 0 = ok. */
 int wgbert_encode(wgbert_engine *engine, const char *const *texts, size_t n, size_t seq_len,
                   float *pooled_output, float *sequence_output);

@@ -260,9 +260,16 @@ pub extern "C" fn wgbert_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// Floats per vector (the model width); 0 for NULL.
+/// Floats per embedding vector (the model width, or the last Dense module's output); 0 for
+/// NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wgbert_engine_dim(engine: *const wgbert_engine) -> usize {
+    guard(0, || Ok(unsafe { engine_ref(engine) }?.embedding_dim())).0
+}
+
+/// The model width H (`wgbert_encode`'s outputs); 0 for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wgbert_engine_hidden_size(engine: *const wgbert_engine) -> usize {
     guard(0, || {
         Ok(unsafe { engine_ref(engine) }?.config().hidden_size)
     })
@@ -316,6 +323,45 @@ pub unsafe extern "C" fn wgbert_embed(
         }
         let inputs: Vec<Input> = texts.into_iter().map(Input::Single).collect();
         let v = e.embed(&inputs).map_err(engine_err)?;
+        unsafe { write_out(out, &v, "out") }
+    })
+    .1
+}
+
+/// Sentence embeddings of `n` texts as sentence-transformers' `encode` gives them with a
+/// prompt (`prompt` text, else the folder's prompt `prompt_name`, else its default prompt; both
+/// may be NULL) and, when `dimensions` > 0, Matryoshka truncation to `dimensions` values
+/// re-normalised. `out` receives `n × (dimensions or dim)` floats.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wgbert_embed_prompted(
+    engine: *mut wgbert_engine,
+    texts: *const *const c_char,
+    n: usize,
+    prompt_name: *const c_char,
+    prompt: *const c_char,
+    dimensions: usize,
+    out: *mut f32,
+) -> c_int {
+    guard((), || {
+        let e = unsafe { engine_ref(engine) }?;
+        let texts = unsafe { c_strs(texts, n, "texts") }?;
+        let opt = |p: *const c_char, what: &str| -> Result<Option<String>, Failure> {
+            if p.is_null() {
+                Ok(None)
+            } else {
+                Ok(Some(unsafe { c_str(p, what) }?.to_string()))
+            }
+        };
+        let opts = crate::EmbedOptions {
+            prompt_name: opt(prompt_name, "prompt_name")?,
+            prompt: opt(prompt, "prompt")?,
+            dimensions: (dimensions > 0).then_some(dimensions),
+        };
+        if out.is_null() {
+            return Err(Failure::Invalid("out is NULL".into()));
+        }
+        let inputs: Vec<Input> = texts.into_iter().map(Input::Single).collect();
+        let v = e.embed_opts(&inputs, &opts).map_err(engine_err)?;
         unsafe { write_out(out, &v, "out") }
     })
     .1

@@ -119,6 +119,31 @@ pub struct Encoded {
     pub logits: Option<Vec<f32>>,
 }
 
+/// What `embed` does beyond pooling, as sentence-transformers' `encode` does it: a prompt put
+/// before each input and Matryoshka truncation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmbedOptions {
+    /// A prompt of the folder's `config_sentence_transformers.json` (`query`, `document`, …).
+    pub prompt_name: Option<String>,
+    /// The prompt text itself (wins over `prompt_name`). With neither, the folder's
+    /// `default_prompt_name` applies, as in sentence-transformers.
+    pub prompt: Option<String>,
+    /// Keep the first `dimensions` values of each vector and L2-normalise again (Matryoshka
+    /// models); `None`: the whole vector.
+    pub dimensions: Option<usize>,
+}
+
+/// L2-normalises `v` in place (a zero vector stays zero).
+pub fn l2_normalize(v: &mut [f32]) {
+    let n = v
+        .iter()
+        .map(|x| (*x as f64) * (*x as f64))
+        .sum::<f64>()
+        .sqrt() as f32;
+    let inv = 1.0 / n.max(1e-12);
+    v.iter_mut().for_each(|x| *x *= inv);
+}
+
 /// Most plans kept alive at once; older shapes are dropped first.
 const MAX_PLANS: usize = 8;
 
@@ -191,7 +216,7 @@ impl Engine {
         let ctx = Arc::new(GpuContext::new(&opts.gpu)?);
         let mut e = Self::from_parts(ctx, config, &weights, Some(pre), opts)?;
         e.model_dir = Some(dir.to_path_buf());
-        e.sentence = sentence;
+        e.set_sentence_config(sentence)?;
         Ok(e)
     }
 
@@ -317,9 +342,24 @@ impl Engine {
         &self.sentence
     }
 
-    /// Replaces the embedding recipe (e.g. for an engine built with `from_parts`).
-    pub fn set_sentence_config(&mut self, sentence: SentenceConfig) {
+    /// Replaces the embedding recipe (e.g. for an engine built with `from_parts`), uploading
+    /// its Dense modules' weights.
+    pub fn set_sentence_config(&mut self, sentence: SentenceConfig) -> Result<()> {
+        self.model.set_dense(&sentence.dense)?;
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .plans
+            .clear();
         self.sentence = sentence;
+        Ok(())
+    }
+
+    /// Width of `embed`'s vectors: the model width, or the last Dense module's `out_features`
+    /// when the folder has Dense modules (`encode`'s `pooled_output` and `sequence_output` stay
+    /// [`BertConfig::hidden_size`] wide).
+    pub fn embedding_dim(&self) -> usize {
+        self.model.embedding_dim()
     }
 
     /// The pooling `embed` uses: the option if set, else the folder's.
@@ -444,9 +484,57 @@ impl Engine {
     }
 
     /// Sentence embeddings of `inputs`, pooled and normalised as the engine's options say, else
-    /// as the model folder says, truncated to [`Engine::embed_seq_length`].
+    /// as the model folder says, truncated to [`Engine::embed_seq_length`]; the folder's default
+    /// prompt (`default_prompt_name`), if it names one, is put before each input.
     pub fn embed(&self, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
-        self.embed_with(inputs, self.pooling(), self.normalize())
+        self.embed_opts(inputs, &EmbedOptions::default())
+    }
+
+    /// [`Engine::embed`] with a prompt and Matryoshka truncation ([`EmbedOptions`]).
+    pub fn embed_opts(&self, inputs: &[Input], opts: &EmbedOptions) -> Result<Vec<Vec<f32>>> {
+        let h = self.embedding_dim();
+        if let Some(d) = opts.dimensions
+            && (d == 0 || d > h)
+        {
+            return Err(Error::InvalidInput(format!(
+                "dimensions {d} is outside 1..={h} (the width of this model's vectors); ask for at most {h}"
+            )));
+        }
+        let inputs =
+            self.with_prompt(inputs, opts.prompt_name.as_deref(), opts.prompt.as_deref())?;
+        let mut out = self.embed_with(&inputs, self.pooling(), self.normalize())?;
+        if let Some(d) = opts.dimensions {
+            for v in &mut out {
+                v.truncate(d);
+                l2_normalize(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `inputs` with the prompt sentence-transformers would use put before each text (the first
+    /// text of a pair): `prompt`, else the folder's prompt `prompt_name`, else its default
+    /// prompt, else none (see [`SentenceConfig::prompt`]).
+    pub fn with_prompt(
+        &self,
+        inputs: &[Input],
+        prompt_name: Option<&str>,
+        prompt: Option<&str>,
+    ) -> Result<Vec<Input>> {
+        let Some(p) = self
+            .sentence
+            .prompt(prompt_name, prompt)?
+            .filter(|p| !p.is_empty())
+        else {
+            return Ok(inputs.to_vec());
+        };
+        Ok(inputs
+            .iter()
+            .map(|i| match i {
+                Input::Single(a) => Input::Single(format!("{p}{a}")),
+                Input::Pair(a, b) => Input::Pair(format!("{p}{a}"), b.clone()),
+            })
+            .collect())
     }
 
     /// Sentence embeddings of `inputs` (pooled as `pooling`, L2-normalised when `normalize`).
@@ -704,7 +792,7 @@ impl Engine {
                             .map(|l| l[i * run_seq * h..(i + 1) * run_seq * h].to_vec())
                             .collect()
                     }),
-                    embedding: row(&fwd.embedding, h),
+                    embedding: row(&fwd.embedding, self.model.embedding_dim()),
                     logits: self.model.classifier_labels().and_then(|l| {
                         row(
                             &fwd.logits,

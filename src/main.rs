@@ -125,6 +125,8 @@ fn main() {
         Command::Embed {
             model,
             inputs,
+            prompt,
+            dimensions,
             pooling,
             normalize,
             no_normalize,
@@ -147,11 +149,16 @@ fn main() {
             *seq_len,
             *batch_size,
             *quiet,
+            prompt.embed_options(*dimensions),
         ),
-        Command::Similarity { model, inputs } => (|| {
+        Command::Similarity {
+            model,
+            inputs,
+            prompt,
+        } => (|| {
             let texts = gather_texts(inputs)?;
             let engine = open_engine_default_len(model)?;
-            cli::explore::similarity(&engine, &texts)
+            cli::explore::similarity(&engine, &texts, &prompt.embed_options(None))
         })(),
         Command::Words {
             model,

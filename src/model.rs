@@ -120,6 +120,17 @@ pub struct GpuModel {
     /// The dense layer (weight, bias, GEMM activation code) a RoBERTa or DistilBERT sequence
     /// head applies to the first token before `classifier`.
     head_dense: Option<(wgpu::Buffer, wgpu::Buffer, Act)>,
+    /// sentence-transformers Dense modules after pooling, in order.
+    dense: Vec<DenseLayer>,
+}
+
+/// A Dense module on the GPU: weight `[out, in]`, bias `[out]`, activation.
+struct DenseLayer {
+    w: wgpu::Buffer,
+    b: wgpu::Buffer,
+    in_features: usize,
+    out_features: usize,
+    act: Act,
 }
 
 fn concat(parts: &[&HostTensor]) -> Vec<f32> {
@@ -238,6 +249,7 @@ impl GpuModel {
         let model = GpuModel {
             classifier,
             head_dense,
+            dense: Vec::new(),
             word,
             position: up(
                 "embeddings.position_embeddings.weight",
@@ -261,6 +273,47 @@ impl GpuModel {
     /// The model's config.
     pub fn config(&self) -> &BertConfig {
         &self.config
+    }
+
+    /// Uploads the folder's Dense modules (run after pooling, before normalisation); each one's
+    /// input must be the previous one's output, the first one's the model width.
+    pub fn set_dense(&mut self, modules: &[crate::sentence::DenseModule]) -> Result<()> {
+        let mut width = self.config.hidden_size;
+        let mut layers = Vec::with_capacity(modules.len());
+        for m in modules {
+            if m.in_features != width {
+                return Err(Error::Config {
+                    path: m.dir.join("config.json"),
+                    message: format!(
+                        "in_features is {}, but the vector it receives has {width} values (the model width, or the previous Dense module's out_features); the module does not belong to this model",
+                        m.in_features
+                    ),
+                });
+            }
+            let (w, b) = m.load()?;
+            let name = m
+                .dir
+                .file_name()
+                .map_or_else(|| "dense".to_string(), |n| n.to_string_lossy().into_owned());
+            layers.push(DenseLayer {
+                w: self.kernels.upload(&format!("{name}.linear.weight"), &w)?,
+                b: self.kernels.upload(&format!("{name}.linear.bias"), &b)?,
+                in_features: m.in_features,
+                out_features: m.out_features,
+                act: m.activation,
+            });
+            width = m.out_features;
+        }
+        self.dense = layers;
+        self.kernels.ctx().check_errors()
+    }
+
+    /// Width of the sentence embedding: the last Dense module's `out_features`, else the model
+    /// width.
+    pub fn embedding_dim(&self) -> usize {
+        self.dense
+            .last()
+            .map_or(self.config.hidden_size, |d| d.out_features)
     }
 
     /// Pieces the word table is split into (1 unless it is larger than one storage binding).
@@ -352,6 +405,8 @@ pub struct Plan {
     key: PlanKey,
     kernels: Arc<Kernels>,
     hidden: usize,
+    /// Width of `embedding` (the model width, or the last Dense module's output).
+    emb_dim: usize,
     ids: wgpu::Buffer,
     types: wgpu::Buffer,
     mask: wgpu::Buffer,
@@ -411,7 +466,8 @@ impl Plan {
         let attn_ln = k.float_buffer("attention_output", m * h)?;
         let inter_buf = k.float_buffer("intermediate", m * inter)?;
         let emb_out = k.float_buffer("embedding_output", m * h)?;
-        let embedding = k.float_buffer("sentence_embedding", batch * h)?;
+        let emb_dim = model.embedding_dim();
+        let embedding = k.float_buffer("sentence_embedding", batch * emb_dim)?;
         let pooled = if model.pooler.is_some() {
             Some(k.float_buffer("pooled_output", batch * h)?)
         } else {
@@ -601,6 +657,15 @@ impl Plan {
         } else {
             seq
         };
+        // With Dense modules: pool (not normalised), then each module as a GEMM with its
+        // activation, then the normalisation as a one-row "pooling" of the last output.
+        let mut dense_bufs = Vec::with_capacity(model.dense.len() + 1);
+        let pool_dst = if model.dense.is_empty() {
+            &embedding
+        } else {
+            dense_bufs.push(k.float_buffer("pooled_embedding", batch * h)?);
+            &dense_bufs[0]
+        };
         d.push(k.dispatch(
             "pooling",
             Kernel::Pooling,
@@ -609,11 +674,35 @@ impl Plan {
                 batch: batch as u32,
                 seq: pool_seq as u32,
                 hidden: hu,
-                normalize: request.normalize as u32,
+                normalize: (request.normalize && model.dense.is_empty()) as u32,
             },
-            &[pool_src, &mask, &embedding],
+            &[pool_src, &mask, pool_dst],
             row_grid(batch as u32),
         )?);
+        for (i, dl) in model.dense.iter().enumerate() {
+            let out = k.float_buffer(&format!("dense{i}"), batch * dl.out_features)?;
+            d.push(k.gemm(
+                format!("dense{i}"),
+                &GemmParams::new(batch, dl.out_features, dl.in_features, dl.act),
+                [&dense_bufs[i], &dl.w, &dl.b, &out],
+            )?);
+            dense_bufs.push(out);
+        }
+        if let Some(last) = dense_bufs.last().filter(|_| !model.dense.is_empty()) {
+            d.push(k.dispatch(
+                "dense.normalize",
+                Kernel::Pooling,
+                PoolMode::Cls as u32,
+                &PoolingParams {
+                    batch: batch as u32,
+                    seq: 1,
+                    hidden: emb_dim as u32,
+                    normalize: request.normalize as u32,
+                },
+                &[last, &mask, &embedding],
+                row_grid(batch as u32),
+            )?);
+        }
 
         // The classification head, on the GPU after the encoder:
         //   token head     (B·S, labels) ← x · Wcᵀ + bc      (BertForTokenClassification)
@@ -651,6 +740,7 @@ impl Plan {
         };
 
         let mut scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
+        scratch.extend(dense_bufs);
         scratch.extend(head_hidden);
         scratch.extend(word_rows);
         ctx.check_errors()?;
@@ -658,6 +748,7 @@ impl Plan {
             key,
             kernels: model.kernels.clone(),
             hidden: h,
+            emb_dim,
             ids,
             types,
             mask,
@@ -810,7 +901,7 @@ impl Plan {
             sources.push((self.pooled.as_ref().unwrap_or(&self.embedding), b * h));
         }
         if request.embedding {
-            sources.push((&self.embedding, b * h));
+            sources.push((&self.embedding, b * self.emb_dim));
         }
         if request.sequence_output {
             sources.push((&self.layer_out[self.last], m * h));

@@ -15,10 +15,14 @@ pub struct SentenceConfig {
     pub pooling: Pooling,
     /// Whether the vectors are L2-normalised (a Normalize module).
     pub normalize: bool,
-    /// `max_seq_length` of `sentence_bert_config.json`: inputs are truncated to it.
+    /// `max_seq_length` of `sentence_bert_config.json` (else, in a sentence-transformers folder,
+    /// `tokenizer_config.json`'s `model_max_length`): inputs are truncated to it.
     pub max_seq_length: Option<usize>,
-    /// A module after pooling that wgbert does not run (e.g. `2_Dense`, a Dense module): the
-    /// folder's vectors cannot be reproduced, so `embed` refuses rather than give other ones.
+    /// Dense modules after pooling, in order (LaBSE, the distiluse models): each a linear
+    /// layer with an activation, run on the GPU after pooling and before normalisation.
+    pub dense: Vec<DenseModule>,
+    /// A module after pooling that wgbert does not run: the folder's vectors cannot be
+    /// reproduced, so `embed` refuses rather than give other ones.
     pub unsupported: Option<String>,
     /// Where the recipe came from: `modules.json`, or `default` when the folder has none.
     pub source: String,
@@ -38,12 +42,120 @@ impl Default for SentenceConfig {
             pooling: Pooling::Mean,
             normalize: true,
             max_seq_length: None,
+            dense: Vec::new(),
             unsupported: None,
             source: "default".into(),
             prompts: Default::default(),
             default_prompt_name: None,
             similarity_fn_name: None,
         }
+    }
+}
+
+/// A sentence-transformers `Dense` module: `y = act(x · Wᵀ + b)`, its weights in
+/// `<folder>/model.safetensors` (`linear.weight` `[out, in]`, `linear.bias` `[out]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DenseModule {
+    /// The module's folder (`…/2_Dense`).
+    pub dir: PathBuf,
+    /// Width of its input.
+    pub in_features: usize,
+    /// Width of its output.
+    pub out_features: usize,
+    /// Whether it adds a bias.
+    pub bias: bool,
+    /// Its activation (`activation_function`).
+    pub activation: crate::kernels::Act,
+}
+
+/// The activations of `Dense` modules wgbert runs, by the class name sentence-transformers
+/// writes.
+fn dense_activation(name: &str) -> Option<crate::kernels::Act> {
+    use crate::kernels::Act;
+    Some(match name.rsplit('.').next().unwrap_or_default() {
+        "Identity" => Act::Identity,
+        "Tanh" => Act::Tanh,
+        "ReLU" => Act::Relu,
+        "GELU" => Act::GeluErf,
+        _ => return None,
+    })
+}
+
+impl DenseModule {
+    fn from_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join("config.json");
+        let v = read_json(&path)?;
+        let int = |k: &str| -> Result<usize> {
+            v.get(k)
+                .and_then(|x| x.as_u64())
+                .filter(|&n| n > 0)
+                .map(|n| n as usize)
+                .ok_or_else(|| bad(&path, format!("{k} must be a positive integer")))
+        };
+        let act_name = v
+            .get("activation_function")
+            .and_then(|a| a.as_str())
+            .unwrap_or("torch.nn.modules.activation.Tanh");
+        let activation = dense_activation(act_name).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "{}: activation_function {act_name} is not one wgbert runs after a Dense layer (Identity, Tanh, ReLU, GELU)",
+                path.display()
+            ))
+        })?;
+        Ok(DenseModule {
+            dir: dir.to_path_buf(),
+            in_features: int("in_features")?,
+            out_features: int("out_features")?,
+            bias: v.get("bias").and_then(|b| b.as_bool()).unwrap_or(true),
+            activation,
+        })
+    }
+
+    /// Its weight `[out, in]` and bias `[out]` (zeros without one), from the folder's
+    /// `model.safetensors`.
+    pub fn load(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        let file = self.dir.join("model.safetensors");
+        if !file.is_file() {
+            let hint = if self.dir.join("pytorch_model.bin").is_file() {
+                "; it has only pytorch_model.bin (a pickle wgbert does not read): save the module again with a recent sentence-transformers, which writes model.safetensors"
+            } else {
+                ""
+            };
+            return Err(Error::ModelNotFound(format!(
+                "the Dense module {} has no model.safetensors{hint}",
+                self.dir.display()
+            )));
+        }
+        let tensors = crate::weights::read_safetensors(&file)?;
+        let get = |name: &str| tensors.iter().find(|(k, _)| k == name).map(|(_, t)| t);
+        let shape_err = |name: &str, found: &[usize], want: Vec<usize>| Error::TensorShape {
+            path: file.clone(),
+            name: name.into(),
+            found: found.to_vec(),
+            expected: want,
+        };
+        let w = get("linear.weight").ok_or_else(|| Error::MissingTensor {
+            path: file.clone(),
+            name: "linear.weight".into(),
+        })?;
+        let want = vec![self.out_features, self.in_features];
+        if w.shape != want {
+            return Err(shape_err("linear.weight", &w.shape, want));
+        }
+        let b = match (self.bias, get("linear.bias")) {
+            (true, Some(b)) if b.shape == [self.out_features] => b.data.clone(),
+            (true, Some(b)) => {
+                return Err(shape_err("linear.bias", &b.shape, vec![self.out_features]));
+            }
+            (true, None) => {
+                return Err(Error::MissingTensor {
+                    path: file.clone(),
+                    name: "linear.bias".into(),
+                });
+            }
+            (false, _) => vec![0.0; self.out_features],
+        };
+        Ok((w.data.clone(), b))
     }
 }
 
@@ -150,6 +262,9 @@ impl SentenceConfig {
                     pooling = Some(pooling_from_config(&p, &read_json(&p)?)?);
                 }
                 "Normalize" => normalize = true,
+                "Dense" if pooling.is_some() && !normalize && cfg.unsupported.is_none() => {
+                    cfg.dense.push(DenseModule::from_dir(&dir.join(path))?);
+                }
                 _ => {
                     cfg.unsupported
                         .get_or_insert_with(|| format!("{ty} ({})", PathBuf::from(path).display()));
@@ -164,6 +279,17 @@ impl SentenceConfig {
         })?;
         cfg.normalize = normalize;
         cfg.source = "modules.json".into();
+        // Folders saved by sentence-transformers 5+ keep the length in the tokenizer's
+        // `model_max_length` (tokenizer_config.json), which is what it truncates to when
+        // sentence_bert_config.json names none (HF's "unset" is a huge sentinel).
+        let tc = dir.join("tokenizer_config.json");
+        if cfg.max_seq_length.is_none() && tc.is_file() {
+            cfg.max_seq_length = read_json(&tc)?
+                .get("model_max_length")
+                .and_then(|v| v.as_u64())
+                .filter(|&n| n > 0 && n < 1_000_000)
+                .map(|n| n as usize);
+        }
         Ok(cfg)
     }
 
@@ -254,6 +380,12 @@ impl SentenceConfig {
             s.push_str(&format!(", max_seq_length {n}"));
         }
         s.push_str(&format!(" ({})", self.source));
+        if !self.prompts.is_empty() {
+            s.push_str(&format!("; prompts {}", self.prompt_names()));
+            if let Some(d) = &self.default_prompt_name {
+                s.push_str(&format!(" (default {d})"));
+            }
+        }
         if let Some(u) = &self.unsupported {
             s.push_str(&format!("; unsupported module {u}"));
         }

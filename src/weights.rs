@@ -14,6 +14,12 @@ use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// Every floating-point tensor of a safetensors file under its own name, in f32 (F32, F16 and
+/// BF16 files), e.g. a sentence-transformers Dense module's `linear.weight`.
+pub fn read_safetensors(path: &Path) -> Result<Vec<(String, HostTensor)>> {
+    TensorStore::read_file(path)
+}
+
 /// A host tensor in f32, row-major.
 #[derive(Clone, Debug)]
 pub struct HostTensor {

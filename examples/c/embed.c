@@ -99,9 +99,17 @@ int main(int argc, char **argv) {
     }
     printf("threads: %s\n", failures ? "FAIL" : "ok");
 
+    /* sentence-transformers' prompt and Matryoshka truncation: the first 64 floats, unit length. */
+    float small[64];
+    int prc = wgbert_embed_prompted(engine, texts, 1, NULL, "query: ", 64, small);
+    double norm = 0;
+    for (int k = 0; k < 64; k++) norm += (double)small[k] * small[k];
+    printf("prompted %d %.4f\n", prc, prc == WGBERT_OK ? sqrt(norm) : 0.0);
+    failures += expect_error("bad-prompt-name", wgbert_embed_prompted(engine, texts, 1, "nope", NULL, 0, out));
+
     /* TF-Hub outputs: pooled_output when the model has a pooler. */
     if (wgbert_engine_has_pooler(engine) == 1) {
-        float *pooled = malloc(dim * sizeof(float));
+        float *pooled = malloc(wgbert_engine_hidden_size(engine) * sizeof(float));
         int rc = wgbert_encode(engine, texts, 1, 0, pooled, NULL);
         printf("pooled %d %.6f\n", rc, rc == WGBERT_OK ? pooled[0] : 0.0f);
         free(pooled);

@@ -179,9 +179,15 @@ impl Model {
         self.dir.clone()
     }
 
-    /// Width of the sentence embeddings (the hidden size).
+    /// Width of the sentence embeddings (the hidden size, or the last Dense module's output).
     #[getter]
     fn dim(&self) -> usize {
+        self.engine.embedding_dim()
+    }
+
+    /// The model width H (`pooled_output`, `sequence_output`, token embeddings).
+    #[getter]
+    fn hidden_size(&self) -> usize {
         self.engine.config().hidden_size
     }
 
@@ -317,7 +323,7 @@ impl Model {
         };
         let s = engine.embed_seq_length();
         let out = run(py, || engine.encode(&inputs, Some(s), &request))?;
-        let h = self.dim();
+        let h = self.hidden_size();
         out.into_iter()
             .map(|e| {
                 let n = e.packed.len();
@@ -402,7 +408,7 @@ impl Model {
             ..Default::default()
         };
         let out = run(py, || engine.encode_packed(packed, &request))?;
-        let h = self.dim();
+        let h = self.hidden_size();
         let layers = self.num_layers();
         let pooled = if engine.has_pooler() {
             Some(matrix(

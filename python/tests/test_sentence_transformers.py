@@ -102,3 +102,16 @@ def test_cross_encoder_scores_are_transformers_logits_through_a_sigmoid():
     assert ranked[0]["text"] == pairs[ranked[0]["corpus_id"]][1]
     raw = ce.predict(pairs, activation_fn=lambda z: z)
     assert max_abs(raw, [g["logits"][0] for g in gold["items"] if g["pair"]]) < 1e-5
+
+
+def test_dense_modules_give_sentence_transformers_vectors():
+    gold = json.loads((DATA / "dense_golden.json").read_text())
+    for name, g in gold.items():
+        m = wgbert.SentenceTransformer(str(DATA / name))
+        assert m.get_sentence_embedding_dimension() == g["dim"]
+        texts = [i["text"] for i in g["items"]]
+        emb = m.encode(texts)
+        assert emb.shape == (len(texts), g["dim"])
+        assert max_abs(emb, [i["embedding"] for i in g["items"]]) < 1e-5
+        # The token vectors and TF-Hub outputs stay the model width.
+        assert m.encode(texts[0], output_value="token_embeddings").shape[1] == m.model.hidden_size == 32

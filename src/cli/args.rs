@@ -82,6 +82,30 @@ pub struct ServerArgs {
     pub accept_token_ids: bool,
 }
 
+/// sentence-transformers' prompts (`config_sentence_transformers.json`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PromptArgs {
+    /// Put the model folder's prompt NAME (config_sentence_transformers.json `prompts`, e.g.
+    /// query or document) before each input, as sentence-transformers' prompt_name does.
+    /// Default: the folder's default_prompt_name, if it has one.
+    #[arg(long, value_name = "NAME", conflicts_with = "prompt")]
+    pub prompt_name: Option<String>,
+    /// Put TEXT before each input instead (sentence-transformers' prompt).
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+}
+
+impl PromptArgs {
+    /// The library's options for these flags and a Matryoshka width.
+    pub fn embed_options(&self, dimensions: Option<usize>) -> wgbert::EmbedOptions {
+        wgbert::EmbedOptions {
+            prompt_name: self.prompt_name.clone(),
+            prompt: self.prompt.clone(),
+            dimensions,
+        }
+    }
+}
+
 /// Output formats of `wgbert embed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -158,6 +182,12 @@ pub enum Command {
         model: ModelArgs,
         #[command(flatten)]
         inputs: InputArgs,
+        #[command(flatten)]
+        prompt: PromptArgs,
+        /// Keep the first N values of each vector and L2-normalise again (Matryoshka models,
+        /// as sentence-transformers' truncate_dim followed by normalisation).
+        #[arg(long, value_name = "N")]
+        dimensions: Option<usize>,
         /// How token vectors become one sentence vector. Default: what the model folder's
         /// modules.json says (sentence-transformers), else mean.
         #[arg(long, value_enum)]
@@ -192,6 +222,8 @@ pub enum Command {
         model: ModelArgs,
         #[command(flatten)]
         inputs: InputArgs,
+        #[command(flatten)]
+        prompt: PromptArgs,
     },
     /// Contextual vectors per token; with --word, the cosine between that word's occurrences.
     Words {

@@ -65,8 +65,8 @@ pub enum Source<'a> {
 /// What `wgbert embed` was asked to do.
 pub struct EmbedJob<'a> {
     pub source: Source<'a>,
-    pub pooling: Pooling,
-    pub normalize: bool,
+    /// Prompt and Matryoshka width (pooling and normalisation are the engine's).
+    pub embed: wgbert::EmbedOptions,
     pub format: Format,
     pub output: Option<&'a Path>,
     pub quiet: bool,
@@ -85,7 +85,7 @@ fn progress(total: usize, quiet: bool) -> ProgressBar {
 }
 
 fn run_into<W: Write>(engine: &Engine, job: &EmbedJob, total: usize, out: W) -> Result<W> {
-    let h = engine.config().hidden_size;
+    let h = job.embed.dimensions.unwrap_or(engine.embedding_dim());
     let mut sink = match job.format {
         Format::Jsonl => Sink::Jsonl(out),
         Format::Csv => Sink::Csv(out),
@@ -94,7 +94,7 @@ fn run_into<W: Write>(engine: &Engine, job: &EmbedJob, total: usize, out: W) -> 
     let pb = progress(total, job.quiet);
     let mut chunk: Vec<Input> = Vec::with_capacity(CHUNK);
     let flush = |chunk: &mut Vec<Input>, sink: &mut Sink<W>| -> Result<()> {
-        for v in engine.embed_with(chunk, job.pooling, job.normalize)? {
+        for v in engine.embed_opts(chunk, &job.embed)? {
             sink.row(&v)?;
         }
         pb.inc(chunk.len() as u64);
@@ -196,6 +196,7 @@ pub fn command(
     seq_len: Option<usize>,
     batch_size: usize,
     quiet: bool,
+    embed: wgbert::EmbedOptions,
 ) -> Result<()> {
     if inputs.input.is_some() && !inputs.texts.is_empty() {
         bail!("pass either TEXT arguments or --input FILE, not both");
@@ -225,8 +226,7 @@ pub fn command(
         o.normalize = normalize;
         o.embed_seq_length = seq_len;
     })?;
-    let (pooling, normalize) = (engine.pooling(), engine.normalize());
-    if pooling == Pooling::Pooler && !engine.has_pooler() {
+    if engine.pooling() == Pooling::Pooler && !engine.has_pooler() {
         bail!(
             "this checkpoint has no pooler (pooler.dense.*), so it has no pooled_output; use --pooling mean, cls, max or mean-sqrt-len"
         );
@@ -239,10 +239,19 @@ pub fn command(
         },
         (None, None) => Source::Args(&inputs.texts),
     };
+    let h = engine.embedding_dim();
+    if let Some(d) = embed.dimensions
+        && !(1..=h).contains(&d)
+    {
+        bail!(
+            "--dimensions {d} is outside 1..={h} (the width of this model's vectors); pass at most {h}"
+        );
+    }
+    // An unknown prompt name fails here, before any input is read.
+    engine.with_prompt(&[], embed.prompt_name.as_deref(), embed.prompt.as_deref())?;
     let job = EmbedJob {
         source,
-        pooling,
-        normalize,
+        embed,
         format,
         output,
         quiet,

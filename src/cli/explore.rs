@@ -56,9 +56,9 @@ fn print_matrix(out: &mut impl Write, labels: &[String], m: &[Vec<f32>]) -> Resu
 }
 
 /// `wgbert similarity`: cosine similarity of every pair of inputs' sentence embeddings.
-pub fn similarity(engine: &Engine, texts: &[String]) -> Result<()> {
+pub fn similarity(engine: &Engine, texts: &[String], opts: &wgbert::EmbedOptions) -> Result<()> {
     let inputs: Vec<Input> = texts.iter().map(|t| Input::parse(t)).collect();
-    let v = engine.embed(&inputs)?;
+    let v = engine.embed_opts(&inputs, opts)?;
     let m: Vec<Vec<f32>> = v
         .iter()
         .map(|a| v.iter().map(|b| cosine(a, b)).collect())

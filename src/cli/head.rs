@@ -83,12 +83,12 @@ pub fn train(
 /// Prints `label<TAB>probability` (or JSON Lines with every label's probability) per input.
 pub fn classify(engine: &Engine, head_path: &Path, texts: &[String], jsonl: bool) -> Result<()> {
     let head = Head::load(head_path)?;
-    if head.hidden != engine.config().hidden_size {
+    if head.hidden != engine.embedding_dim() {
         bail!(
             "{} was trained on {}-wide embeddings, but this model's are {}-wide; use the model it was trained with",
             head_path.display(),
             head.hidden,
-            engine.config().hidden_size
+            engine.embedding_dim()
         );
     }
     let inputs: Vec<Input> = texts.iter().map(|t| Input::parse(t)).collect();

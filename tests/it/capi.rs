@@ -231,6 +231,8 @@ fn the_c_example_embeds_like_the_goldens() {
         "error null-out: code 1: out is NULL",
         "error null-engine: code 1: engine is NULL",
         "threads: ok",
+        "prompted 0 1.0000",
+        "error bad-prompt-name: code 2: prompt name \"nope\" is not in",
         "pooled 0 ",
         "version 0.",
     ] {

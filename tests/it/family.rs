@@ -238,12 +238,15 @@ fn a_module_wgbert_cannot_run_is_refused_by_embed() {
         tmp.path().join("modules.json"),
         r#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
             {"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
-            {"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"}]"#,
+            {"idx":2,"name":"2","path":"2_LayerNorm","type":"sentence_transformers.models.LayerNorm"}]"#,
     )
     .unwrap();
     let e = Engine::from_dir(tmp.path(), EngineOptions::default()).unwrap();
     let err = e.embed(&[Input::from("hi")]).unwrap_err().to_string();
-    assert!(err.contains("Dense") && err.contains("2_Dense"), "{err}");
+    assert!(
+        err.contains("LayerNorm") && err.contains("2_LayerNorm"),
+        "{err}"
+    );
     // Two pooling modes at once are a clear error at load.
     std::fs::write(
         tmp.path().join("1_Pooling/config.json"),

@@ -14,6 +14,7 @@ mod commands;
 mod common;
 mod concurrency;
 mod coop;
+mod dense;
 mod family;
 mod fuzz_regressions;
 mod golden;
@@ -28,6 +29,7 @@ mod model_errors;
 mod ner;
 mod portability;
 mod preprocess;
+mod prompts;
 #[cfg(feature = "cli")]
 mod readme;
 #[cfg(feature = "cli")]

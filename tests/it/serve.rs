@@ -753,3 +753,41 @@ fn bench_serve_reports_both_phases_and_the_engine_bound() {
         "{v}"
     );
 }
+
+#[test]
+fn prompt_name_picks_the_folder_s_prompt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = crate::prompts::prompted_model(
+        tmp.path(),
+        &json!({"prompts": {"query": "query: ", "document": ""}}),
+    );
+    let s = Server::start(&["--model", m.to_str().unwrap()]);
+    let oa = |body: Value| {
+        let (st, d) = post(&s.url("/v1/embeddings"), &body);
+        assert_eq!(st, 200, "{d}");
+        floats(&d["data"][0]["embedding"])
+    };
+    let want = oa(json!({"input": "query: a fair trial"}));
+    assert_eq!(
+        oa(json!({"input": "a fair trial", "prompt_name": "query"})),
+        want
+    );
+    assert_ne!(oa(json!({"input": "a fair trial"})), want);
+    let (st, e) = post(
+        &s.url("/embed"),
+        &json!({"inputs": ["a fair trial"], "prompt_name": "query"}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(floats(&e[0]), want);
+    let (st, d) = post(
+        &s.url("/embed"),
+        &json!({"inputs": "x", "prompt_name": "passage"}),
+    );
+    assert_eq!(st, 400);
+    assert!(d.to_string().contains("document, query"), "{d}");
+    let (st, _) = post(
+        &s.url("/v1/embeddings"),
+        &json!({"input": "x", "prompt_name": 3}),
+    );
+    assert_eq!(st, 400);
+}

@@ -387,14 +387,25 @@ async fn pack(
     })
 }
 
-fn l2_normalize(v: &mut [f32]) {
-    let n = v
-        .iter()
-        .map(|x| (*x as f64) * (*x as f64))
-        .sum::<f64>()
-        .sqrt() as f32;
-    let inv = 1.0 / n.max(1e-12);
-    v.iter_mut().for_each(|x| *x *= inv);
+/// `inputs` with the prompt the request names (`prompt_name`, TEI's field: a prompt of the
+/// folder's `config_sentence_transformers.json`), else the folder's default prompt, put before
+/// each text, as sentence-transformers does.
+fn prompted(
+    engine: &Engine,
+    body: &Value,
+    inputs: Vec<Input>,
+    api: Api,
+) -> std::result::Result<Vec<Input>, ApiError> {
+    let name = match body.get("prompt_name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => {
+            return Err(ApiError::bad(api, "`prompt_name` must be a string").param("prompt_name"));
+        }
+    };
+    engine
+        .with_prompt(&inputs, name, None)
+        .map_err(|e| ApiError::bad(api, e.to_string()).param("prompt_name"))
 }
 
 fn bool_field(
@@ -432,7 +443,7 @@ async fn openai_embeddings(State(app): State<Arc<App>>, body: Body) -> ApiResult
             .param("encoding_format"));
         }
     };
-    let hidden = engine.config().hidden_size;
+    let hidden = engine.embedding_dim();
     let dims = match body.get("dimensions") {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_u64() {
@@ -514,6 +525,7 @@ async fn openai_embeddings(State(app): State<Arc<App>>, body: Body) -> ApiResult
         let texts = texts_of(input, api, "input")?;
         check_count(&app, texts.len(), api, "input")?;
         let inputs = texts.into_iter().map(Input::Single).collect();
+        let inputs = prompted(&engine, &body, inputs, api)?;
         pack(engine.clone(), inputs, seq, false, false, api).await?
     };
     let tokens: usize = packed.iter().map(Packed::len).sum();
@@ -525,7 +537,7 @@ async fn openai_embeddings(State(app): State<Arc<App>>, body: Body) -> ApiResult
         .map(|(i, mut v)| {
             if let Some(d) = dims {
                 v.truncate(d);
-                l2_normalize(&mut v);
+                wgbert::engine::l2_normalize(&mut v);
             }
             let embedding = if base64 {
                 let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -578,7 +590,12 @@ async fn tei_inputs(
             ));
         }
     };
-    let inputs = texts.into_iter().map(Input::Single).collect();
+    let inputs = prompted(
+        engine,
+        body,
+        texts.into_iter().map(Input::Single).collect(),
+        api,
+    )?;
     let packed = pack(engine.clone(), inputs, seq, truncate, keep_end, api).await?;
     Ok((packed, inputs_v.clone()))
 }
@@ -811,7 +828,7 @@ async fn tei_info(State(app): State<Arc<App>>) -> ApiResult {
         "model_id": app.model_id,
         "model_dir": app.opts.model_dir.display().to_string(),
         "model_type": c.model_type.clone().unwrap_or_else(|| "bert".into()),
-        "dims": c.hidden_size,
+        "dims": engine.embedding_dim(),
         "max_input_length": engine.embed_seq_length(),
         "pooling": wgbert::sentence::pooling_name(engine.pooling()),
         "normalize": engine.normalize(),
@@ -1041,11 +1058,11 @@ async fn serve_async(
                 Some(p) => {
                     let h = Head::load(p)?;
                     anyhow::ensure!(
-                        h.hidden == engine.config().hidden_size,
+                        h.hidden == engine.embedding_dim(),
                         "{} was trained on {}-wide embeddings, but this model's are {}-wide",
                         p.display(),
                         h.hidden,
-                        engine.config().hidden_size
+                        engine.embedding_dim()
                     );
                     Some(h)
                 }
@@ -1108,7 +1125,7 @@ async fn serve_async(
         eprintln!(
             "wgbert serve: ready on http://{addr} (model {}, {} dims, POST /v1/embeddings, /embed, /embed_all, /tokenize, /predict, /rerank; GET /health, /info, /metrics, /v1/models)",
             app.model_id,
-            app.engine.get().map_or(0, |e| e.config().hidden_size)
+            app.engine.get().map_or(0, |e| e.embedding_dim())
         );
         if let Some(tx) = on_ready {
             let _ = tx.send(addr);
