@@ -23,7 +23,6 @@ Ray places the actors, moves the batches and retries failed tasks; wgbert only e
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -95,7 +94,6 @@ class Embedder:
         self.batch_size = batch_size
         self.prompt_name = prompt_name
         self.normalize_embeddings = normalize_embeddings
-        self.pid = os.getpid()
 
     def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]:
         if self.text_column not in batch:
