@@ -117,6 +117,25 @@ pub struct Encoded {
     pub embedding: Option<Vec<f32>>,
     /// Logits of the checkpoint's sequence-classification head, `[labels]`.
     pub logits: Option<Vec<f32>>,
+    /// Vocabulary logits of BERT's masked-word head at each position the pass ran,
+    /// `[positions × vocab_size]` (at least the real tokens).
+    pub mlm_logits: Option<Vec<f32>>,
+    /// Logits of BERT's next-sentence head, `[is next, is random]`.
+    pub nsp_logits: Option<Vec<f32>>,
+}
+
+/// One answer of [`Engine::fill_mask`] at one `[MASK]`, as transformers' fill-mask pipeline
+/// gives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaskFill {
+    /// The token id.
+    pub token: u32,
+    /// The token as text (the tokenizer's decoding of this one id).
+    pub token_str: String,
+    /// Its probability (softmax over the vocabulary).
+    pub score: f32,
+    /// The input with this token in place of the mask, decoded without special tokens.
+    pub sequence: String,
 }
 
 /// What `embed` does beyond pooling, as sentence-transformers' `encode` does it: a prompt put
@@ -131,6 +150,28 @@ pub struct EmbedOptions {
     /// Keep the first `dimensions` values of each vector and L2-normalise again (Matryoshka
     /// models); `None`: the whole vector.
     pub dimensions: Option<usize>,
+}
+
+/// The `k` largest entries of softmax(`logits`) as (index, probability), best first (ties:
+/// lower index first), computed in f64.
+fn softmax_top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&z| (z as f64 - max).exp()).sum();
+    let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
+    let k = k.min(idx.len());
+    let by = |a: &u32, b: &u32| {
+        logits[*b as usize]
+            .total_cmp(&logits[*a as usize])
+            .then(a.cmp(b))
+    };
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k, by);
+        idx.truncate(k);
+    }
+    idx.sort_by(by);
+    idx.into_iter()
+        .map(|i| (i, ((logits[i as usize] as f64 - max).exp() / sum) as f32))
+        .collect()
 }
 
 /// L2-normalises `v` in place (a zero vector stays zero).
@@ -556,7 +597,7 @@ impl Engine {
             embedding: true,
             pooling,
             normalize,
-            logits: false,
+            ..Default::default()
         };
         let out = self.encode(inputs, Some(self.embed_seq_length()), &request)?;
         Ok(out
@@ -660,6 +701,118 @@ impl Engine {
             .collect())
     }
 
+    /// BERT's masked-word task: for each input, for each mask token in it (`[MASK]`), the
+    /// `top_k` most likely tokens with their probabilities, best first — transformers'
+    /// fill-mask pipeline. The head (transform, LayerNorm and the vocabulary GEMM) runs on the
+    /// GPU after the encoder; the softmax and the choice of the best run on the host, over the
+    /// mask rows only. Inputs are packed to the model's longest input (at most 512).
+    pub fn fill_mask(&self, inputs: &[Input], top_k: usize) -> Result<Vec<Vec<Vec<MaskFill>>>> {
+        if !self.model.has_mlm() {
+            return Err(Error::Unsupported(
+                "this checkpoint has no masked-word head (cls.predictions.*); fill-mask needs a BertForMaskedLM or BertForPreTraining checkpoint".into(),
+            ));
+        }
+        if top_k == 0 {
+            return Err(Error::InvalidInput(
+                "top_k is 0; ask for at least one answer per mask".into(),
+            ));
+        }
+        let pre = self.preprocessor()?;
+        let mask_id = pre.mask_id().ok_or_else(|| {
+            Error::Unsupported(
+                "this tokenizer has no mask token ([MASK] or <mask>), so there is nothing to fill"
+                    .into(),
+            )
+        })?;
+        let mask_str = pre.decode(&[mask_id], false)?;
+        let seq = self.config().max_seq_length().min(512);
+        let packed = self.preprocess(inputs, Some(seq))?;
+        let mut masks = Vec::with_capacity(packed.len());
+        for (i, p) in packed.iter().enumerate() {
+            let at: Vec<usize> = (0..p.len())
+                .filter(|&j| p.input_word_ids[j] == mask_id)
+                .collect();
+            if at.is_empty() {
+                return Err(Error::InvalidInput(format!(
+                    "input {i} has no {mask_str} token (after truncation to {seq} tokens); put {mask_str} where the word to guess is"
+                )));
+            }
+            masks.push(at);
+        }
+        let request = Request {
+            pooled_output: false,
+            embedding: false,
+            mlm: true,
+            ..Default::default()
+        };
+        let out = self.encode_packed(packed, &request)?;
+        let v = self.config().vocab_size;
+        let k = top_k.min(v);
+        out.iter()
+            .zip(&masks)
+            .map(|(e, at)| {
+                let logits = e.mlm_logits.as_deref().unwrap_or(&[]);
+                let real = &e.packed.input_word_ids[..e.packed.len()];
+                at.iter()
+                    .map(|&pos| {
+                        let row = logits.get(pos * v..(pos + 1) * v).ok_or_else(|| {
+                            Error::Device("the masked-word logits came back short".into())
+                        })?;
+                        let top = softmax_top_k(row, k);
+                        top.into_iter()
+                            .map(|(token, score)| {
+                                let mut ids = real.to_vec();
+                                ids[pos] = token;
+                                Ok(MaskFill {
+                                    token,
+                                    token_str: pre.decode(&[token], false)?,
+                                    score,
+                                    // As the pipeline: special tokens are dropped when the
+                                    // input has one mask, kept (other masks shown) otherwise.
+                                    sequence: pre.decode(&ids, at.len() == 1)?,
+                                })
+                            })
+                            .collect::<Result<Vec<_>>>()
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect()
+    }
+
+    /// BERT's next-sentence task: P(`b` follows `a`) for each pair, from the checkpoint's
+    /// `cls.seq_relationship` on the pooled output (on the GPU after the encoder); a softmax
+    /// over its two logits, as BertForNextSentencePrediction (index 0: is next).
+    pub fn next_sentence(&self, pairs: &[(String, String)]) -> Result<Vec<f32>> {
+        if !self.model.has_nsp() {
+            return Err(Error::Unsupported(
+                "this checkpoint has no next-sentence head (cls.seq_relationship.* and a pooler); use a BertForPreTraining or BertForNextSentencePrediction checkpoint".into(),
+            ));
+        }
+        let inputs: Vec<Input> = pairs
+            .iter()
+            .map(|(a, b)| Input::Pair(a.clone(), b.clone()))
+            .collect();
+        let seq = self.config().max_seq_length().min(512);
+        let request = Request {
+            pooled_output: false,
+            embedding: false,
+            nsp: true,
+            ..Default::default()
+        };
+        self.encode(&inputs, Some(seq), &request)?
+            .into_iter()
+            .map(|e| {
+                let z = e.nsp_logits.unwrap_or_default();
+                match z.as_slice() {
+                    [a, b] => Ok(1.0 / (1.0 + (b - a).exp())),
+                    _ => Err(Error::Device(
+                        "the next-sentence logits came back short".into(),
+                    )),
+                }
+            })
+            .collect()
+    }
+
     /// Named entities of each input with the checkpoint's token-classification head
     /// (BertForTokenClassification, on the GPU after the encoder): labels per WordPiece, the
     /// first sub-token's label for each word, B-/I- tags merged into entities ("simple"
@@ -753,7 +906,7 @@ impl Engine {
         }
         let mut slots: Vec<Option<Packed>> = packed.into_iter().map(Some).collect();
         let mut out: Vec<Option<Encoded>> = (0..slots.len()).map(|_| None).collect();
-        for batch in order.chunks(self.batch_limit(seq)) {
+        for batch in order.chunks(self.batch_limit_for(seq, request)) {
             let chunk: Vec<Packed> = batch.iter().filter_map(|&i| slots[i].take()).collect();
             let run_seq = if full {
                 seq
@@ -793,6 +946,8 @@ impl Engine {
                             .collect()
                     }),
                     embedding: row(&fwd.embedding, self.model.embedding_dim()),
+                    mlm_logits: row(&fwd.mlm_logits, run_seq * self.config().vocab_size),
+                    nsp_logits: row(&fwd.nsp_logits, 2),
                     logits: self.model.classifier_labels().and_then(|l| {
                         row(
                             &fwd.logits,
@@ -817,8 +972,16 @@ impl Engine {
     /// activation buffer exceeds the adapter's storage binding limit (larger requests are split
     /// into several passes; results are the same as for smaller batches).
     pub fn batch_limit(&self, seq: usize) -> usize {
+        self.batch_limit_for(seq, &Request::default())
+    }
+
+    /// [`Engine::batch_limit`] for what `request` asks (the masked-word logits are a
+    /// vocabulary-wide row per token).
+    fn batch_limit_for(&self, seq: usize, request: &Request) -> usize {
         let c = self.config();
-        let widest = (3 * c.hidden_size).max(c.intermediate_size) as u64; // qkv or intermediate row
+        let widest = (3 * c.hidden_size)
+            .max(c.intermediate_size)
+            .max(if request.mlm { c.vocab_size } else { 0 }) as u64; // the widest row
         let per_seq = widest * seq as u64 * 4;
         let fit = (self.ctx.max_activation_bytes() / per_seq.max(1)).max(1) as usize;
         self.opts

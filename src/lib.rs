@@ -42,7 +42,9 @@ pub mod tune;
 pub mod weights;
 
 pub use config::{Activation, BertConfig, Family};
-pub use engine::{DEFAULT_SEQ_LENGTH, EmbedOptions, Encoded, Engine, EngineFuture, EngineOptions};
+pub use engine::{
+    DEFAULT_SEQ_LENGTH, EmbedOptions, Encoded, Engine, EngineFuture, EngineOptions, MaskFill,
+};
 pub use error::{Error, Result};
 pub use gpu::{GpuContext, GpuOptions};
 pub use model::{Pooling, Request};

@@ -93,6 +93,25 @@ fn main() {
                 },
             )
         })(),
+        Command::FillMask {
+            model,
+            inputs,
+            top_k,
+            format,
+        } => (|| {
+            let inputs = gather_inputs(inputs)?;
+            let engine = open_engine_default_len(model)?;
+            cli::pretraining::fill_mask(&engine, &inputs, *top_k, format == "jsonl")
+        })(),
+        Command::NextSentence {
+            model,
+            a,
+            b,
+            format,
+        } => (|| {
+            let engine = open_engine_default_len(model)?;
+            cli::pretraining::next_sentence(&engine, a, b, format == "jsonl")
+        })(),
         Command::Ner {
             model,
             inputs,

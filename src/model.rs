@@ -55,6 +55,10 @@ pub struct Request {
     pub normalize: bool,
     /// The classification head's logits `[B, labels]` (checkpoints with `classifier.*`).
     pub logits: bool,
+    /// BERT's masked-word head at every position: vocabulary logits `[B, S, V]`.
+    pub mlm: bool,
+    /// BERT's next-sentence head on the pooled output: logits `[B, 2]` (is next, is random).
+    pub nsp: bool,
 }
 
 impl Default for Request {
@@ -68,6 +72,8 @@ impl Default for Request {
             pooling: Pooling::Mean,
             normalize: true,
             logits: false,
+            mlm: false,
+            nsp: false,
         }
     }
 }
@@ -85,6 +91,10 @@ pub struct ForwardOutput {
     pub embedding: Option<Vec<f32>>,
     /// `[B·labels]`.
     pub logits: Option<Vec<f32>>,
+    /// `[B·S·V]`.
+    pub mlm_logits: Option<Vec<f32>>,
+    /// `[B·2]`.
+    pub nsp_logits: Option<Vec<f32>>,
 }
 
 struct GpuLayer {
@@ -122,6 +132,20 @@ pub struct GpuModel {
     head_dense: Option<(wgpu::Buffer, wgpu::Buffer, Act)>,
     /// sentence-transformers Dense modules after pooling, in order.
     dense: Vec<DenseLayer>,
+    /// BERT's masked-word head: transform weight, bias, LayerNorm gamma, beta, decoder bias,
+    /// and the decoder weight when it is not the word table.
+    mlm: Option<MlmLayer>,
+    /// BERT's next-sentence head: weight `[2, H]`, bias.
+    nsp: Option<(wgpu::Buffer, wgpu::Buffer)>,
+}
+
+struct MlmLayer {
+    dense_w: wgpu::Buffer,
+    dense_b: wgpu::Buffer,
+    ln_g: wgpu::Buffer,
+    ln_b: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    decoder: Option<wgpu::Buffer>,
 }
 
 /// A Dense module on the GPU: weight `[out, in]`, bias `[out]`, activation.
@@ -246,10 +270,33 @@ impl GpuModel {
                 word.len()
             );
         }
+        let mlm = match &weights.mlm {
+            Some(m) => Some(MlmLayer {
+                dense_w: up("cls.predictions.transform.dense.weight", &m.dense_w.data)?,
+                dense_b: up("cls.predictions.transform.dense.bias", &m.dense_b.data)?,
+                ln_g: up("cls.predictions.transform.LayerNorm.weight", &m.ln_g.data)?,
+                ln_b: up("cls.predictions.transform.LayerNorm.bias", &m.ln_b.data)?,
+                bias: up("cls.predictions.bias", &m.bias.data)?,
+                decoder: match &m.decoder_w {
+                    Some(w) => Some(up("cls.predictions.decoder.weight", &w.data)?),
+                    None => None,
+                },
+            }),
+            None => None,
+        };
+        let nsp = match &weights.nsp {
+            Some((w, b)) => Some((
+                up("cls.seq_relationship.weight", &w.data)?,
+                up("cls.seq_relationship.bias", &b.data)?,
+            )),
+            None => None,
+        };
         let model = GpuModel {
             classifier,
             head_dense,
             dense: Vec::new(),
+            mlm,
+            nsp,
             word,
             position: up(
                 "embeddings.position_embeddings.weight",
@@ -321,6 +368,17 @@ impl GpuModel {
         self.word.len()
     }
 
+    /// Whether the checkpoint has BERT's masked-word head (`cls.predictions`).
+    pub fn has_mlm(&self) -> bool {
+        self.mlm.is_some()
+    }
+
+    /// Whether the checkpoint has BERT's next-sentence head (`cls.seq_relationship`) and the
+    /// pooler it reads.
+    pub fn has_nsp(&self) -> bool {
+        self.nsp.is_some() && self.pooler.is_some()
+    }
+
     /// Whether the checkpoint has a pooler (`pooled_output` available).
     pub fn has_pooler(&self) -> bool {
         self.pooler.is_some()
@@ -385,6 +443,10 @@ pub struct PlanKey {
     pub pooling: Pooling,
     /// L2 normalisation of the embedding output.
     pub normalize: bool,
+    /// The masked-word head's logits at every position.
+    pub mlm: bool,
+    /// The next-sentence head.
+    pub nsp: bool,
 }
 
 impl PlanKey {
@@ -396,6 +458,8 @@ impl PlanKey {
             all_layers: r.encoder_outputs,
             pooling: r.pooling,
             normalize: r.normalize,
+            mlm: r.mlm,
+            nsp: r.nsp,
         }
     }
 }
@@ -407,6 +471,8 @@ pub struct Plan {
     hidden: usize,
     /// Width of `embedding` (the model width, or the last Dense module's output).
     emb_dim: usize,
+    /// Vocabulary size (the masked-word logits' width).
+    vocab: usize,
     ids: wgpu::Buffer,
     types: wgpu::Buffer,
     mask: wgpu::Buffer,
@@ -415,6 +481,10 @@ pub struct Plan {
     last: usize,
     pooled: Option<wgpu::Buffer>,
     logits: Option<(wgpu::Buffer, usize)>,
+    /// The masked-word head's logits `[B·S, V]`, when the key asks for them.
+    mlm_logits: Option<wgpu::Buffer>,
+    /// The next-sentence head's logits `[B, 2]`, when the key asks for them.
+    nsp_logits: Option<wgpu::Buffer>,
     embedding: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     staging: Vec<wgpu::Buffer>,
@@ -739,7 +809,75 @@ impl Plan {
             _ => None,
         };
 
+        // BERT's pretraining heads:
+        //   masked words  (B·S, V) ← LayerNorm(act(x · Wtᵀ + bt)) · Eᵀ + bias  (E: the word table
+        //                 unless the checkpoint has its own decoder)
+        //   next sentence (B, 2)   ← pooled · Wnᵀ + bn
+        let mut head_scratch = Vec::new();
+        let mlm_logits = match (&model.mlm, key.mlm) {
+            (Some(mh), true) => {
+                let decoder = match (&mh.decoder, model.word.as_slice()) {
+                    (Some(w), _) => w,
+                    (None, [(_, w)]) => w,
+                    (None, _) => {
+                        return Err(Error::Unsupported(format!(
+                            "the masked-word head reads the word table, which is split into {} pieces on this adapter (its storage binding limit); wgbert does not run the vocabulary GEMM over a split table yet",
+                            model.word.len()
+                        )));
+                    }
+                };
+                let v = c.vocab_size;
+                let t1 = k.float_buffer("mlm.transform", m * h)?;
+                let zeros = k.float_buffer("mlm.zeros", m * h)?;
+                let t2 = k.float_buffer("mlm.transform.layernorm", m * h)?;
+                let out = k.float_buffer("mlm.logits", m * v)?;
+                d.push(k.gemm(
+                    "mlm.transform.dense",
+                    &GemmParams::new(m, h, h, act),
+                    [x, &mh.dense_w, &mh.dense_b, &t1],
+                )?);
+                d.push(k.add_layernorm(
+                    "mlm.transform.layernorm",
+                    m,
+                    h,
+                    eps,
+                    [&t1, &zeros, &mh.ln_g, &mh.ln_b, &t2],
+                )?);
+                d.push(k.gemm(
+                    "mlm.decoder",
+                    &GemmParams::new(m, v, h, Act::Identity),
+                    [&t2, decoder, &mh.bias, &out],
+                )?);
+                head_scratch.extend([t1, zeros, t2]);
+                Some(out)
+            }
+            (None, true) => {
+                return Err(Error::Unsupported(
+                    "this checkpoint has no masked-word head (cls.predictions.*); use a BertForMaskedLM or BertForPreTraining checkpoint".into(),
+                ));
+            }
+            _ => None,
+        };
+        let nsp_logits = match (&model.nsp, &pooled, key.nsp) {
+            (Some((w, b)), Some(pooled), true) => {
+                let out = k.float_buffer("nsp.logits", batch * 2)?;
+                d.push(k.gemm(
+                    "nsp",
+                    &GemmParams::new(batch, 2, h, Act::Identity),
+                    [pooled, w, b, &out],
+                )?);
+                Some(out)
+            }
+            (_, _, true) => {
+                return Err(Error::Unsupported(
+                    "this checkpoint has no next-sentence head (cls.seq_relationship.* on a pooler); use a BertForPreTraining or BertForNextSentencePrediction checkpoint".into(),
+                ));
+            }
+            _ => None,
+        };
+
         let mut scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
+        scratch.extend(head_scratch);
         scratch.extend(dense_bufs);
         scratch.extend(head_hidden);
         scratch.extend(word_rows);
@@ -749,6 +887,7 @@ impl Plan {
             kernels: model.kernels.clone(),
             hidden: h,
             emb_dim,
+            vocab: c.vocab_size,
             ids,
             types,
             mask,
@@ -757,6 +896,8 @@ impl Plan {
             pooled,
             embedding,
             logits,
+            mlm_logits,
+            nsp_logits,
             dispatches: d,
             staging: Vec::new(),
             _scratch: scratch,
@@ -920,6 +1061,18 @@ impl Plan {
             })?;
             sources.push((buf, b * labels));
         }
+        if request.mlm {
+            let buf = self.mlm_logits.as_ref().ok_or_else(|| {
+                Error::Device("plan without the masked-word head's output".into())
+            })?;
+            sources.push((buf, m * self.vocab));
+        }
+        if request.nsp {
+            let buf = self.nsp_logits.as_ref().ok_or_else(|| {
+                Error::Device("plan without the next-sentence head's output".into())
+            })?;
+            sources.push((buf, b * 2));
+        }
         let e = self.kernels.precision().bytes();
         let bytes_of = |len: usize| (len * e).next_multiple_of(4);
         // Staging buffers are kept between calls; one is replaced when a later request needs more.
@@ -989,6 +1142,12 @@ impl Plan {
         }
         if request.logits {
             out.logits = got.next();
+        }
+        if request.mlm {
+            out.mlm_logits = got.next();
+        }
+        if request.nsp {
+            out.nsp_logits = got.next();
         }
         Ok(out)
     }

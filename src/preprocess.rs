@@ -422,6 +422,20 @@ impl Preprocessor {
         ))
     }
 
+    /// The id of the mask token (`[MASK]`, or `<mask>` for RoBERTa-style vocabularies).
+    pub fn mask_id(&self) -> Option<u32> {
+        ["[MASK]", "<mask>"]
+            .iter()
+            .find_map(|t| self.tokenizer.token_to_id(t))
+    }
+
+    /// The text of `ids` as the tokenizer's decoder writes it (transformers' `decode`).
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        self.tokenizer
+            .decode(ids, skip_special_tokens)
+            .map_err(|e| Error::Tokenizer(format!("cannot decode token ids: {e}")))
+    }
+
     /// The smallest `seq_length` that can hold an input with `segments` segments (its special
     /// tokens: 2 and 3 for BERT, 2 and 4 for RoBERTa).
     pub fn min_seq_length(&self, segments: usize) -> usize {

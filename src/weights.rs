@@ -88,6 +88,28 @@ pub struct BertWeights {
     /// The dense layer a RoBERTa or DistilBERT sequence head puts between the first token and
     /// `classifier` (`classifier.dense` + tanh, `pre_classifier` + ReLU): weight `[H, H]`, bias.
     pub head_dense: Option<(HostTensor, HostTensor)>,
+    /// BERT's masked-word head (`cls.predictions`), when the checkpoint has one.
+    pub mlm: Option<MlmHead>,
+    /// BERT's next-sentence head (`cls.seq_relationship`): weight `[2, H]`, bias `[2]`.
+    pub nsp: Option<(HostTensor, HostTensor)>,
+}
+
+/// BERT's masked-word head: `transform` (dense + activation + LayerNorm), then the decoder,
+/// whose weight is the word-embedding table unless the checkpoint unties it.
+#[derive(Clone, Debug)]
+pub struct MlmHead {
+    /// `cls.predictions.transform.dense.weight` `[H, H]`
+    pub dense_w: HostTensor,
+    /// `cls.predictions.transform.dense.bias` `[H]`
+    pub dense_b: HostTensor,
+    /// `cls.predictions.transform.LayerNorm.weight` (or `gamma`) `[H]`
+    pub ln_g: HostTensor,
+    /// `cls.predictions.transform.LayerNorm.bias` (or `beta`) `[H]`
+    pub ln_b: HostTensor,
+    /// `cls.predictions.bias` (or `decoder.bias`) `[vocab]`
+    pub bias: HostTensor,
+    /// `cls.predictions.decoder.weight` `[vocab, H]` when it differs from the word table.
+    pub decoder_w: Option<HostTensor>,
 }
 
 /// Named tensors before they are sorted into the model structure.
@@ -147,9 +169,16 @@ fn normalise_name(name: &str, strip_prefix: bool) -> String {
 
 /// Whether a (normalised) tensor name belongs to the encoder or a head wgbert runs.
 fn is_model_tensor(name: &str) -> bool {
-    ["embeddings.", "encoder.", "pooler.", "classifier.", "head."]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "embeddings.",
+        "encoder.",
+        "pooler.",
+        "classifier.",
+        "head.",
+        "cls.",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 fn to_f32(path: &Path, name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>> {
@@ -382,6 +411,62 @@ impl TensorStore {
             }
             None => None,
         };
+        // The pretraining heads are read when complete; a partial `cls.*` (some conversions
+        // keep stray head tensors) is ignored, as the encoder does not need it.
+        let mlm_names = [
+            "cls.predictions.transform.dense.weight",
+            "cls.predictions.transform.dense.bias",
+            "cls.predictions.transform.LayerNorm.weight",
+            "cls.predictions.transform.LayerNorm.bias",
+        ];
+        let has_mlm = mlm_names.iter().all(|n| self.tensors.contains_key(*n))
+            && (self.tensors.contains_key("cls.predictions.bias")
+                || self.tensors.contains_key("cls.predictions.decoder.bias"));
+        if !has_mlm && self.tensors.keys().any(|k| k.starts_with("cls.predictions.")) {
+            log::info!("incomplete masked-word head (cls.predictions.*) ignored");
+        }
+        let mlm = if has_mlm {
+            let v = c.vocab_size;
+            let bias = if self.tensors.contains_key("cls.predictions.bias") {
+                self.take("cls.predictions.bias", &[v])?
+            } else {
+                self.take("cls.predictions.decoder.bias", &[v])?
+            };
+            // A decoder equal to the word table is the tied weight saved twice: one copy kept.
+            let decoder_w = match self.tensors.remove("cls.predictions.decoder.weight") {
+                Some(t) if t.data == word_embeddings.data => None,
+                Some(t) if t.shape == [v, h] => Some(t),
+                Some(t) => {
+                    return Err(Error::TensorShape {
+                        path: self.path.clone(),
+                        name: "cls.predictions.decoder.weight".into(),
+                        expected: vec![v, h],
+                        found: t.shape,
+                    });
+                }
+                None => None,
+            };
+            Some(MlmHead {
+                dense_w: self.take("cls.predictions.transform.dense.weight", &[h, h])?,
+                dense_b: self.take("cls.predictions.transform.dense.bias", &[h])?,
+                ln_g: self.take("cls.predictions.transform.LayerNorm.weight", &[h])?,
+                ln_b: self.take("cls.predictions.transform.LayerNorm.bias", &[h])?,
+                bias,
+                decoder_w,
+            })
+        } else {
+            None
+        };
+        let nsp = if self.tensors.contains_key("cls.seq_relationship.weight")
+            && self.tensors.contains_key("cls.seq_relationship.bias")
+        {
+            Some((
+                self.take("cls.seq_relationship.weight", &[2, h])?,
+                self.take("cls.seq_relationship.bias", &[2])?,
+            ))
+        } else {
+            None
+        };
         Ok(BertWeights {
             word_embeddings,
             position_embeddings,
@@ -392,6 +477,8 @@ impl TensorStore {
             pooler,
             classifier,
             head_dense,
+            mlm,
+            nsp,
         })
     }
 }
@@ -442,6 +529,8 @@ impl BertWeights {
             pooler: Some((t(&[h, h], 0.05, 0.0), t(&[h], 0.02, 0.0))),
             classifier: None,
             head_dense: None,
+            mlm: None,
+            nsp: None,
         }
     }
 }

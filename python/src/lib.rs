@@ -477,6 +477,52 @@ impl Model {
         matrix(py, rows, labels.len())
     }
 
+    /// BERT's masked-word task, as transformers' fill-mask pipeline: per input, per `[MASK]`,
+    /// the `top_k` best `{"token", "token_str", "score", "sequence"}` dicts (a BertForMaskedLM
+    /// or BertForPreTraining checkpoint).
+    #[pyo3(signature = (texts, top_k=5))]
+    fn fill_mask<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
+        top_k: usize,
+    ) -> PyResult<Vec<Vec<Vec<Bound<'py, PyDict>>>>> {
+        let inputs = inputs(texts)?;
+        let engine = &self.engine;
+        let out = run(py, || engine.fill_mask(&inputs, top_k))?;
+        out.into_iter()
+            .map(|masks| {
+                masks
+                    .into_iter()
+                    .map(|answers| {
+                        answers
+                            .into_iter()
+                            .map(|a| {
+                                let d = PyDict::new(py);
+                                d.set_item("token", a.token)?;
+                                d.set_item("token_str", a.token_str)?;
+                                d.set_item("score", a.score)?;
+                                d.set_item("sequence", a.sequence)?;
+                                Ok(d)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// BERT's next-sentence task: P(b follows a) for each pair `(a, b)`, float32 `[n]`.
+    fn next_sentence<'py>(
+        &self,
+        py: Python<'py>,
+        pairs: Vec<(String, String)>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let engine = &self.engine;
+        let p = run(py, || engine.next_sentence(&pairs))?;
+        Ok(PyArray1::from_vec(py, p))
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "wgbert.Model({:?}, dim={}, layers={}, pooling={}, adapter={:?})",

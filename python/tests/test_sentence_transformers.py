@@ -115,3 +115,19 @@ def test_dense_modules_give_sentence_transformers_vectors():
         assert max_abs(emb, [i["embedding"] for i in g["items"]]) < 1e-5
         # The token vectors and TF-Hub outputs stay the model width.
         assert m.encode(texts[0], output_value="token_embeddings").shape[1] == m.model.hidden_size == 32
+
+
+def test_bert_pretraining_heads():
+    gold = json.loads((DATA / "pretraining_golden.json").read_text())
+    m = wgbert.Model(str(DATA / "tiny-pretraining"))
+    got = m.fill_mask([i["text"] for i in gold["fill_mask"]], top_k=gold["top_k"])
+    for answers, item in zip(got, gold["fill_mask"]):
+        for mine, theirs in zip(answers, item["masks"]):
+            assert [a["token"] for a in mine] == [b["token"] for b in theirs]
+            assert [a["sequence"] for a in mine] == [b["sequence"] for b in theirs]
+            assert max_abs([a["score"] for a in mine], [b["score"] for b in theirs]) < 1e-5
+    ns = gold["next_sentence"]
+    p = m.next_sentence([(i["a"], i["b"]) for i in ns])
+    assert max_abs(p, [i["is_next"] for i in ns]) < 1e-5
+    with pytest.raises(ValueError, match="no \\[MASK\\]"):
+        m.fill_mask(["no mask"])

@@ -69,6 +69,10 @@ class Model:
         """(pooled_output [n, H] or None, sequence_output [n, S, H], encoder_outputs [L × [n, S, H]])."""
     def logits(self, texts: Sequence[_Input], seq_length: Optional[int] = None) -> _F32:
         """Raw logits [n, labels] of the sequence-classification head."""
+    def fill_mask(self, texts: Sequence[_Input], top_k: int = 5) -> List[List[List[Dict[str, Union[int, float, str]]]]]:
+        """Per input, per [MASK], the top_k {"token", "token_str", "score", "sequence"} (the fill-mask pipeline's)."""
+    def next_sentence(self, pairs: Sequence[Tuple[str, str]]) -> _F32:
+        """P(b follows a) for each (a, b), [n]."""
 
 class Tokenizer:
     """A model folder's tokenizer.json and TF-Hub's packing, on the CPU."""

@@ -313,6 +313,37 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         seq_len: Option<usize>,
     },
+    /// BERT's masked-word task: the most likely tokens at each [MASK], with probabilities
+    /// (a BertForMaskedLM or BertForPreTraining checkpoint), as transformers' fill-mask
+    /// pipeline.
+    FillMask {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Answers per mask.
+        #[arg(long, default_value_t = 5, value_name = "K")]
+        top_k: usize,
+        /// Output format: `text` (score, token, sentence per line) or `jsonl` (per input, a
+        /// list per mask of {"token","token_str","score","sequence"}, as the pipeline).
+        #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+        format: String,
+    },
+    /// BERT's next-sentence task: P(B follows A) from a BertForPreTraining or
+    /// BertForNextSentencePrediction checkpoint.
+    NextSentence {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The first sentence.
+        #[arg(value_name = "A")]
+        a: String,
+        /// The candidate next sentence.
+        #[arg(value_name = "B")]
+        b: String,
+        /// Output format: `text` or `jsonl` ({"is_next": p}).
+        #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+        format: String,
+    },
     /// An OpenAI- and TEI-compatible embedding server (POST /v1/embeddings, /embed, /embed_all,
     /// /tokenize, /predict, /rerank; GET /health, /info, /metrics, /v1/models) that merges
     /// concurrent requests into shared forward passes.

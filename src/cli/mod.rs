@@ -13,6 +13,7 @@ pub mod info;
 pub mod input;
 pub mod ner;
 pub mod preprocess;
+pub mod pretraining;
 pub mod rerank;
 pub mod serve;
 pub mod shaders;

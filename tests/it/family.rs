@@ -56,6 +56,8 @@ fn check_against_transformers(name: &str) {
     assert_eq!(engine.has_pooler(), has_pooler, "{name}: pooler");
     let logits = !items[0]["logits"].is_null();
     let request = Request {
+        mlm: false,
+        nsp: false,
         pooled_output: has_pooler,
         sequence_output: true,
         encoder_outputs: false,

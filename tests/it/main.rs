@@ -29,6 +29,7 @@ mod model_errors;
 mod ner;
 mod portability;
 mod preprocess;
+mod pretraining;
 mod prompts;
 #[cfg(feature = "cli")]
 mod readme;

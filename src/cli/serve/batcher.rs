@@ -240,6 +240,7 @@ impl Batcher {
                 },
                 normalize: matches!(kind, Kind::Embed(_, true)),
                 logits: kind == Kind::Logits,
+                ..Default::default()
             };
             let started = Instant::now();
             let out = engine.encode_packed(packed, &request);
