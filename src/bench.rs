@@ -46,6 +46,9 @@ pub struct BenchConfig {
     /// Adapter, precision and kernel choice (`seq_length` and `max_batch` come from
     /// `seq_len` and `batch`).
     pub engine: EngineOptions,
+    /// Also run BERT's masked-word head (the vocabulary-wide GEMM against the word table) at
+    /// every position and read its logits back (random shapes get a random head).
+    pub mlm: bool,
 }
 
 /// What one benchmark measured.
@@ -72,6 +75,8 @@ pub struct BenchResult {
     pub reduce: &'static str,
     /// Model shape name or folder.
     pub shape: String,
+    /// Whether the masked-word head ran (its logits `[B·S, V]` read back).
+    pub mlm: bool,
     /// Sequences per forward pass.
     pub batch: usize,
     /// Positions per sequence.
@@ -165,6 +170,33 @@ pub fn flops_per_forward(c: &BertConfig, batch: usize, seq: usize) -> f64 {
     l * (dense + attention)
 }
 
+/// Matrix-multiply FLOPs of the masked-word head over `rows` positions (transform and the
+/// vocabulary-wide decoder).
+pub fn mlm_flops(c: &BertConfig, rows: usize) -> f64 {
+    let (h, v) = (c.hidden_size as f64, c.vocab_size as f64);
+    2.0 * rows as f64 * (h * h + h * v)
+}
+
+/// A random masked-word head (decoder tied to the word table) for a random shape.
+fn random_mlm_head(c: &BertConfig) -> crate::weights::MlmHead {
+    let mut rng = SplitMix64::new(11);
+    let h = c.hidden_size;
+    let mut t = |n: usize, scale: f32, offset: f32| crate::weights::HostTensor {
+        shape: vec![n],
+        data: (0..n).map(|_| offset + scale * rng.next_signed()).collect(),
+    };
+    let mut dense_w = t(h * h, 0.05, 0.0);
+    dense_w.shape = vec![h, h];
+    crate::weights::MlmHead {
+        dense_w,
+        dense_b: t(h, 0.02, 0.0),
+        ln_g: t(h, 0.1, 1.0),
+        ln_b: t(h, 0.02, 0.0),
+        bias: t(c.vocab_size, 0.02, 0.0),
+        decoder_w: None,
+    }
+}
+
 /// The config of a named shape.
 pub fn shape_config(name: &str) -> Result<BertConfig> {
     match name {
@@ -198,7 +230,10 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
     let (engine, shape) = match &cfg.model {
         BenchModel::Shape(name) => {
             let c = shape_config(name)?;
-            let w = BertWeights::random(&c, 0);
+            let mut w = BertWeights::random(&c, 0);
+            if cfg.mlm {
+                w.mlm = Some(random_mlm_head(&c));
+            }
             let ctx = Arc::new(GpuContext::new(&cfg.engine.gpu)?);
             (Engine::from_parts(ctx, c, &w, None, opts)?, name.clone())
         }
@@ -237,6 +272,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
     let request = Request {
         pooled_output: engine.has_pooler(),
         embedding: !engine.has_pooler(),
+        mlm: cfg.mlm,
         ..Default::default()
     };
 
@@ -278,6 +314,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         attention: engine.kernels().attention_kernel(c.head_dim()).name(),
         reduce: engine.kernels().reduction().name(),
         shape,
+        mlm: cfg.mlm,
         batch: b,
         seq_len: s,
         fill: cfg.fill,
@@ -289,7 +326,14 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         min_s: times[0],
         seq_per_s: b as f64 / median_s,
         real_tokens_per_s: (b * real) as f64 / median_s,
-        gflop_per_s: flops_per_forward(&c, b, s) / median_s / 1e9,
+        gflop_per_s: (flops_per_forward(&c, b, s)
+            + if cfg.mlm {
+                mlm_flops(&c, b * run_seq)
+            } else {
+                0.0
+            })
+            / median_s
+            / 1e9,
         load_s,
         first_forward_s,
         profile,

@@ -906,7 +906,7 @@ impl Engine {
         }
         let mut slots: Vec<Option<Packed>> = packed.into_iter().map(Some).collect();
         let mut out: Vec<Option<Encoded>> = (0..slots.len()).map(|_| None).collect();
-        for batch in order.chunks(self.batch_limit_for(seq, request)) {
+        for batch in order.chunks(self.batch_limit(seq)) {
             let chunk: Vec<Packed> = batch.iter().filter_map(|&i| slots[i].take()).collect();
             let run_seq = if full {
                 seq
@@ -972,16 +972,9 @@ impl Engine {
     /// activation buffer exceeds the adapter's storage binding limit (larger requests are split
     /// into several passes; results are the same as for smaller batches).
     pub fn batch_limit(&self, seq: usize) -> usize {
-        self.batch_limit_for(seq, &Request::default())
-    }
-
-    /// [`Engine::batch_limit`] for what `request` asks (the masked-word logits are a
-    /// vocabulary-wide row per token).
-    fn batch_limit_for(&self, seq: usize, request: &Request) -> usize {
         let c = self.config();
-        let widest = (3 * c.hidden_size)
-            .max(c.intermediate_size)
-            .max(if request.mlm { c.vocab_size } else { 0 }) as u64; // the widest row
+        // The masked-word logits, vocabulary-wide, are split into row chunks by the plan.
+        let widest = (3 * c.hidden_size).max(c.intermediate_size) as u64; // qkv or intermediate row
         let per_seq = widest * seq as u64 * 4;
         let fit = (self.ctx.max_activation_bytes() / per_seq.max(1)).max(1) as usize;
         self.opts

@@ -202,6 +202,7 @@ fn main() {
             json,
             profile,
             precision,
+            mlm,
         } => {
             let cfg = wgbert::bench::BenchConfig {
                 model: match model {
@@ -216,6 +217,7 @@ fn main() {
                 full_padding: *full_padding,
                 profile: *profile,
                 engine: engine_options_with(adapter.as_deref(), *precision),
+                mlm: *mlm,
             };
             cli::bench::run(&cfg, *json)
         }

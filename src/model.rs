@@ -481,8 +481,9 @@ pub struct Plan {
     last: usize,
     pooled: Option<wgpu::Buffer>,
     logits: Option<(wgpu::Buffer, usize)>,
-    /// The masked-word head's logits `[B·S, V]`, when the key asks for them.
-    mlm_logits: Option<wgpu::Buffer>,
+    /// The masked-word head's logits `[B·S, V]` in row chunks (each within one storage
+    /// binding), when the key asks for them: (buffer, rows).
+    mlm_logits: Vec<(wgpu::Buffer, usize)>,
     /// The next-sentence head's logits `[B, 2]`, when the key asks for them.
     nsp_logits: Option<wgpu::Buffer>,
     embedding: wgpu::Buffer,
@@ -830,7 +831,6 @@ impl Plan {
                 let t1 = k.float_buffer("mlm.transform", m * h)?;
                 let zeros = k.float_buffer("mlm.zeros", m * h)?;
                 let t2 = k.float_buffer("mlm.transform.layernorm", m * h)?;
-                let out = k.float_buffer("mlm.logits", m * v)?;
                 d.push(k.gemm(
                     "mlm.transform.dense",
                     &GemmParams::new(m, h, h, act),
@@ -843,20 +843,55 @@ impl Plan {
                     eps,
                     [&t1, &zeros, &mh.ln_g, &mh.ln_b, &t2],
                 )?);
-                d.push(k.gemm(
-                    "mlm.decoder",
-                    &GemmParams::new(m, v, h, Act::Identity),
-                    [&t2, decoder, &mh.bias, &out],
-                )?);
+                // The logits of all B·S rows are vocabulary-wide (500 MB for BERT at 32×128), more
+                // than one storage binding: the decoder runs over row chunks that each fit, the
+                // chunk's rows gathered from the transform output first.
+                let elem = k.precision().bytes() as u64;
+                let per_chunk =
+                    ((ctx.max_activation_bytes() / (v as u64 * elem).max(1)) as usize).clamp(1, m);
+                let mut chunks = Vec::new();
+                for (ci, r0) in (0..m).step_by(per_chunk).enumerate() {
+                    let rows = per_chunk.min(m - r0);
+                    let logits = k.float_buffer(&format!("mlm.logits{ci}"), rows * v)?;
+                    let a = if rows == m {
+                        &t2
+                    } else {
+                        let idx: Vec<u32> = (r0 as u32..(r0 + rows) as u32).collect();
+                        let idx = ctx.storage_from(&format!("mlm.rows{ci}"), &idx)?;
+                        let a = k.float_buffer(&format!("mlm.chunk{ci}"), rows * h)?;
+                        d.push(k.dispatch(
+                            format!("mlm.gather{ci}"),
+                            Kernel::GatherRows,
+                            0,
+                            &GatherRowsParams {
+                                rows: rows as u32,
+                                hidden: hu,
+                                first: 0,
+                                count: mu,
+                            },
+                            &[&idx, &t2, &a],
+                            row_grid(rows as u32),
+                        )?);
+                        head_scratch.push(idx);
+                        head_scratch.push(a);
+                        head_scratch.last().unwrap_or(&t2)
+                    };
+                    d.push(k.gemm(
+                        format!("mlm.decoder{ci}"),
+                        &GemmParams::new(rows, v, h, Act::Identity),
+                        [a, decoder, &mh.bias, &logits],
+                    )?);
+                    chunks.push((logits, rows));
+                }
                 head_scratch.extend([t1, zeros, t2]);
-                Some(out)
+                chunks
             }
             (None, true) => {
                 return Err(Error::Unsupported(
                     "this checkpoint has no masked-word head (cls.predictions.*); use a BertForMaskedLM or BertForPreTraining checkpoint".into(),
                 ));
             }
-            _ => None,
+            _ => Vec::new(),
         };
         let nsp_logits = match (&model.nsp, &pooled, key.nsp) {
             (Some((w, b)), Some(pooled), true) => {
@@ -1062,10 +1097,14 @@ impl Plan {
             sources.push((buf, b * labels));
         }
         if request.mlm {
-            let buf = self.mlm_logits.as_ref().ok_or_else(|| {
-                Error::Device("plan without the masked-word head's output".into())
-            })?;
-            sources.push((buf, m * self.vocab));
+            if self.mlm_logits.is_empty() {
+                return Err(Error::Device(
+                    "plan without the masked-word head's output".into(),
+                ));
+            }
+            for (buf, rows) in &self.mlm_logits {
+                sources.push((buf, rows * self.vocab));
+            }
         }
         if request.nsp {
             let buf = self.nsp_logits.as_ref().ok_or_else(|| {
@@ -1144,7 +1183,8 @@ impl Plan {
             out.logits = got.next();
         }
         if request.mlm {
-            out.mlm_logits = got.next();
+            let chunks = self.mlm_logits.len();
+            out.mlm_logits = Some(got.by_ref().take(chunks).flatten().collect());
         }
         if request.nsp {
             out.nsp_logits = got.next();

@@ -422,7 +422,12 @@ impl TensorStore {
         let has_mlm = mlm_names.iter().all(|n| self.tensors.contains_key(*n))
             && (self.tensors.contains_key("cls.predictions.bias")
                 || self.tensors.contains_key("cls.predictions.decoder.bias"));
-        if !has_mlm && self.tensors.keys().any(|k| k.starts_with("cls.predictions.")) {
+        if !has_mlm
+            && self
+                .tensors
+                .keys()
+                .any(|k| k.starts_with("cls.predictions."))
+        {
             log::info!("incomplete masked-word head (cls.predictions.*) ignored");
         }
         let mlm = if has_mlm {

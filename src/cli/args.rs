@@ -445,6 +445,10 @@ pub enum Command {
         /// Storage precision (f16 needs SHADER_F16).
         #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
         precision: PrecisionArg,
+        /// Also run BERT's masked-word head at every position (the vocabulary-wide GEMM,
+        /// 30 522 columns for BERT) and read its logits back.
+        #[arg(long)]
+        mlm: bool,
     },
     /// Adapter, backend, driver, features and limits, and the model's config.
     Info {

@@ -13,8 +13,19 @@ pub fn run(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
             r.gemm, r.gemm_small_m, r.attention, r.reduce
         );
         println!(
-            "model          {} {} (batch {} x seq {}, fill {}, {} padding, ran seq {})",
-            r.shape, r.precision, r.batch, r.seq_len, r.fill, r.padding, r.run_seq_len
+            "model          {} {} (batch {} x seq {}, fill {}, {} padding, ran seq {}){}",
+            r.shape,
+            r.precision,
+            r.batch,
+            r.seq_len,
+            r.fill,
+            r.padding,
+            r.run_seq_len,
+            if r.mlm {
+                ", masked-word head (vocabulary logits read back)"
+            } else {
+                ""
+            }
         );
         println!(
             "load           {:.3} s; first forward {:.3} s",

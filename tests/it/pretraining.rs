@@ -157,3 +157,42 @@ fn the_commands_print_the_answers() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no [MASK]"));
 }
+
+#[test]
+fn the_vocabulary_logits_split_into_chunks_give_the_same_answers() {
+    // 64 KiB bindings: the 500-word table still fits one, the logits of 48 rows (2 000 bytes
+    // each) do not, so the decoder runs over row chunks.
+    let small = Engine::from_dir(
+        &data("tiny-pretraining"),
+        EngineOptions {
+            gpu: wgbert::GpuOptions {
+                max_binding_bytes: Some(64 * 1024),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let g = golden();
+    let items = g["fill_mask"].as_array().unwrap();
+    let mut inputs: Vec<Input> = items
+        .iter()
+        .map(|i| Input::from(i["text"].as_str().unwrap()))
+        .collect();
+    // Two inputs of 25–32 tokens in one pass: 64 rows of logits, 128 000 bytes, two chunks.
+    let long = "the [MASK] has four legs and the table is in the room where we eat dinner every day with good friends";
+    inputs.push(Input::from(long));
+    inputs.push(Input::from(long.replace("table", "[MASK]").as_str()));
+    let want = engine().fill_mask(&inputs, 5).unwrap();
+    let got = small.fill_mask(&inputs, 5).unwrap();
+    assert_eq!(got.len(), want.len());
+    for (a, b) in got
+        .iter()
+        .flatten()
+        .flatten()
+        .zip(want.iter().flatten().flatten())
+    {
+        assert_eq!((a.token, &a.sequence), (b.token, &b.sequence));
+        assert!((a.score - b.score).abs() < 1e-6);
+    }
+}
