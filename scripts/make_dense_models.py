@@ -5,7 +5,9 @@ sentence-transformers itself gives for them (float64).
     python scripts/make_dense_models.py OUT_DIR        (the tests use tests/data)
 
 Needs torch, transformers and sentence-transformers; no hub access (the tokenizer is trained
-here, offline, as in make_family_models.py). Deterministic (fixed seeds). Writes:
+here, offline, by tiny_wordpiece.py). The weights follow fixed seeds; the trained vocabulary's
+id order varies from run to run (tokenizers' trainer), so a rerun rewrites folders and goldens
+together, consistent with each other. Writes:
 
     tiny-st-dense        BERT, CLS pooling, Dense 32→24 Tanh, Dense 24→16 Identity without
                          bias, Normalize (the LaBSE layout)
@@ -24,16 +26,12 @@ import warnings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from sentence_transformers import SentenceTransformer, models  # noqa: E402
-from tokenizers import Tokenizer, decoders, models as tmodels, normalizers, pre_tokenizers, processors, trainers
-from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, PreTrainedTokenizerFast
+from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, PreTrainedTokenizerFast  # noqa: E402
+
+from tiny_wordpiece import corpus, randomise as randomise_scaled, wordpiece as train_wordpiece  # noqa: E402
 
 out = sys.argv[1]
-here = os.path.dirname(os.path.abspath(__file__))
-data = os.path.join(here, "..", "tests", "data")
-
-corpus = [l.strip() for l in open(os.path.join(data, "sentences_public.txt"), encoding="utf-8") if l.strip()]
-for l in open(os.path.join(data, "reviews.jsonl"), encoding="utf-8"):
-    corpus.append(json.loads(l)["text"])
+lines = corpus()
 
 INPUTS = [
     "A fair trial for everyone.",
@@ -46,28 +44,11 @@ INPUTS = [
 
 
 def wordpiece():
-    tok = Tokenizer(tmodels.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=600, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]")))
-    return tok
+    return train_wordpiece(lines, 600)
 
 
 def randomise(model, seed):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            r = torch.randn(p.shape, generator=g)
-            if "layer_norm.weight" in name.lower() or "LayerNorm.weight" in name:
-                p.copy_(1.0 + 0.1 * r)
-            elif name.endswith("bias"):
-                p.copy_(0.05 * r)
-            elif "embeddings" in name:
-                p.copy_(0.3 * r)
-            else:
-                p.copy_(0.15 * r)
+    randomise_scaled(model, seed, 0.3)
 
 
 def hf_folder(name, model, tok):

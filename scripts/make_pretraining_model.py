@@ -5,7 +5,9 @@ transformers itself gives for it (float64): the fill-mask pipeline's answers and
     python scripts/make_pretraining_model.py OUT_DIR        (the tests use tests/data)
 
 Needs torch and transformers; no hub access (the WordPiece tokenizer is trained here, offline,
-on the repository's sentences). Deterministic (fixed seeds). Writes OUT_DIR/tiny-pretraining
+on the repository's sentences, by tiny_wordpiece.py). The weights follow fixed seeds; the
+vocabulary's id order varies from run to run (tokenizers' trainer), so a rerun rewrites the
+folder and the goldens together. Writes OUT_DIR/tiny-pretraining
 (config.json, model.safetensors with the decoder tied to the word embeddings, as published
 BERT checkpoints are, tokenizer.json) and OUT_DIR/pretraining_golden.json.
 """
@@ -15,16 +17,12 @@ import shutil
 import sys
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, PreTrainedTokenizerFast, pipeline
 
+from tiny_wordpiece import corpus, randomise, wordpiece
+
 out = sys.argv[1]
-here = os.path.dirname(os.path.abspath(__file__))
-data = os.path.join(here, "..", "tests", "data")
-corpus = [l.strip() for l in open(os.path.join(data, "sentences_public.txt"), encoding="utf-8") if l.strip()]
-for l in open(os.path.join(data, "reviews.jsonl"), encoding="utf-8"):
-    corpus.append(json.loads(l)["text"])
-corpus += ["paris is the capital of france.", "i am hungry", "i would like to have pizza", "the table has four legs"]
+lines = corpus(["paris is the capital of france.", "i am hungry", "i would like to have pizza", "the table has four legs"])
 
 MASKED = [
     "paris is the [MASK] of france.",
@@ -39,34 +37,14 @@ PAIRS = [
 TOP_K = 5
 
 torch.manual_seed(0)
-tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-tok.decoder = decoders.WordPiece()
-tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=500, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-tok.post_processor = processors.TemplateProcessing(
-    single="[CLS] $A [SEP]",
-    pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-    special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
-)
+tok = wordpiece(lines, 500, pair_types=True)
 
 config = BertConfig(
     vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
     intermediate_size=48, max_position_embeddings=64, hidden_act="gelu", attn_implementation="eager",
 )
 model = BertForPreTraining(config)
-g = torch.Generator().manual_seed(5)
-with torch.no_grad():
-    for name, p in model.named_parameters():
-        r = torch.randn(p.shape, generator=g)
-        if "LayerNorm.weight" in name:
-            p.copy_(1.0 + 0.1 * r)
-        elif name.endswith("bias"):
-            p.copy_(0.05 * r)
-        elif "embeddings" in name:
-            p.copy_(0.4 * r)
-        else:
-            p.copy_(0.15 * r)
+randomise(model, 5, 0.4)
 model.tie_weights()
 assert model.cls.predictions.decoder.weight.data_ptr() == model.bert.embeddings.word_embeddings.weight.data_ptr()
 
