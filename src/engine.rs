@@ -386,7 +386,33 @@ impl Engine {
     /// Replaces the embedding recipe (e.g. for an engine built with `from_parts`), uploading
     /// its Dense modules' weights.
     pub fn set_sentence_config(&mut self, sentence: SentenceConfig) -> Result<()> {
-        self.model.set_dense(&sentence.dense)?;
+        let mut width = self.config().hidden_size;
+        let mut layers = Vec::with_capacity(sentence.dense.len());
+        for m in &sentence.dense {
+            if m.in_features != width {
+                return Err(Error::Config {
+                    path: m.dir.join("config.json"),
+                    message: format!(
+                        "in_features is {}, but the vector it receives has {width} values (the model width, or the previous Dense module's out_features); the module does not belong to this model",
+                        m.in_features
+                    ),
+                });
+            }
+            let (weight, bias) = m.load()?;
+            layers.push(crate::model::DenseWeights {
+                name: m
+                    .dir
+                    .file_name()
+                    .map_or_else(|| "dense".to_string(), |n| n.to_string_lossy().into_owned()),
+                weight,
+                bias,
+                in_features: m.in_features,
+                out_features: m.out_features,
+                act: m.activation,
+            });
+            width = m.out_features;
+        }
+        self.model.set_dense(&layers)?;
         self.plans
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())

@@ -148,6 +148,23 @@ struct MlmLayer {
     decoder: Option<wgpu::Buffer>,
 }
 
+/// A linear layer after pooling (a sentence-transformers Dense module) in host memory.
+#[derive(Clone, Debug)]
+pub struct DenseWeights {
+    /// Its name in buffer labels, e.g. `2_Dense`.
+    pub name: String,
+    /// `[out_features, in_features]`, row-major.
+    pub weight: Vec<f32>,
+    /// `[out_features]` (zeros for a layer without bias).
+    pub bias: Vec<f32>,
+    /// Width of its input.
+    pub in_features: usize,
+    /// Width of its output.
+    pub out_features: usize,
+    /// Its activation.
+    pub act: Act,
+}
+
 /// A Dense module on the GPU: weight `[out, in]`, bias `[out]`, activation.
 struct DenseLayer {
     w: wgpu::Buffer,
@@ -322,36 +339,39 @@ impl GpuModel {
         &self.config
     }
 
-    /// Uploads the folder's Dense modules (run after pooling, before normalisation); each one's
-    /// input must be the previous one's output, the first one's the model width.
-    pub fn set_dense(&mut self, modules: &[crate::sentence::DenseModule]) -> Result<()> {
+    /// Uploads Dense layers to run after pooling, before normalisation; each one's input must
+    /// be the previous one's output, the first one's the model width.
+    pub fn set_dense(&mut self, layers: &[DenseWeights]) -> Result<()> {
         let mut width = self.config.hidden_size;
-        let mut layers = Vec::with_capacity(modules.len());
-        for m in modules {
-            if m.in_features != width {
-                return Err(Error::Config {
-                    path: m.dir.join("config.json"),
-                    message: format!(
-                        "in_features is {}, but the vector it receives has {width} values (the model width, or the previous Dense module's out_features); the module does not belong to this model",
-                        m.in_features
-                    ),
-                });
+        let mut gpu = Vec::with_capacity(layers.len());
+        for l in layers {
+            if l.in_features != width
+                || l.weight.len() != l.in_features * l.out_features
+                || l.bias.len() != l.out_features
+            {
+                return Err(Error::Shape(format!(
+                    "Dense layer {} is {}→{} with {} weights and {} biases, after a vector of {width} values",
+                    l.name,
+                    l.in_features,
+                    l.out_features,
+                    l.weight.len(),
+                    l.bias.len()
+                )));
             }
-            let (w, b) = m.load()?;
-            let name = m
-                .dir
-                .file_name()
-                .map_or_else(|| "dense".to_string(), |n| n.to_string_lossy().into_owned());
-            layers.push(DenseLayer {
-                w: self.kernels.upload(&format!("{name}.linear.weight"), &w)?,
-                b: self.kernels.upload(&format!("{name}.linear.bias"), &b)?,
-                in_features: m.in_features,
-                out_features: m.out_features,
-                act: m.activation,
+            gpu.push(DenseLayer {
+                w: self
+                    .kernels
+                    .upload(&format!("{}.linear.weight", l.name), &l.weight)?,
+                b: self
+                    .kernels
+                    .upload(&format!("{}.linear.bias", l.name), &l.bias)?,
+                in_features: l.in_features,
+                out_features: l.out_features,
+                act: l.act,
             });
-            width = m.out_features;
+            width = l.out_features;
         }
-        self.dense = layers;
+        self.dense = gpu;
         self.kernels.ctx().check_errors()
     }
 
