@@ -77,6 +77,8 @@ def test_errors_are_python_exceptions_with_the_engine_message(tmp_path, monkeypa
         m.encode(["ok", None])
     with pytest.raises(ValueError, match="output_value"):
         m.encode(["ok"], output_value="logits")
+    with pytest.raises(ValueError, match="None"):
+        m.encode(["ok"], output_value=None)
     with pytest.raises(ValueError, match="batch_size"):
         m.encode(["ok"], batch_size=0)
     with pytest.raises(ValueError, match="no sequence-classification head"):

@@ -227,9 +227,10 @@ class SentenceTransformer:
                 if convert_to_tensor:
                     out = [_to_tensor(t) for t in out]
                 return out[0] if single else out
-            if output_value not in ("sentence_embedding", None):
+            if output_value != "sentence_embedding":
                 raise ValueError(
-                    f"output_value {output_value!r}: use 'sentence_embedding' or 'token_embeddings'"
+                    f"output_value {output_value!r}: wgbert gives 'sentence_embedding' or 'token_embeddings' "
+                    "(not sentence-transformers' None, every output as dicts); ask for each one"
                 )
             parts = []
             for chunk in _batches(texts, batch_size):
