@@ -239,16 +239,8 @@ pub fn command(
         },
         (None, None) => Source::Args(&inputs.texts),
     };
-    let h = engine.embedding_dim();
-    if let Some(d) = embed.dimensions
-        && !(1..=h).contains(&d)
-    {
-        bail!(
-            "--dimensions {d} is outside 1..={h} (the width of this model's vectors); pass at most {h}"
-        );
-    }
-    // An unknown prompt name fails here, before any input is read.
-    engine.with_prompt(&[], embed.prompt_name.as_deref(), embed.prompt.as_deref())?;
+    // A width or prompt name the model cannot take fails here, before any input is read.
+    engine.embed_opts(&[], &embed)?;
     let job = EmbedJob {
         source,
         embed,
