@@ -315,17 +315,8 @@ pub unsafe extern "C" fn wgbert_embed(
     n: usize,
     out: *mut f32,
 ) -> c_int {
-    guard((), || {
-        let e = unsafe { engine_ref(engine) }?;
-        let texts = unsafe { c_strs(texts, n, "texts") }?;
-        if out.is_null() {
-            return Err(Failure::Invalid("out is NULL".into()));
-        }
-        let inputs: Vec<Input> = texts.into_iter().map(Input::Single).collect();
-        let v = e.embed(&inputs).map_err(engine_err)?;
-        unsafe { write_out(out, &v, "out") }
-    })
-    .1
+    // The folder's default prompt, if any, and the whole vector: what Engine::embed gives.
+    unsafe { wgbert_embed_prompted(engine, texts, n, std::ptr::null(), std::ptr::null(), 0, out) }
 }
 
 /// Sentence embeddings of `n` texts as sentence-transformers' `encode` gives them with a
