@@ -422,6 +422,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Packed length of the heads that read a whole input or pair (rerank, fill-mask,
+    /// next-sentence): the model's longest input, at most 512 (BERT's pretraining length).
+    pub fn head_seq_length(&self) -> usize {
+        self.config().max_seq_length().min(512)
+    }
+
     /// Width of `embed`'s vectors: the model width, or the last Dense module's `out_features`
     /// when the folder has Dense modules (`encode`'s `pooled_output` and `sequence_output` stay
     /// [`BertConfig::hidden_size`] wide).
@@ -705,7 +711,7 @@ impl Engine {
                 ));
             }
         }
-        let s = seq_length.unwrap_or_else(|| self.config().max_seq_length().min(512));
+        let s = seq_length.unwrap_or_else(|| self.head_seq_length());
         let inputs: Vec<Input> = docs
             .iter()
             .map(|d| Input::Pair(query.to_string(), d.clone()))
@@ -751,7 +757,7 @@ impl Engine {
             )
         })?;
         let mask_str = pre.decode(&[mask_id], false)?;
-        let seq = self.config().max_seq_length().min(512);
+        let seq = self.head_seq_length();
         let packed = self.preprocess(inputs, Some(seq))?;
         let mut masks = Vec::with_capacity(packed.len());
         for (i, p) in packed.iter().enumerate() {
@@ -818,7 +824,7 @@ impl Engine {
             .iter()
             .map(|(a, b)| Input::Pair(a.clone(), b.clone()))
             .collect();
-        let seq = self.config().max_seq_length().min(512);
+        let seq = self.head_seq_length();
         let request = Request {
             pooled_output: false,
             embedding: false,

@@ -462,7 +462,7 @@ impl Model {
                 "this model has no sequence-classification head (classifier.*); a CrossEncoder needs a *ForSequenceClassification checkpoint such as an ms-marco or bge-reranker folder",
             ));
         };
-        let s = seq_length.unwrap_or_else(|| engine.config().max_seq_length().min(512));
+        let s = seq_length.unwrap_or_else(|| engine.head_seq_length());
         let request = Request {
             pooled_output: false,
             embedding: false,

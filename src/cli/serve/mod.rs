@@ -732,7 +732,7 @@ async fn tei_predict(State(app): State<Arc<App>>, body: Body) -> ApiResult {
             v.iter().map(|x| head.predict(x)).collect::<Vec<_>>(),
         )
     } else if let Some(labels) = engine.labels() {
-        let seq = engine.config().max_seq_length().min(512);
+        let seq = engine.head_seq_length();
         let packed = pack(engine.clone(), inputs, seq, truncate, false, api).await?;
         let logits = app.run(&mut slot, Kind::Logits, packed, api).await?;
         let scores = logits
@@ -792,7 +792,7 @@ async fn tei_rerank(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let raw = bool_field(&body, "raw_scores", false, api)?;
     let return_text = bool_field(&body, "return_text", false, api)?;
     let truncate = bool_field(&body, "truncate", false, api)?;
-    let seq = engine.config().max_seq_length().min(512);
+    let seq = engine.head_seq_length();
     let inputs = texts
         .iter()
         .map(|t| Input::Pair(query.clone(), t.clone()))
