@@ -120,6 +120,7 @@ class SentenceTransformer:
     ) -> None:
         self._args = dict(path=model_name_or_path, device=device, precision=precision, max_batch=max_batch)
         self._model = Model(**self._args)
+        self._tokenizer: Optional[Tokenizer] = None
         self.truncate_dim = truncate_dim
         self.prompts: Dict[str, str] = dict(self._model.prompts)
         self.default_prompt_name: Optional[str] = self._model.default_prompt_name
@@ -167,7 +168,9 @@ class SentenceTransformer:
 
     def tokenize_text(self, text: str) -> List[str]:
         """The model's tokens of ``text`` (no special tokens)."""
-        return Tokenizer(str(self._model.path)).tokenize(text)
+        if self._tokenizer is None:  # read tokenizer.json once, on first use
+            self._tokenizer = Tokenizer(str(self._model.path))
+        return self._tokenizer.tokenize(text)
 
     # -- encode ----------------------------------------------------------------------------------
 
