@@ -122,6 +122,59 @@ pub struct Encoded {
     pub mlm_logits: Option<Vec<f32>>,
     /// Logits of BERT's next-sentence head, `[is next, is random]`.
     pub nsp_logits: Option<Vec<f32>>,
+    /// SPLADE weights over the vocabulary, `[vocab_size]` (zero where a token has none).
+    pub sparse: Option<Vec<f32>>,
+}
+
+/// A SPLADE vector: its nonzero weights by vocabulary id, ascending.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SparseEmbedding {
+    /// Vocabulary ids of the nonzero weights, ascending.
+    pub indices: Vec<u32>,
+    /// The weights, in the order of `indices`.
+    pub values: Vec<f32>,
+}
+
+impl SparseEmbedding {
+    /// The nonzero entries of a vocabulary-wide weight vector, keeping the `top_k` largest
+    /// (ties: the lower id) when given, as sentence-transformers' `max_active_dims`.
+    pub fn from_dense(weights: &[f32], top_k: Option<usize>) -> Self {
+        let mut nz: Vec<u32> = (0..weights.len() as u32)
+            .filter(|&i| weights[i as usize] > 0.0)
+            .collect();
+        if let Some(k) = top_k.filter(|&k| k < nz.len()) {
+            let by = |a: &u32, b: &u32| {
+                weights[*b as usize]
+                    .total_cmp(&weights[*a as usize])
+                    .then(a.cmp(b))
+            };
+            nz.select_nth_unstable_by(k, by);
+            nz.truncate(k);
+            nz.sort_unstable();
+        }
+        SparseEmbedding {
+            values: nz.iter().map(|&i| weights[i as usize]).collect(),
+            indices: nz,
+        }
+    }
+
+    /// Σ over shared ids of the products of weights (SPLADE's score; sentence-transformers'
+    /// `dot` similarity of sparse vectors).
+    pub fn dot(&self, other: &SparseEmbedding) -> f32 {
+        let (mut i, mut j, mut sum) = (0, 0, 0f64);
+        while i < self.indices.len() && j < other.indices.len() {
+            match self.indices[i].cmp(&other.indices[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    sum += self.values[i] as f64 * other.values[j] as f64;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        sum as f32
+    }
 }
 
 /// One answer of [`Engine::fill_mask`] at one `[MASK]`, as transformers' fill-mask pipeline
@@ -617,10 +670,11 @@ impl Engine {
         pooling: Pooling,
         normalize: bool,
     ) -> Result<Vec<Vec<f32>>> {
-        if let Some(module) = &self.sentence.unsupported {
-            return Err(Error::Unsupported(format!(
-                "the model folder's modules.json has a module wgbert does not run after pooling: {module}; its sentence vectors would differ from sentence-transformers', so embed refuses. encode gives the encoder outputs"
-            )));
+        self.check_modules()?;
+        if self.sentence.splade.is_some() {
+            return Err(Error::Unsupported(
+                "this is a sparse model (a sentence-transformers SparseEncoder folder with SpladePooling): its vectors are SPLADE's vocabulary-wide weights, not dense ones; use `embed --sparse`, Engine::embed_sparse or the server's /embed_sparse".into(),
+            ));
         }
         let request = Request {
             pooled_output: false,
@@ -636,6 +690,66 @@ impl Engine {
             .into_iter()
             .map(|e| e.embedding.unwrap_or_default())
             .collect())
+    }
+
+    /// A module in the folder's modules.json that wgbert does not run is an error naming it.
+    fn check_modules(&self) -> Result<()> {
+        match &self.sentence.unsupported {
+            Some(module) => Err(Error::Unsupported(format!(
+                "the model folder's modules.json has a module wgbert does not run after the encoder: {module}; its vectors would differ from sentence-transformers', so wgbert refuses. encode gives the encoder outputs"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// SPLADE sparse vectors of `inputs` (sentence-transformers' SparseEncoder): the
+    /// masked-word head's logits at every position, w = log(1 + relu(logit)), max (or sum) over
+    /// each input's real tokens — pooled as the folder's SpladePooling says, else max/relu. The
+    /// vocabulary-wide GEMM and the pooling run on the GPU in row chunks; only the `[V]` vector
+    /// of each input comes back. Each keeps its nonzero weights, at most `max_active_dims` of
+    /// them (the largest; else the folder's `max_active_dims`, else all). Prompts as in
+    /// [`Engine::embed_opts`]; `dimensions` does not apply to sparse vectors.
+    pub fn embed_sparse(
+        &self,
+        inputs: &[Input],
+        opts: &EmbedOptions,
+        max_active_dims: Option<usize>,
+    ) -> Result<Vec<SparseEmbedding>> {
+        self.check_modules()?;
+        if !self.model.has_mlm() {
+            return Err(Error::Unsupported(
+                "this checkpoint has no masked-word head (BERT's cls.predictions.*, DistilBERT's vocab_*, RoBERTa's lm_head.*), which SPLADE vectors are made from; use a SPLADE model or another *ForMaskedLM checkpoint".into(),
+            ));
+        }
+        if opts.dimensions.is_some() {
+            return Err(Error::InvalidInput(
+                "dimensions (Matryoshka truncation) applies to dense vectors; a sparse vector is cut to its largest weights with max_active_dims (--top-k)".into(),
+            ));
+        }
+        if max_active_dims == Some(0) {
+            return Err(Error::InvalidInput(
+                "max_active_dims is 0; keep at least one weight per vector".into(),
+            ));
+        }
+        let top_k = max_active_dims.or(self.sentence.max_active_dims);
+        let inputs =
+            self.with_prompt(inputs, opts.prompt_name.as_deref(), opts.prompt.as_deref())?;
+        let request = Request {
+            pooled_output: false,
+            embedding: false,
+            sparse: Some(self.sentence.splade.unwrap_or_default()),
+            ..Default::default()
+        };
+        let out = self.encode(&inputs, Some(self.embed_seq_length()), &request)?;
+        out.iter()
+            .map(|e| {
+                let w = e
+                    .sparse
+                    .as_deref()
+                    .ok_or_else(|| Error::Device("the SPLADE vectors did not come back".into()))?;
+                Ok(SparseEmbedding::from_dense(w, top_k))
+            })
+            .collect()
     }
 
     /// Label names of the checkpoint's sequence-classification head (`id2label`), if it has one.
@@ -980,6 +1094,7 @@ impl Engine {
                     embedding: row(&fwd.embedding, self.model.embedding_dim()),
                     mlm_logits: row(&fwd.mlm_logits, run_seq * self.config().vocab_size),
                     nsp_logits: row(&fwd.nsp_logits, 2),
+                    sparse: row(&fwd.sparse, self.config().vocab_size),
                     logits: self.model.classifier_labels().and_then(|l| {
                         row(
                             &fwd.logits,

@@ -160,13 +160,39 @@ impl PoolMode {
     }
 }
 
-/// The WGSL `const` lines that name every [`Act`] and [`PoolMode`] value, so that the shaders
-/// and Rust share one set of numbers.
+/// How `splade.wgsl` pools a sequence's token weights over positions: its `MODE` pipeline
+/// constant (sentence-transformers' SpladePooling `pooling_strategy`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpladePool {
+    /// The largest weight over real tokens (SPLADE v2 and later).
+    Max = 0,
+    /// The sum over real tokens (the first SPLADE).
+    Sum = 1,
+}
+
+impl SpladePool {
+    /// Every mode, in value order.
+    pub const ALL: [SpladePool; 2] = [SpladePool::Max, SpladePool::Sum];
+
+    /// The shader's name for it.
+    pub fn wgsl_name(self) -> &'static str {
+        match self {
+            SpladePool::Max => "SPLADE_MAX",
+            SpladePool::Sum => "SPLADE_SUM",
+        }
+    }
+}
+
+/// The WGSL `const` lines that name every [`Act`], [`PoolMode`] and [`SpladePool`] value, so
+/// that the shaders and Rust share one set of numbers.
 pub fn wgsl_constants() -> String {
     let acts = Act::ALL.map(|a| (a.wgsl_name(), a as u32));
     let modes = PoolMode::ALL.map(|m| (m.wgsl_name(), m as u32));
+    let splade = SpladePool::ALL.map(|m| (m.wgsl_name(), m as u32));
     acts.iter()
         .chain(modes.iter())
+        .chain(splade.iter())
         .map(|(n, v)| format!("const {n}: u32 = {v}u;\n"))
         .collect()
 }
@@ -217,6 +243,9 @@ pub enum Kernel {
     /// Copies the word-table rows of one piece of a table split across bindings (one too large
     /// for a single storage binding) into a `[tokens, H]` buffer the embeddings kernel reads.
     GatherRows,
+    /// SPLADE: log(1 + relu(logit)) of a chunk of masked-word logits, max or sum over each
+    /// sequence's real tokens, folded into a `[B, V]` sparse-vector buffer.
+    Splade,
 }
 
 /// How a binding is used by a kernel (binding 0 is always the uniform `params`).
@@ -389,7 +418,7 @@ const fn coop_attention(size: u32) -> Option<CoopNeeds> {
 }
 
 /// The kernel table, in [`Kernel::ALL`]'s order (checked when compiling).
-const KERNELS: [KernelSpec; 18] = {
+const KERNELS: [KernelSpec; 19] = {
     use std::mem::size_of;
     const GEMM: &str = include_str!("../shaders/gemm.wgsl");
     const GEMM_VEC4: &str = include_str!("../shaders/gemm_vec4.wgsl");
@@ -402,6 +431,7 @@ const KERNELS: [KernelSpec; 18] = {
         Act::Tanh as u32,
         Act::Relu as u32,
     ];
+    const SPLADE_MODES: &[u32] = &[SpladePool::Max as u32, SpladePool::Sum as u32];
     const MODES: &[u32] = &[
         PoolMode::Mean as u32,
         PoolMode::Max as u32,
@@ -567,6 +597,15 @@ const KERNELS: [KernelSpec; 18] = {
             None,
             None,
         ),
+        plain_spec(
+            "splade",
+            include_str!("../shaders/splade.wgsl"),
+            Prelude::None,
+            &[Read, Read, ReadWrite],
+            size_of::<SpladeParams>(),
+            Some(("MODE", SPLADE_MODES)),
+            None,
+        ),
     ]
 };
 
@@ -581,7 +620,7 @@ const _: () = {
 
 impl Kernel {
     /// All kernels, in declaration order.
-    pub const ALL: [Kernel; 18] = [
+    pub const ALL: [Kernel; 19] = [
         Kernel::Embeddings,
         Kernel::GemmTile128,
         Kernel::GemmTile64,
@@ -600,6 +639,7 @@ impl Kernel {
         Kernel::AttentionCoop8,
         Kernel::AttentionCoop16,
         Kernel::GatherRows,
+        Kernel::Splade,
     ];
 
     /// Its declaration.
@@ -884,6 +924,28 @@ pub struct GatherRowsParams {
     pub first: u32,
     /// Mirrors the WGSL `Params` field of the same name.
     pub count: u32,
+}
+
+/// `splade.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SpladeParams {
+    /// Mirrors the WGSL `Params` field of the same name.
+    pub batch: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
+    pub seq: u32,
+    /// Mirrors the WGSL `Params` field of the same name.
+    pub vocab: u32,
+    /// First token row (of B·S) in this chunk of logits.
+    pub row0: u32,
+    /// Token rows in this chunk.
+    pub rows: u32,
+    /// 1 for the first chunk: write every output instead of folding into it.
+    pub init: u32,
+    /// 1: log(1 + ·) applied twice (SpladePooling's `log1p_relu`).
+    pub twice: u32,
+    /// Padding to 16 bytes.
+    pub _pad: u32,
 }
 
 /// `attention.wgsl` parameters.

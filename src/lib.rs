@@ -44,10 +44,11 @@ pub mod weights;
 pub use config::{Activation, BertConfig, Family};
 pub use engine::{
     DEFAULT_SEQ_LENGTH, EmbedOptions, Encoded, Engine, EngineFuture, EngineOptions, MaskFill,
+    SparseEmbedding,
 };
 pub use error::{Error, Result};
 pub use gpu::{GpuContext, GpuOptions};
-pub use model::{Pooling, Request};
+pub use model::{Pooling, Request, Splade};
 pub use preprocess::{Input, Packed, Preprocessor};
 pub use sentence::SentenceConfig;
 pub use weights::BertWeights;

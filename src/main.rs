@@ -146,6 +146,8 @@ fn main() {
             inputs,
             prompt,
             dimensions,
+            sparse,
+            top_k,
             pooling,
             normalize,
             no_normalize,
@@ -169,6 +171,7 @@ fn main() {
             *batch_size,
             *quiet,
             prompt.embed_options(*dimensions),
+            sparse.then_some(cli::embed::Sparse { top_k: *top_k }),
         ),
         Command::Similarity {
             model,

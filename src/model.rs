@@ -59,6 +59,29 @@ pub struct Request {
     pub mlm: bool,
     /// BERT's next-sentence head on the pooled output: logits `[B, 2]` (is next, is random).
     pub nsp: bool,
+    /// SPLADE sparse vectors `[B, V]` from the masked-word head's logits, pooled on the GPU
+    /// (the logits themselves stay there unless `mlm` asks for them too).
+    pub sparse: Option<Splade>,
+}
+
+/// How SPLADE turns masked-word logits into one vocabulary-wide weight vector per sequence
+/// (sentence-transformers' SpladePooling): w = log(1 + relu(logit)), pooled over real tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Splade {
+    /// `pooling_strategy`: max (SPLADE v2 and later) or sum.
+    pub pool: crate::kernels::SpladePool,
+    /// `activation_function` `log1p_relu`: log(1 + ·) applied twice (OpenSearch's models).
+    pub log1p_twice: bool,
+}
+
+impl Default for Splade {
+    /// Max pooling of log(1 + relu(logit)), the published SPLADE models' recipe.
+    fn default() -> Self {
+        Splade {
+            pool: crate::kernels::SpladePool::Max,
+            log1p_twice: false,
+        }
+    }
 }
 
 impl Default for Request {
@@ -74,6 +97,7 @@ impl Default for Request {
             logits: false,
             mlm: false,
             nsp: false,
+            sparse: None,
         }
     }
 }
@@ -95,6 +119,8 @@ pub struct ForwardOutput {
     pub mlm_logits: Option<Vec<f32>>,
     /// `[B·2]`.
     pub nsp_logits: Option<Vec<f32>>,
+    /// SPLADE weights `[B·V]` (zero where a token has none).
+    pub sparse: Option<Vec<f32>>,
 }
 
 struct GpuLayer {
@@ -467,6 +493,8 @@ pub struct PlanKey {
     pub mlm: bool,
     /// The next-sentence head.
     pub nsp: bool,
+    /// SPLADE pooling of the masked-word logits.
+    pub sparse: Option<Splade>,
 }
 
 impl PlanKey {
@@ -480,6 +508,7 @@ impl PlanKey {
             normalize: r.normalize,
             mlm: r.mlm,
             nsp: r.nsp,
+            sparse: r.sparse,
         }
     }
 }
@@ -506,6 +535,8 @@ pub struct Plan {
     mlm_logits: Vec<(wgpu::Buffer, usize)>,
     /// The next-sentence head's logits `[B, 2]`, when the key asks for them.
     nsp_logits: Option<wgpu::Buffer>,
+    /// SPLADE weights `[B, V]`, when the key asks for them.
+    sparse: Option<wgpu::Buffer>,
     embedding: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     staging: Vec<wgpu::Buffer>,
@@ -834,8 +865,11 @@ impl Plan {
         //   masked words  (B·S, V) ← LayerNorm(act(x · Wtᵀ + bt)) · Eᵀ + bias  (E: the word table
         //                 unless the checkpoint has its own decoder)
         //   next sentence (B, 2)   ← pooled · Wnᵀ + bn
+        //   SPLADE        (B, V)   ← pool over real tokens of log(1 + relu(masked-word logits)),
+        //                 folded in after each row chunk's decoder GEMM
         let mut head_scratch = Vec::new();
-        let mlm_logits = match (&model.mlm, key.mlm) {
+        let mut sparse = None;
+        let mlm_logits = match (&model.mlm, key.mlm || key.sparse.is_some()) {
             (Some(mh), true) => {
                 let decoder = match (&mh.decoder, model.word.as_slice()) {
                     (Some(w), _) => w,
@@ -869,16 +903,47 @@ impl Plan {
                 let elem = k.precision().bytes() as u64;
                 let per_chunk =
                     ((ctx.max_activation_bytes() / (v as u64 * elem).max(1)) as usize).clamp(1, m);
+                // Logits kept for the host get a buffer per chunk; SPLADE alone reuses one chunk's
+                // buffers, as each chunk is pooled before the next is computed.
+                let keep = key.mlm;
+                let shared = if keep || per_chunk == m {
+                    None
+                } else {
+                    Some((
+                        k.float_buffer("mlm.logits", per_chunk * v)?,
+                        k.float_buffer("mlm.chunk", per_chunk * h)?,
+                    ))
+                };
+                if let Some(sp) = key.sparse {
+                    let bytes = (batch * v) as u64 * elem;
+                    if bytes > ctx.max_activation_bytes() {
+                        return Err(Error::Unsupported(format!(
+                            "SPLADE vectors of {batch} sequences × {v} vocabulary entries ({bytes} bytes) exceed this adapter's storage binding limit ({} bytes); embed fewer texts per batch",
+                            ctx.max_activation_bytes()
+                        )));
+                    }
+                    sparse = Some((k.float_buffer("splade", batch * v)?, sp));
+                }
                 let mut chunks = Vec::new();
                 for (ci, r0) in (0..m).step_by(per_chunk).enumerate() {
                     let rows = per_chunk.min(m - r0);
-                    let logits = k.float_buffer(&format!("mlm.logits{ci}"), rows * v)?;
+                    let own;
+                    let logits = match &shared {
+                        Some((l, _)) => l,
+                        None => {
+                            own = k.float_buffer(&format!("mlm.logits{ci}"), rows * v)?;
+                            &own
+                        }
+                    };
                     let a = if rows == m {
                         &t2
                     } else {
                         let idx: Vec<u32> = (r0 as u32..(r0 + rows) as u32).collect();
                         let idx = ctx.storage_from(&format!("mlm.rows{ci}"), &idx)?;
-                        let a = k.float_buffer(&format!("mlm.chunk{ci}"), rows * h)?;
+                        let a = match &shared {
+                            Some((_, a)) => a.clone(),
+                            None => k.float_buffer(&format!("mlm.chunk{ci}"), rows * h)?,
+                        };
                         d.push(k.dispatch(
                             format!("mlm.gather{ci}"),
                             Kernel::GatherRows,
@@ -899,20 +964,43 @@ impl Plan {
                     d.push(k.gemm(
                         format!("mlm.decoder{ci}"),
                         &GemmParams::new(rows, v, h, Act::Identity),
-                        [a, decoder, &mh.bias, &logits],
+                        [a, decoder, &mh.bias, logits],
                     )?);
-                    chunks.push((logits, rows));
+                    if let Some((out, sp)) = &sparse {
+                        d.push(k.dispatch(
+                            format!("splade{ci}"),
+                            Kernel::Splade,
+                            sp.pool as u32,
+                            &SpladeParams {
+                                batch: batch as u32,
+                                seq: seq as u32,
+                                vocab: v as u32,
+                                row0: r0 as u32,
+                                rows: rows as u32,
+                                init: (ci == 0) as u32,
+                                twice: sp.log1p_twice as u32,
+                                _pad: 0,
+                            },
+                            &[logits, &mask, out],
+                            [(v as u32).div_ceil(64), batch as u32, 1],
+                        )?);
+                    }
+                    if keep {
+                        chunks.push((logits.clone(), rows));
+                    }
                 }
                 head_scratch.extend([t1, zeros, t2]);
+                head_scratch.extend(shared.map(|(l, _)| l));
                 chunks
             }
             (None, true) => {
                 return Err(Error::Unsupported(
-                    "this checkpoint has no masked-word head (cls.predictions.*); use a BertForMaskedLM or BertForPreTraining checkpoint".into(),
+                    "this checkpoint has no masked-word head (BERT's cls.predictions.*, DistilBERT's vocab_*, RoBERTa's lm_head.*), which fill-mask and SPLADE sparse vectors need; use a *ForMaskedLM or BertForPreTraining checkpoint (SPLADE models are saved as one)".into(),
                 ));
             }
             _ => Vec::new(),
         };
+        let sparse = sparse.map(|(buf, _)| buf);
         let nsp_logits = match (&model.nsp, &pooled, key.nsp) {
             (Some((w, b)), Some(pooled), true) => {
                 let out = k.float_buffer("nsp.logits", batch * 2)?;
@@ -953,6 +1041,7 @@ impl Plan {
             logits,
             mlm_logits,
             nsp_logits,
+            sparse,
             dispatches: d,
             staging: Vec::new(),
             _scratch: scratch,
@@ -1132,6 +1221,13 @@ impl Plan {
             })?;
             sources.push((buf, b * 2));
         }
+        if request.sparse.is_some() {
+            let buf = self
+                .sparse
+                .as_ref()
+                .ok_or_else(|| Error::Device("plan without the SPLADE output".into()))?;
+            sources.push((buf, b * self.vocab));
+        }
         let e = self.kernels.precision().bytes();
         let bytes_of = |len: usize| (len * e).next_multiple_of(4);
         // Staging buffers are kept between calls; one is replaced when a later request needs more.
@@ -1208,6 +1304,9 @@ impl Plan {
         }
         if request.nsp {
             out.nsp_logits = got.next();
+        }
+        if request.sparse.is_some() {
+            out.sparse = got.next();
         }
         Ok(out)
     }

@@ -216,6 +216,55 @@ pub fn pooling(
     run_one(k, d, &out, batch * h)
 }
 
+/// SPLADE's sparse vectors `[B, V]` of masked-word logits `[B·S, V]`, the logits handed to the
+/// kernel in chunks of `chunk_rows` token rows (as the engine does when B·S·V is larger than one
+/// storage binding).
+#[allow(clippy::too_many_arguments)]
+pub fn splade(
+    k: &Kernels,
+    logits: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    vocab: usize,
+    pool: SpladePool,
+    twice: bool,
+    chunk_rows: usize,
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let m = batch * seq;
+    let chunk_rows = chunk_rows.clamp(1, m.max(1));
+    let mb = ctx.storage_from("mask", mask)?;
+    let out = k.float_buffer("sparse", batch * vocab)?;
+    let mut bufs = Vec::new();
+    let mut dispatches = Vec::new();
+    for (ci, r0) in (0..m).step_by(chunk_rows).enumerate() {
+        let rows = chunk_rows.min(m - r0);
+        let chunk = k.upload("logits", &logits[r0 * vocab..(r0 + rows) * vocab])?;
+        dispatches.push(k.dispatch(
+            format!("splade{ci}"),
+            Kernel::Splade,
+            pool as u32,
+            &SpladeParams {
+                batch: u(batch),
+                seq: u(seq),
+                vocab: u(vocab),
+                row0: u(r0),
+                rows: u(rows),
+                init: (ci == 0) as u32,
+                twice: twice as u32,
+                _pad: 0,
+            },
+            &[&chunk, &mb, &out],
+            [u(vocab).div_ceil(64), u(batch), 1],
+        )?);
+        bufs.push(chunk);
+    }
+    k.run(&dispatches);
+    let mut r = k.read(&[(&out, batch * vocab)])?;
+    Ok(r.pop().unwrap_or_default())
+}
+
 /// Kernel calls with their buffers, ready to replay: for benchmarks, which must time the GPU
 /// (the wait is part of `run_and_wait`), not the recording.
 pub struct Prepared {

@@ -429,6 +429,11 @@ impl Preprocessor {
             .find_map(|t| self.tokenizer.token_to_id(t))
     }
 
+    /// The vocabulary entry of `id` (`##ing`, `Ġthe`; transformers' `convert_ids_to_tokens`).
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.tokenizer.id_to_token(id)
+    }
+
     /// The text of `ids` as the tokenizer's decoder writes it (transformers' `decode`).
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         self.tokenizer

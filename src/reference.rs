@@ -1,7 +1,7 @@
 //! Plain-Rust references of every kernel: a few loops each, the specification the WGSL is
 //! tested against. Also a deterministic RNG for random test shapes and benchmark weights.
 
-use crate::kernels::{Act, PoolMode};
+use crate::kernels::{Act, PoolMode, SpladePool};
 
 /// SplitMix64: a tiny, well-distributed, seedable generator (no external crate needed).
 #[derive(Clone, Debug)]
@@ -260,6 +260,38 @@ pub fn pooling(
         }
         for j in 0..h {
             out[b * h + j] = v[j] as f32;
+        }
+    }
+    out
+}
+
+/// SPLADE's sparse vectors as `shaders/splade.wgsl`: `logits` `[B·S, V]`, weights
+/// log(1 + relu(logit)) (`twice`: log(1 + ·) again), max or sum over each sequence's real
+/// tokens; `[B, V]`.
+pub fn splade(
+    logits: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    vocab: usize,
+    pool: SpladePool,
+    twice: bool,
+) -> Vec<f32> {
+    let mut out = vec![0f32; batch * vocab];
+    for b in 0..batch {
+        for v in 0..vocab {
+            let mut acc = 0f64;
+            for s in (0..seq).filter(|&s| mask[b * seq + s] != 0) {
+                let mut w = (logits[(b * seq + s) * vocab + v] as f64).max(0.0).ln_1p();
+                if twice {
+                    w = w.ln_1p();
+                }
+                acc = match pool {
+                    SpladePool::Max => acc.max(w),
+                    SpladePool::Sum => acc + w,
+                };
+            }
+            out[b * vocab + v] = acc as f32;
         }
     }
     out

@@ -33,6 +33,12 @@ pub struct SentenceConfig {
     pub default_prompt_name: Option<String>,
     /// `similarity_fn_name` (`cosine`, `dot`, `euclidean`, `manhattan`); `None` means cosine.
     pub similarity_fn_name: Option<String>,
+    /// A sentence-transformers SparseEncoder folder (an MLMTransformer and a SpladePooling
+    /// module): its vectors are SPLADE's sparse ones, pooled so.
+    pub splade: Option<crate::model::Splade>,
+    /// `max_active_dims` of `config_sentence_transformers.json`: a SparseEncoder keeps only
+    /// this many largest weights per vector.
+    pub max_active_dims: Option<usize>,
 }
 
 impl Default for SentenceConfig {
@@ -48,6 +54,8 @@ impl Default for SentenceConfig {
             prompts: Default::default(),
             default_prompt_name: None,
             similarity_fn_name: None,
+            splade: None,
+            max_active_dims: None,
         }
     }
 }
@@ -256,7 +264,11 @@ impl SentenceConfig {
             let path = m.get("path").and_then(|t| t.as_str()).unwrap_or_default();
             let kind = ty.rsplit('.').next().unwrap_or_default();
             match kind {
-                "Transformer" => {}
+                "Transformer" | "MLMTransformer" => {}
+                "SpladePooling" => {
+                    let p = dir.join(path).join("config.json");
+                    cfg.splade = Some(splade_from_config(&p, &read_json(&p)?)?);
+                }
                 "Pooling" => {
                     let p = dir.join(path).join("config.json");
                     pooling = Some(pooling_from_config(&p, &read_json(&p)?)?);
@@ -270,6 +282,18 @@ impl SentenceConfig {
                         .get_or_insert_with(|| format!("{ty} ({})", PathBuf::from(path).display()));
                 }
             }
+        }
+        if cfg.splade.is_some() {
+            if let Some(p) = pooling {
+                cfg.unsupported.get_or_insert_with(|| {
+                    format!(
+                        "a Pooling module ({}) beside SpladePooling",
+                        pooling_name(p)
+                    )
+                });
+            }
+            pooling = Some(Pooling::Mean); // not used: the vectors are sparse
+            normalize = false;
         }
         cfg.pooling = pooling.ok_or_else(|| {
             bad(
@@ -322,6 +346,15 @@ impl SentenceConfig {
             }
             self.default_prompt_name = Some(name.to_string());
         }
+        if let Some(k) = v.get("max_active_dims").filter(|k| !k.is_null()) {
+            let k = k.as_u64().filter(|&k| k > 0).ok_or_else(|| {
+                bad(
+                    path,
+                    format!("max_active_dims must be a positive integer or null, got {k}"),
+                )
+            })?;
+            self.max_active_dims = Some(k as usize);
+        }
         self.similarity_fn_name = v
             .get("similarity_fn_name")
             .and_then(|n| n.as_str())
@@ -367,15 +400,32 @@ impl SentenceConfig {
     /// One line for `wgbert info`, e.g. `cls pooling, L2-normalised, max_seq_length 512
     /// (modules.json)`.
     pub fn describe(&self) -> String {
-        let mut s = format!(
-            "{} pooling, {}",
-            pooling_name(self.pooling),
-            if self.normalize {
-                "L2-normalised"
-            } else {
-                "not normalised"
-            }
-        );
+        let mut s = match self.splade {
+            Some(sp) => format!(
+                "SPLADE sparse vectors ({} over real tokens of {}){}",
+                match sp.pool {
+                    crate::kernels::SpladePool::Max => "max",
+                    crate::kernels::SpladePool::Sum => "sum",
+                },
+                if sp.log1p_twice {
+                    "log(1 + log(1 + relu(logit)))"
+                } else {
+                    "log(1 + relu(logit))"
+                },
+                self.max_active_dims
+                    .map(|k| format!(", at most {k} nonzero"))
+                    .unwrap_or_default()
+            ),
+            None => format!(
+                "{} pooling, {}",
+                pooling_name(self.pooling),
+                if self.normalize {
+                    "L2-normalised"
+                } else {
+                    "not normalised"
+                }
+            ),
+        };
         if let Some(n) = self.max_seq_length {
             s.push_str(&format!(", max_seq_length {n}"));
         }
@@ -391,6 +441,43 @@ impl SentenceConfig {
         }
         s
     }
+}
+
+/// SPLADE's pooling from a sentence-transformers `SpladePooling` config (`pooling_strategy`
+/// max or sum; `activation_function` relu or log1p_relu).
+pub fn splade_from_config(path: &Path, v: &Value) -> Result<crate::model::Splade> {
+    use crate::kernels::SpladePool;
+    let pool = match v
+        .get("pooling_strategy")
+        .and_then(|p| p.as_str())
+        .unwrap_or("max")
+    {
+        "max" => SpladePool::Max,
+        "sum" => SpladePool::Sum,
+        other => {
+            return Err(bad(
+                path,
+                format!("pooling_strategy {other:?} is not max or sum, the two SpladePooling has"),
+            ));
+        }
+    };
+    let log1p_twice = match v
+        .get("activation_function")
+        .and_then(|a| a.as_str())
+        .unwrap_or("relu")
+    {
+        "relu" => false,
+        "log1p_relu" => true,
+        other => {
+            return Err(bad(
+                path,
+                format!(
+                    "activation_function {other:?} is not relu or log1p_relu, the two SpladePooling has"
+                ),
+            ));
+        }
+    };
+    Ok(crate::model::Splade { pool, log1p_twice })
 }
 
 /// The lower-case name of a pooling, as the CLI takes it.

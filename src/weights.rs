@@ -5,8 +5,8 @@
 //! `bert.` / `roberta.` / `distilbert.` prefix; it is stripped. DistilBERT's own names
 //! (`transformer.layer.{i}.attention.q_lin`, `ffn.lin1`, `sa_layer_norm`, …) are mapped onto
 //! BERT's, and so are the sequence-classification heads (RoBERTa's `classifier.dense` +
-//! `classifier.out_proj`, DistilBERT's `pre_classifier` + `classifier`). Other tensors
-//! (`cls.*`, `lm_head.*`, `vocab_*`) are ignored.
+//! `classifier.out_proj`, DistilBERT's `pre_classifier` + `classifier`), and so are the
+//! masked-word heads (DistilBERT's `vocab_*`, RoBERTa's `lm_head.*` → BERT's `cls.predictions.*`).
 
 use crate::config::{BertConfig, Family};
 use crate::error::{Error, Result};
@@ -127,8 +127,22 @@ const PREFIXES: [&str; 6] = [
     "module.",
 ];
 
-/// DistilBERT's names for BERT's tensors (inside a layer), and the heads' names.
-const RENAMES: [(&str, &str); 11] = [
+/// DistilBERT's names for BERT's tensors (inside a layer), and the heads' names: the
+/// classification heads, and the masked-word heads of DistilBertForMaskedLM (`vocab_*`) and
+/// RobertaForMaskedLM (`lm_head.*`) as BERT's `cls.predictions.*`.
+const RENAMES: [(&str, &str); 20] = [
+    ("vocab_transform.", "cls.predictions.transform.dense."),
+    ("vocab_layer_norm.", "cls.predictions.transform.LayerNorm."),
+    ("vocab_projector.weight", "cls.predictions.decoder.weight"),
+    ("vocab_projector.bias", "cls.predictions.bias"),
+    ("lm_head.dense.", "cls.predictions.transform.dense."),
+    (
+        "lm_head.layer_norm.",
+        "cls.predictions.transform.LayerNorm.",
+    ),
+    ("lm_head.decoder.weight", "cls.predictions.decoder.weight"),
+    ("lm_head.decoder.bias", "cls.predictions.decoder.bias"),
+    ("lm_head.bias", "cls.predictions.bias"),
     ("attention.q_lin.", "attention.self.query."),
     ("attention.k_lin.", "attention.self.key."),
     ("attention.v_lin.", "attention.self.value."),

@@ -188,6 +188,15 @@ pub enum Command {
         /// as sentence-transformers' truncate_dim followed by normalisation).
         #[arg(long, value_name = "N")]
         dimensions: Option<usize>,
+        /// SPLADE sparse vectors from the masked-word head (SPLADE models, sentence-transformers
+        /// SparseEncoder folders, any *ForMaskedLM checkpoint): one JSON line per input,
+        /// {"indices": [...], "values": [...], "tokens": [...]}, ids ascending.
+        #[arg(long)]
+        sparse: bool,
+        /// With --sparse: keep only the N largest weights of each vector (default: the
+        /// folder's max_active_dims, else every nonzero weight).
+        #[arg(long, value_name = "N", requires = "sparse")]
+        top_k: Option<usize>,
         /// How token vectors become one sentence vector. Default: what the model folder's
         /// modules.json says (sentence-transformers), else mean.
         #[arg(long, value_enum)]

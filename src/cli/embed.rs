@@ -1,6 +1,7 @@
 //! `wgbert embed`: sentence embeddings for arguments or a file of any size, streamed in chunks
 //! (memory bounded by the chunk, not the file), written as JSON Lines, CSV or `.npy`, in input
-//! order, atomically when written to a file (temporary file + rename).
+//! order, atomically when written to a file (temporary file + rename); with `--sparse`, SPLADE
+//! vectors as JSON Lines.
 
 use super::args::{Format, InputArgs, ModelArgs};
 use super::common::{default_len, open_engine_opts};
@@ -10,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use wgbert::npy::NpyWriter;
-use wgbert::{Engine, Input, Pooling};
+use wgbert::{Engine, Input, Pooling, SparseEmbedding};
 
 /// Inputs processed per chunk; bounds memory whatever the file size.
 const CHUNK: usize = 2048;
@@ -43,6 +44,25 @@ impl<W: Write> Sink<W> {
         Ok(())
     }
 
+    /// One SPLADE vector: `{"indices": [...], "values": [...], "tokens": [...]}`.
+    fn sparse_row(&mut self, v: &SparseEmbedding, engine: &Engine) -> Result<()> {
+        let Sink::Jsonl(w) = self else {
+            bail!("sparse vectors are written as JSON Lines; drop --format or pass --format jsonl");
+        };
+        let pre = engine.preprocessor()?;
+        let tokens: Vec<String> = v
+            .indices
+            .iter()
+            .map(|&i| pre.id_to_token(i).unwrap_or_default())
+            .collect();
+        serde_json::to_writer(
+            &mut *w,
+            &serde_json::json!({"indices": v.indices, "values": v.values, "tokens": tokens}),
+        )?;
+        w.write_all(b"\n")?;
+        Ok(())
+    }
+
     fn finish(self) -> Result<W> {
         Ok(match self {
             Sink::Jsonl(mut w) | Sink::Csv(mut w) => {
@@ -70,6 +90,14 @@ pub struct EmbedJob<'a> {
     pub format: Format,
     pub output: Option<&'a Path>,
     pub quiet: bool,
+    /// SPLADE vectors instead of dense ones.
+    pub sparse: Option<Sparse>,
+}
+
+/// `--sparse`: SPLADE vectors, each cut to its `top_k` largest weights when given.
+#[derive(Clone, Copy, Debug)]
+pub struct Sparse {
+    pub top_k: Option<usize>,
 }
 
 fn progress(total: usize, quiet: bool) -> ProgressBar {
@@ -94,8 +122,17 @@ fn run_into<W: Write>(engine: &Engine, job: &EmbedJob, total: usize, out: W) -> 
     let pb = progress(total, job.quiet);
     let mut chunk: Vec<Input> = Vec::with_capacity(CHUNK);
     let flush = |chunk: &mut Vec<Input>, sink: &mut Sink<W>| -> Result<()> {
-        for v in engine.embed_opts(chunk, &job.embed)? {
-            sink.row(&v)?;
+        match job.sparse {
+            Some(sp) => {
+                for v in engine.embed_sparse(chunk, &job.embed, sp.top_k)? {
+                    sink.sparse_row(&v, engine)?;
+                }
+            }
+            None => {
+                for v in engine.embed_opts(chunk, &job.embed)? {
+                    sink.row(&v)?;
+                }
+            }
         }
         pb.inc(chunk.len() as u64);
         chunk.clear();
@@ -197,9 +234,20 @@ pub fn command(
     batch_size: usize,
     quiet: bool,
     embed: wgbert::EmbedOptions,
+    sparse: Option<Sparse>,
 ) -> Result<()> {
     if inputs.input.is_some() && !inputs.texts.is_empty() {
         bail!("pass either TEXT arguments or --input FILE, not both");
+    }
+    if sparse.is_some() {
+        if format != Format::Jsonl {
+            bail!("sparse vectors are written as JSON Lines; drop --format or pass --format jsonl");
+        }
+        if pooling.is_some() || normalize.is_some() {
+            bail!(
+                "--pooling and --normalize shape dense vectors; a SPLADE vector is pooled as the model folder's SpladePooling says (max of log(1 + relu(logit)) otherwise); drop them with --sparse"
+            );
+        }
     }
     // Standard input (`--input -`, or piped with no other input) is read whole first: .npy
     // needs the row count up front. Files are streamed.
@@ -239,14 +287,22 @@ pub fn command(
         },
         (None, None) => Source::Args(&inputs.texts),
     };
-    // A width or prompt name the model cannot take fails here, before any input is read.
-    engine.embed_opts(&[], &embed)?;
+    // A width, prompt name or head the model cannot give fails here, before any input is read.
+    match sparse {
+        Some(sp) => {
+            engine.embed_sparse(&[], &embed, sp.top_k)?;
+        }
+        None => {
+            engine.embed_opts(&[], &embed)?;
+        }
+    }
     let job = EmbedJob {
         source,
         embed,
         format,
         output,
         quiet,
+        sparse,
     };
     run(&engine, &job)
 }

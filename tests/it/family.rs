@@ -58,6 +58,7 @@ fn check_against_transformers(name: &str) {
     let request = Request {
         mlm: false,
         nsp: false,
+        sparse: None,
         pooled_output: has_pooler,
         sequence_output: true,
         encoder_outputs: false,

@@ -2,7 +2,7 @@
 //! including sizes that are not multiples of the tile, single rows and K not divisible by 4.
 
 use crate::common::{assert_close, kernels};
-use wgbert::kernels::{Act, GemmVariant, Kernels, PoolMode, Reduction};
+use wgbert::kernels::{Act, GemmVariant, Kernels, PoolMode, Reduction, SpladePool};
 use wgbert::ops;
 use wgbert::reference::{self as cpu, SplitMix64};
 
@@ -240,6 +240,44 @@ fn pooler_matches_reference() {
                 2e-6,
                 1e-5,
             );
+        }
+    }
+}
+
+#[test]
+fn splade_matches_reference_across_chunks_that_cut_sequences() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(21);
+    // (batch, seq, vocab, chunk rows): one row; a vocabulary not a multiple of 64; chunks that
+    // end inside a sequence, one row at a time, and the whole batch in one chunk.
+    for &(batch, seq, vocab, chunk) in &[
+        (1, 1, 1, 1),
+        (3, 7, 130, 5),
+        (2, 9, 64, 1),
+        (4, 5, 77, 20),
+        (2, 6, 1000, 4),
+    ] {
+        // Wide logits: most are negative (zero weight), a few tiny (log1p's accuracy).
+        let mut logits = rng.vec(batch * seq * vocab, 6.0);
+        for x in logits.iter_mut().step_by(7) {
+            *x *= 1e-6;
+        }
+        let mask: Vec<u32> = (0..batch)
+            .flat_map(|b| (0..seq).map(move |s| (s <= b * 2) as u32))
+            .collect();
+        for pool in SpladePool::ALL {
+            for twice in [false, true] {
+                let got =
+                    ops::splade(k, &logits, &mask, batch, seq, vocab, pool, twice, chunk).unwrap();
+                let want = cpu::splade(&logits, &mask, batch, seq, vocab, pool, twice);
+                assert_close(
+                    &format!("splade {pool:?} twice {twice} {batch}x{seq}x{vocab} chunk {chunk}"),
+                    &got,
+                    &want,
+                    1e-9,
+                    1e-5,
+                );
+            }
         }
     }
 }

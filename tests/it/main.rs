@@ -36,4 +36,5 @@ mod readme;
 #[cfg(feature = "cli")]
 mod serve;
 mod shaders;
+mod sparse;
 mod tune_cache;

@@ -815,3 +815,48 @@ fn a_folder_with_dense_modules_serves_their_vectors() {
     );
     assert_eq!(st, 400);
 }
+
+#[test]
+fn a_splade_folder_serves_sparse_vectors_on_embed_sparse() {
+    let s = Server::start(&["--model", data("tiny-splade-distil").to_str().unwrap()]);
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("splade_golden.json")).unwrap())
+            .unwrap();
+    let items = golden["tiny-splade-distil"]["items"].as_array().unwrap();
+    let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
+    // TEI's shape: one list of {"index", "value"} per input; the last input is cut to 24 tokens.
+    let (st, d) = post(
+        &s.url("/embed_sparse"),
+        &json!({ "inputs": texts, "truncate": true }),
+    );
+    assert_eq!(st, 200, "{d}");
+    for (row, item) in d.as_array().unwrap().iter().zip(items) {
+        let row = row.as_array().unwrap();
+        let want = item["indices"].as_array().unwrap();
+        assert_eq!(row.len(), want.len(), "max_active_dims 8: {row:?}");
+        for ((e, i), v) in row.iter().zip(want).zip(item["values"].as_array().unwrap()) {
+            assert_eq!(e["index"], *i);
+            assert!((e["value"].as_f64().unwrap() - v.as_f64().unwrap()).abs() < 1e-5);
+        }
+    }
+    let (st, one) = post(&s.url("/embed_sparse"), &json!({ "inputs": texts[0] }));
+    assert_eq!((st, &one[0]), (200, &d[0]));
+    // The dense routes name the sparse one.
+    // (TEI's routes answer a validation error with 422, OpenAI's with 400.)
+    for (path, body, code) in [
+        ("/embed", json!({"inputs": "x"}), 422),
+        ("/v1/embeddings", json!({"input": "x"}), 400),
+    ] {
+        let (st, e) = post(&s.url(path), &body);
+        assert_eq!(st, code, "{path}: {e}");
+        assert!(e.to_string().contains("/embed_sparse"), "{path}: {e}");
+    }
+    let (_, info) = get(&s.url("/info"));
+    assert!(info.contains("\"pooling\":\"splade\""), "{info}");
+    // A model without a masked-word head cannot give sparse vectors.
+    drop(s);
+    let s = Server::start(&["--model", data("tiny-st-dense").to_str().unwrap()]);
+    let (st, e) = post(&s.url("/embed_sparse"), &json!({"inputs": "x"}));
+    assert_eq!(st, 422);
+    assert!(e.to_string().contains("no masked-word head"), "{e}");
+}

@@ -185,6 +185,10 @@ fn params_structs_match_their_wgsl_mirrors() {
             Kernel::GatherRows,
             rust_layout!(GatherRowsParams; rows, hidden, first, count),
         ),
+        (
+            Kernel::Splade,
+            rust_layout!(SpladeParams; batch, seq, vocab, row0, rows, init, twice, _pad),
+        ),
     ];
     assert_eq!(
         cases.len(),

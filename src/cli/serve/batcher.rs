@@ -22,6 +22,8 @@ pub enum Kind {
     Tokens,
     /// The classification head's logits (`/predict`, `/rerank`).
     Logits,
+    /// SPLADE weights over the vocabulary, pooled so (`/embed_sparse`).
+    Sparse(wgbert::Splade),
 }
 
 /// One result per input, in input order.
@@ -240,6 +242,10 @@ impl Batcher {
                 },
                 normalize: matches!(kind, Kind::Embed(_, true)),
                 logits: kind == Kind::Logits,
+                sparse: match kind {
+                    Kind::Sparse(sp) => Some(sp),
+                    _ => None,
+                },
                 ..Default::default()
             };
             let started = Instant::now();
@@ -254,6 +260,7 @@ impl Batcher {
                         let v = match kind {
                             Kind::Embed(..) => e.embedding.unwrap_or_default(),
                             Kind::Logits => e.logits.unwrap_or_default(),
+                            Kind::Sparse(_) => e.sparse.unwrap_or_default(),
                             Kind::Tokens => {
                                 let mut s = e.sequence_output.unwrap_or_default();
                                 s.truncate(n * h);

@@ -426,6 +426,7 @@ fn bool_field(
 async fn openai_embeddings(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let api = Api::OpenAi;
     let (engine, mut slot, body) = app.begin(body, api).await?;
+    dense_model(&engine, api)?;
     let model = match body.get("model") {
         None | Some(Value::Null) => app.model_id.clone(),
         Some(Value::String(s)) => s.clone(),
@@ -600,9 +601,50 @@ async fn tei_inputs(
     Ok((packed, inputs_v.clone()))
 }
 
+/// A SPLADE folder's vectors are sparse: the dense routes refuse it, naming the one to use.
+fn dense_model(engine: &Engine, api: Api) -> std::result::Result<(), ApiError> {
+    if engine.sentence_config().splade.is_some() {
+        return Err(ApiError::bad(
+            api,
+            "this is a sparse model (a SparseEncoder folder with SpladePooling): its vectors are SPLADE's vocabulary-wide weights; POST /embed_sparse",
+        ));
+    }
+    Ok(())
+}
+
+/// TEI's `/embed_sparse`: SPLADE vectors of `inputs`, each `[{"index", "value"}]` over its
+/// nonzero weights, ids ascending (the folder's `max_active_dims` keeps the largest).
+async fn tei_embed_sparse(State(app): State<Arc<App>>, body: Body) -> ApiResult {
+    let api = Api::Tei;
+    let (engine, mut slot, body) = app.begin(body, api).await?;
+    // No masked-word head, or a module wgbert does not run: the engine's own message.
+    engine
+        .embed_sparse(&[], &wgbert::EmbedOptions::default(), None)
+        .map_err(|e| ApiError::bad(api, e.to_string()))?;
+    let (packed, _) = tei_inputs(&app, &engine, &body, engine.embed_seq_length()).await?;
+    let splade = engine.sentence_config().splade.unwrap_or_default();
+    let top_k = engine.sentence_config().max_active_dims;
+    let weights = app
+        .run(&mut slot, Kind::Sparse(splade), packed, api)
+        .await?;
+    let out: Vec<Vec<Value>> = weights
+        .iter()
+        .map(|w| {
+            let v = wgbert::SparseEmbedding::from_dense(w, top_k);
+            v.indices
+                .iter()
+                .zip(&v.values)
+                .map(|(i, x)| json!({"index": i, "value": x}))
+                .collect()
+        })
+        .collect();
+    Ok(axum::Json(out).into_response())
+}
+
 async fn tei_embed(State(app): State<Arc<App>>, body: Body) -> ApiResult {
     let api = Api::Tei;
     let (engine, mut slot, body) = app.begin(body, api).await?;
+    dense_model(&engine, api)?;
     let (packed, _) = tei_inputs(&app, &engine, &body, engine.embed_seq_length()).await?;
     let normalize = bool_field(&body, "normalize", true, api)?;
     let vectors = app
@@ -828,9 +870,15 @@ async fn tei_info(State(app): State<Arc<App>>) -> ApiResult {
         "model_id": app.model_id,
         "model_dir": app.opts.model_dir.display().to_string(),
         "model_type": c.model_type.clone().unwrap_or_else(|| "bert".into()),
-        "dims": engine.embedding_dim(),
+        "dims": match engine.sentence_config().splade {
+            Some(_) => c.vocab_size,
+            None => engine.embedding_dim(),
+        },
         "max_input_length": engine.embed_seq_length(),
-        "pooling": wgbert::sentence::pooling_name(engine.pooling()),
+        "pooling": match engine.sentence_config().splade {
+            Some(_) => "splade",
+            None => wgbert::sentence::pooling_name(engine.pooling()),
+        },
         "normalize": engine.normalize(),
         "max_batch_tokens": app.opts.max_batch_tokens,
         "max_client_batch_size": app.opts.max_client_batch,
@@ -924,6 +972,7 @@ async fn around(State(app): State<Arc<App>>, req: HttpRequest, next: Next) -> Re
         "/v1/embeddings",
         "/v1/models",
         "/embed",
+        "/embed_sparse",
         "/embed_all",
         "/tokenize",
         "/predict",
@@ -947,6 +996,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/v1/embeddings", post(openai_embeddings))
         .route("/v1/models", get(openai_models))
         .route("/embed", post(tei_embed))
+        .route("/embed_sparse", post(tei_embed_sparse))
         .route("/embed_all", post(tei_embed_all))
         .route("/tokenize", post(tei_tokenize))
         .route("/predict", post(tei_predict))
@@ -1081,10 +1131,11 @@ async fn serve_async(
             let warm = engine
                 .preprocessor()?
                 .pack(&Input::from("warm up"), engine.embed_seq_length())?;
-            let rx = app.batcher.submit(
-                Kind::Embed(engine.pooling(), engine.normalize()),
-                vec![warm],
-            );
+            let kind = match engine.sentence_config().splade {
+                Some(sp) => Kind::Sparse(sp),
+                None => Kind::Embed(engine.pooling(), engine.normalize()),
+            };
+            let rx = app.batcher.submit(kind, vec![warm]);
             match rx.blocking_recv() {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => anyhow::bail!("the warm-up forward pass failed: {e}"),
@@ -1123,7 +1174,7 @@ async fn serve_async(
     if worker.is_some() {
         app.ready.store(true, Ordering::SeqCst);
         eprintln!(
-            "wgbert serve: ready on http://{addr} (model {}, {} dims, POST /v1/embeddings, /embed, /embed_all, /tokenize, /predict, /rerank; GET /health, /info, /metrics, /v1/models)",
+            "wgbert serve: ready on http://{addr} (model {}, {} dims, POST /v1/embeddings, /embed, /embed_sparse, /embed_all, /tokenize, /predict, /rerank; GET /health, /info, /metrics, /v1/models)",
             app.model_id,
             app.engine.get().map_or(0, |e| e.embedding_dim())
         );
