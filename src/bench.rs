@@ -49,6 +49,9 @@ pub struct BenchConfig {
     /// Also run BERT's masked-word head (the vocabulary-wide GEMM against the word table) at
     /// every position and read its logits back (random shapes get a random head).
     pub mlm: bool,
+    /// Time SPLADE sparse vectors (the masked-word head at every position, pooled on the GPU;
+    /// `[B, V]` read back) instead of the dense embedding (random shapes get a random head).
+    pub sparse: bool,
 }
 
 /// What one benchmark measured.
@@ -77,6 +80,8 @@ pub struct BenchResult {
     pub shape: String,
     /// Whether the masked-word head ran (its logits `[B·S, V]` read back).
     pub mlm: bool,
+    /// Whether SPLADE sparse vectors were timed instead of dense embeddings.
+    pub sparse: bool,
     /// Sequences per forward pass.
     pub batch: usize,
     /// Positions per sequence.
@@ -231,7 +236,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         BenchModel::Shape(name) => {
             let c = shape_config(name)?;
             let mut w = BertWeights::random(&c, 0);
-            if cfg.mlm {
+            if cfg.mlm || cfg.sparse {
                 w.mlm = Some(random_mlm_head(&c));
             }
             let ctx = Arc::new(GpuContext::new(&cfg.engine.gpu)?);
@@ -269,11 +274,20 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         }
     }
     let types = vec![0u32; b * run_seq];
-    let request = Request {
-        pooled_output: engine.has_pooler(),
-        embedding: !engine.has_pooler(),
-        mlm: cfg.mlm,
-        ..Default::default()
+    let request = if cfg.sparse {
+        Request {
+            pooled_output: false,
+            embedding: false,
+            sparse: Some(engine.sentence_config().splade.unwrap_or_default()),
+            ..Default::default()
+        }
+    } else {
+        Request {
+            pooled_output: engine.has_pooler(),
+            embedding: !engine.has_pooler(),
+            mlm: cfg.mlm,
+            ..Default::default()
+        }
     };
 
     let t1 = Instant::now();
@@ -315,6 +329,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         reduce: engine.kernels().reduction().name(),
         shape,
         mlm: cfg.mlm,
+        sparse: cfg.sparse,
         batch: b,
         seq_len: s,
         fill: cfg.fill,
@@ -327,7 +342,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchResult> {
         seq_per_s: b as f64 / median_s,
         real_tokens_per_s: (b * real) as f64 / median_s,
         gflop_per_s: (flops_per_forward(&c, b, s)
-            + if cfg.mlm {
+            + if cfg.mlm || cfg.sparse {
                 mlm_flops(&c, b * run_seq)
             } else {
                 0.0

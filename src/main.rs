@@ -206,6 +206,7 @@ fn main() {
             profile,
             precision,
             mlm,
+            sparse,
         } => {
             let cfg = wgbert::bench::BenchConfig {
                 model: match model {
@@ -221,6 +222,7 @@ fn main() {
                 profile: *profile,
                 engine: engine_options_with(adapter.as_deref(), *precision),
                 mlm: *mlm,
+                sparse: *sparse,
             };
             cli::bench::run(&cfg, *json)
         }

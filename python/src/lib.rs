@@ -512,6 +512,70 @@ impl Model {
             .collect()
     }
 
+    /// SPLADE sparse vectors (a SPLADE / SparseEncoder folder, or any masked-word head): per
+    /// input, `(indices, values)` — uint32 vocabulary ids ascending and their float32 weights.
+    /// `max_active_dims` keeps the largest (default: the folder's, else all nonzero).
+    #[pyo3(signature = (texts, prompt_name=None, prompt=None, max_active_dims=None))]
+    fn embed_sparse<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
+        prompt_name: Option<String>,
+        prompt: Option<String>,
+        max_active_dims: Option<usize>,
+    ) -> PyResult<Vec<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>)>> {
+        let inputs = inputs(texts)?;
+        let engine = &self.engine;
+        let opts = wgbert::EmbedOptions {
+            prompt_name,
+            prompt,
+            dimensions: None,
+        };
+        let out = run(py, || engine.embed_sparse(&inputs, &opts, max_active_dims))?;
+        Ok(out
+            .into_iter()
+            .map(|v| {
+                (
+                    PyArray1::from_vec(py, v.indices),
+                    PyArray1::from_vec(py, v.values),
+                )
+            })
+            .collect())
+    }
+
+    /// Whether the folder is a SPLADE model (a SparseEncoder folder with SpladePooling).
+    #[getter]
+    fn is_sparse(&self) -> bool {
+        self.engine.sentence_config().splade.is_some()
+    }
+
+    /// Vocabulary size: the width of SPLADE vectors.
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.engine.config().vocab_size
+    }
+
+    /// `max_active_dims` of the folder's `config_sentence_transformers.json`.
+    #[getter]
+    fn max_active_dims(&self) -> Option<usize> {
+        self.engine.sentence_config().max_active_dims
+    }
+
+    /// The vocabulary entry of each id (transformers' `convert_ids_to_tokens`).
+    fn ids_to_tokens(&self, ids: Vec<u32>) -> PyResult<Vec<String>> {
+        let pre = self.engine.preprocessor().map_err(py_err)?;
+        ids.iter()
+            .map(|&i| {
+                pre.id_to_token(i).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "token id {i} is not in the vocabulary (size {})",
+                        self.engine.config().vocab_size
+                    ))
+                })
+            })
+            .collect()
+    }
+
     /// BERT's next-sentence task: P(b follows a) for each pair `(a, b)`, float32 `[n]`.
     fn next_sentence<'py>(
         &self,

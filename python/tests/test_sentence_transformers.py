@@ -131,3 +131,33 @@ def test_bert_pretraining_heads():
     assert max_abs(p, [i["is_next"] for i in ns]) < 1e-5
     with pytest.raises(ValueError, match="no \\[MASK\\]"):
         m.fill_mask(["no mask"])
+
+
+def test_sparse_encoder_gives_sentence_transformers_splade_vectors():
+    gold = json.loads((DATA / "splade_golden.json").read_text())
+    for name in ["tiny-splade", "tiny-splade-distil"]:
+        g = gold[name]
+        m = wgbert.SparseEncoder(str(DATA / name))
+        assert m.model.is_sparse
+        texts = [i["text"] for i in g["items"]]
+        emb = m.encode(texts, batch_size=2)
+        assert emb.shape == (len(texts), m.get_sentence_embedding_dimension()) and emb.dtype == np.float32
+        for row, item in zip(emb, g["items"]):
+            want = np.zeros_like(row)
+            want[item["indices"]] = item["values"]
+            assert max_abs(row, want) < 1e-5, name
+        pairs = m.encode_sparse(texts[:1])
+        idx, val = pairs[0]
+        assert idx.dtype == np.uint32 and list(idx) == sorted(idx)
+        assert max_abs(val, emb[0][idx]) == 0
+        if g["max_active_dims"]:
+            assert len(idx) == g["max_active_dims"]
+        # decode: the vocabulary's tokens, largest weight first, as sentence-transformers'.
+        top = m.decode(emb[0], top_k=3)
+        order = np.argsort(-np.array(g["items"][0]["values"]), kind="stable")[:3]
+        assert [t for t, _ in top] == [g["items"][0]["tokens"][i] for i in order]
+        assert m.similarity(emb[:1], emb[:1])[0, 0] == pytest.approx(float(emb[0] @ emb[0]), rel=1e-5)
+    with pytest.raises(ValueError, match="no masked-word head"):
+        wgbert.SparseEncoder(str(DATA / "tiny-st-dense")).encode("x")
+    with pytest.raises(ValueError, match="embed --sparse"):
+        wgbert.SentenceTransformer(str(DATA / "tiny-splade")).encode("x")

@@ -1,6 +1,7 @@
 """wgbert: BERT-family embeddings on any GPU (Vulkan, Metal, DX12) through wgpu.
 
-sentence-transformers' API on the engine::
+sentence-transformers' API on the engine (``SentenceTransformer``, ``CrossEncoder``,
+``SparseEncoder`` for SPLADE models)::
 
     from wgbert import SentenceTransformer
     model = SentenceTransformer()            # the default model, as the `wgbert` command finds it
@@ -27,6 +28,7 @@ __version__ = _wgbert.__version__
 __all__ = [
     "SentenceTransformer",
     "CrossEncoder",
+    "SparseEncoder",
     "Model",
     "Tokenizer",
     "adapters",
@@ -402,3 +404,120 @@ class CrossEncoder:
 
     def __repr__(self) -> str:
         return f"wgbert.CrossEncoder({self.model!r})"
+
+
+class SparseEncoder:
+    """sentence-transformers' ``SparseEncoder`` on wgbert, for SPLADE models.
+
+    ``model_name_or_path``, ``device`` and ``precision`` as :class:`SentenceTransformer`. The
+    folder is a sentence-transformers SparseEncoder folder (MLMTransformer + SpladePooling) or
+    any masked-word checkpoint (then max pooling of log(1 + relu(logit))). The masked-word head
+    and the pooling run on the GPU; each vector comes back as its nonzero weights.
+    ``encode`` gives numpy arrays ``[n, vocab_size]`` (sentence-transformers'
+    ``convert_to_sparse_tensor=False`` form); :meth:`encode_sparse` gives ``(indices, values)``
+    per text without the dense width.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: Optional[str] = None,
+        device: Optional[str] = None,
+        precision: str = "f32",
+        *,
+        max_active_dims: Optional[int] = None,
+        max_batch: int = 32,
+    ) -> None:
+        self._model = Model(path=model_name_or_path, device=device, precision=precision, max_batch=max_batch)
+        if max_active_dims is not None and (not isinstance(max_active_dims, int) or isinstance(max_active_dims, bool) or max_active_dims < 1):
+            raise ValueError(f"max_active_dims must be a positive int or None, got {max_active_dims!r}")
+        self.max_active_dims: Optional[int] = max_active_dims if max_active_dims is not None else self._model.max_active_dims
+        self.prompts: Dict[str, str] = dict(self._model.prompts)
+        self.default_prompt_name: Optional[str] = self._model.default_prompt_name
+
+    @property
+    def model(self) -> Model:
+        return self._model
+
+    @property
+    def device(self) -> str:
+        return self._model.adapter
+
+    @property
+    def max_seq_length(self) -> int:
+        return self._model.max_seq_length
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """The vocabulary size: the width of the vectors."""
+        return self._model.vocab_size
+
+    def encode_sparse(
+        self,
+        sentences: Union[str, Sequence[str]],
+        prompt_name: Optional[str] = None,
+        prompt: Optional[str] = None,
+        max_active_dims: Optional[int] = None,
+        batch_size: int = 32,
+        show_progress_bar: Optional[bool] = None,
+    ) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """Per text, ``(indices, values)``: uint32 vocabulary ids ascending, float32 weights."""
+        texts = [sentences] if isinstance(sentences, str) else list(sentences)
+        k = max_active_dims if max_active_dims is not None else self.max_active_dims
+        out: List[Tuple[np.ndarray, np.ndarray]] = []
+        bar = _progress(len(texts), show_progress_bar, "Batches")
+        for batch in _batches(texts, batch_size):
+            out.extend(self._model.embed_sparse(batch, prompt_name=prompt_name, prompt=prompt, max_active_dims=k))
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+        return out
+
+    def encode(
+        self,
+        sentences: Union[str, Sequence[str]],
+        prompt_name: Optional[str] = None,
+        prompt: Optional[str] = None,
+        max_active_dims: Optional[int] = None,
+        batch_size: int = 32,
+        show_progress_bar: Optional[bool] = None,
+    ) -> np.ndarray:
+        """SPLADE vectors, float32 ``[n, vocab_size]`` (``[vocab_size]`` for one str)."""
+        pairs = self.encode_sparse(sentences, prompt_name, prompt, max_active_dims, batch_size, show_progress_bar)
+        dense = np.zeros((len(pairs), self._model.vocab_size), dtype=np.float32)
+        for row, (idx, val) in zip(dense, pairs):
+            row[idx] = val
+        return dense[0] if isinstance(sentences, str) else dense
+
+    def encode_query(self, sentences: Union[str, Sequence[str]], **kwargs: Any) -> np.ndarray:
+        """``encode`` with the folder's ``query`` prompt (when it has one)."""
+        if "query" in self.prompts and "prompt_name" not in kwargs and "prompt" not in kwargs:
+            kwargs["prompt_name"] = "query"
+        return self.encode(sentences, **kwargs)
+
+    def encode_document(self, sentences: Union[str, Sequence[str]], **kwargs: Any) -> np.ndarray:
+        """``encode`` with the folder's ``document`` prompt (when it has one)."""
+        if "document" in self.prompts and "prompt_name" not in kwargs and "prompt" not in kwargs:
+            kwargs["prompt_name"] = "document"
+        return self.encode(sentences, **kwargs)
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> np.ndarray:
+        """Dot products (SPLADE's score) of every row of one with every row of the other."""
+        return _dot(embeddings1, embeddings2)
+
+    def decode(self, embeddings: Any, top_k: Optional[int] = None):
+        """``(token, weight)`` pairs of each vector, largest weight first (one list for one vector)."""
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        x = np.asarray(embeddings, dtype=np.float32)
+        one = x.ndim == 1
+        x = _as_2d(x, "embeddings")
+        out = []
+        for row in x:
+            idx = np.nonzero(row > 0)[0]
+            idx = idx[np.argsort(-row[idx], kind="stable")][:top_k]
+            tokens = self._model.ids_to_tokens([int(i) for i in idx])
+            out.append([(t, float(row[i])) for t, i in zip(tokens, idx)])
+        return out[0] if one else out
+
+    def __repr__(self) -> str:
+        return f"SparseEncoder({str(self._model.path)!r}, device={self.device!r})"

@@ -73,6 +73,21 @@ class Model:
         """Per input, per [MASK], the top_k {"token", "token_str", "score", "sequence"} (the fill-mask pipeline's)."""
     def next_sentence(self, pairs: Sequence[Tuple[str, str]]) -> _F32:
         """P(b follows a) for each (a, b), [n]."""
+    def embed_sparse(
+        self,
+        texts: Sequence[_Input],
+        prompt_name: Optional[str] = None,
+        prompt: Optional[str] = None,
+        max_active_dims: Optional[int] = None,
+    ) -> List[Tuple[npt.NDArray[np.uint32], _F32]]:
+        """SPLADE vectors: per input (vocabulary ids ascending, weights)."""
+    @property
+    def is_sparse(self) -> bool: ...
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def max_active_dims(self) -> Optional[int]: ...
+    def ids_to_tokens(self, ids: Sequence[int]) -> List[str]: ...
 
 class Tokenizer:
     """A model folder's tokenizer.json and TF-Hub's packing, on the CPU."""

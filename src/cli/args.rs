@@ -456,8 +456,12 @@ pub enum Command {
         precision: PrecisionArg,
         /// Also run BERT's masked-word head at every position (the vocabulary-wide GEMM,
         /// 30 522 columns for BERT) and read its logits back.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sparse")]
         mlm: bool,
+        /// Time SPLADE sparse embeddings instead of dense ones: the masked-word head at every
+        /// position, pooled on the GPU (only the [batch, vocabulary] weights come back).
+        #[arg(long)]
+        sparse: bool,
     },
     /// Adapter, backend, driver, features and limits, and the model's config.
     Info {

@@ -23,6 +23,8 @@ pub fn run(cfg: &wgbert::bench::BenchConfig, json: bool) -> Result<()> {
             r.run_seq_len,
             if r.mlm {
                 ", masked-word head (vocabulary logits read back)"
+            } else if r.sparse {
+                ", SPLADE sparse vectors (masked-word head pooled on the GPU)"
             } else {
                 ""
             }
