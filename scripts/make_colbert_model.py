@@ -73,14 +73,30 @@ model = models.ColBERT(model_name_or_path=d, device="cpu").double()
 with torch.no_grad():
     q = model.encode(QUERIES, is_query=True, convert_to_tensor=False, convert_to_numpy=False)
     dd = model.encode(DOCUMENTS, is_query=False, convert_to_tensor=False, convert_to_numpy=False)
-    s = scores.colbert_scores(q, dd)
+    # MaxSim of each pair on its own: colbert_scores over a padded list of documents would let
+    # a shorter document's zero padding into the max.
+    s = [[float(scores.colbert_scores(qi[None], di[None])[0, 0]) for di in dd] for qi in q]
 
 
 def rows(texts, vecs, is_query):
     items = []
     for t, v in zip(texts, vecs):
-        ids = model.tokenize([t], is_query=is_query)["input_ids"][0].tolist()
-        items.append({"text": t, "input_ids": ids, "vectors": [[round(float(x), 12) for x in r] for r in v]})
+        f = model.tokenize([t], is_query=is_query)
+        ids = f["input_ids"][0]
+        # The positions PyLate keeps: every query position (expansion), a document's real tokens
+        # outside the skiplist.
+        keep = torch.ones_like(ids, dtype=torch.bool) if is_query else (
+            model.skiplist_mask(ids[None], model.skiplist)[0] & f["attention_mask"][0].bool()
+        )
+        assert int(keep.sum()) == len(v)
+        items.append(
+            {
+                "text": t,
+                "input_ids": ids.tolist(),
+                "kept_ids": ids[keep].tolist(),
+                "vectors": [[round(float(x), 12) for x in r] for r in v],
+            }
+        )
     return items
 
 
@@ -90,7 +106,7 @@ golden = {
     "document_length": model.document_length,
     "queries": rows(QUERIES, q, True),
     "documents": rows(DOCUMENTS, dd, False),
-    "scores": [[float(x) for x in r] for r in s],
+    "scores": s,
 }
 with open(os.path.join(out, "colbert_golden.json"), "w") as f:
     json.dump(golden, f, indent=1)

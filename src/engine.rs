@@ -126,6 +126,56 @@ pub struct Encoded {
     pub sparse: Option<Vec<f32>>,
 }
 
+/// A text's ColBERT vectors: one L2-normalised vector per kept token.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MultiVector {
+    /// The kept tokens' ids, in order (a query: every position, `[MASK]` expansion included; a
+    /// document: its real tokens less the skiplist).
+    pub ids: Vec<u32>,
+    /// Width of each vector.
+    pub dim: usize,
+    /// `[ids.len() × dim]`, row-major.
+    pub vectors: Vec<f32>,
+}
+
+impl MultiVector {
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Vector `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Late interaction (ColBERT's MaxSim): Σ over this query's vectors of the largest dot
+    /// product with any of `document`'s vectors (0 against a document without vectors).
+    pub fn max_sim(&self, document: &MultiVector) -> f32 {
+        if document.is_empty() {
+            return 0.0;
+        }
+        (0..self.len())
+            .map(|i| {
+                let q = self.row(i);
+                (0..document.len())
+                    .map(|j| {
+                        q.iter()
+                            .zip(document.row(j))
+                            .map(|(a, b)| *a as f64 * *b as f64)
+                            .sum::<f64>()
+                    })
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .sum::<f64>() as f32
+    }
+}
+
 /// A SPLADE vector: its nonzero weights by vocabulary id, ascending.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SparseEmbedding {
@@ -671,6 +721,11 @@ impl Engine {
         normalize: bool,
     ) -> Result<Vec<Vec<f32>>> {
         self.check_modules()?;
+        if self.sentence.colbert.is_some() {
+            return Err(Error::Unsupported(
+                "this is a ColBERT model (PyLate): it gives one vector per token, not one per text; use `embed --multi-vector`, Engine::embed_multi, or `rerank` (MaxSim)".into(),
+            ));
+        }
         if self.sentence.splade.is_some() {
             return Err(Error::Unsupported(
                 "this is a sparse model (a sentence-transformers SparseEncoder folder with SpladePooling): its vectors are SPLADE's vocabulary-wide weights, not dense ones; use `embed --sparse`, Engine::embed_sparse or the server's /embed_sparse".into(),
@@ -700,6 +755,135 @@ impl Engine {
             ))),
             None => Ok(()),
         }
+    }
+
+    /// ColBERT vectors (late interaction) of `inputs`, as PyLate encodes them from a folder it
+    /// saved: `[CLS]`, the query or document prefix token, the text, `[SEP]`; queries padded
+    /// with `[MASK]` to `query_length` (not attended to unless `attend_to_expansion_tokens`) and
+    /// every position kept; documents cut at `document_length`, their padding and skiplist
+    /// tokens (punctuation) dropped. Each token's last-layer vector goes through the Dense
+    /// modules and is L2-normalised, on the GPU.
+    pub fn embed_multi(&self, inputs: &[Input], is_query: bool) -> Result<Vec<MultiVector>> {
+        self.check_modules()?;
+        let cb = self.sentence.colbert.as_ref().ok_or_else(|| {
+            Error::Unsupported(
+                "this folder is not a ColBERT model (PyLate writes query_prefix, query_length and document_length to config_sentence_transformers.json, and a Dense module after the encoder); multi-vector output needs one".into(),
+            )
+        })?;
+        let pre = self.preprocessor()?;
+        let prefix = if is_query {
+            &cb.query_prefix
+        } else {
+            &cb.document_prefix
+        };
+        let prefix_id = match prefix.as_str() {
+            "" => None,
+            p => Some(pre.token_to_id(p).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "the tokenizer has no token {p:?}, the {} prefix of config_sentence_transformers.json; add it to tokenizer.json's added_tokens (PyLate does when it saves the folder)",
+                    if is_query { "query" } else { "document" }
+                ))
+            })?),
+        };
+        let length = if is_query {
+            cb.query_length
+        } else {
+            cb.document_length
+        }
+        .min(self.config().max_seq_length());
+        let mask_id = pre.mask_id();
+        let expand = is_query && cb.do_query_expansion;
+        if expand && mask_id.is_none() {
+            return Err(Error::Unsupported(
+                "query expansion pads queries with the mask token, and this tokenizer has none; set do_query_expansion to false".into(),
+            ));
+        }
+        // convert_tokens_to_ids: a word outside the vocabulary stands for the unknown token.
+        let unk = ["[UNK]", "<unk>"].iter().find_map(|t| pre.token_to_id(t));
+        let skip: Vec<u32> = cb
+            .skiplist_words
+            .iter()
+            .filter_map(|w| pre.token_to_id(w).or(unk))
+            .collect();
+        let inner = length - prefix_id.is_some() as usize;
+        // (ids, types, mask, kept positions) of each input, `length` long.
+        let mut rows = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            if matches!(input, Input::Pair(..)) {
+                return Err(Error::InvalidInput(format!(
+                    "input {i} is a pair; ColBERT encodes queries and documents one text at a time"
+                )));
+            }
+            let p = pre.pack(input, inner)?;
+            let mut ids = p.input_word_ids.clone();
+            let mut mask = p.input_mask.clone();
+            if let Some(id) = prefix_id {
+                ids.insert(1, id);
+                mask.insert(1, 1);
+            }
+            let real = mask.iter().filter(|&&m| m != 0).count();
+            let keep: Vec<usize> = if expand {
+                for j in real..length {
+                    ids[j] = mask_id.unwrap_or(ids[j]);
+                    if cb.attend_to_expansion_tokens {
+                        mask[j] = 1;
+                    }
+                }
+                (0..length).collect()
+            } else if is_query {
+                (0..real).collect()
+            } else {
+                (0..real).filter(|&j| !skip.contains(&ids[j])).collect()
+            };
+            let run = if expand { length } else { real };
+            rows.push((ids, mask, keep, run));
+        }
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i].3);
+        let dim = self.embedding_dim();
+        let request = Request {
+            pooled_output: false,
+            embedding: false,
+            multi_vector: true,
+            ..Default::default()
+        };
+        let mut out: Vec<MultiVector> = vec![MultiVector::default(); rows.len()];
+        for batch in order.chunks(self.batch_limit(length)) {
+            let longest = batch.iter().map(|&i| rows[i].3).max().unwrap_or(1);
+            let seq = longest.div_ceil(8).saturating_mul(8).clamp(1, length);
+            let b = batch.len();
+            let (mut ids, mut mask) = (Vec::with_capacity(b * seq), Vec::with_capacity(b * seq));
+            for &i in batch {
+                ids.extend_from_slice(&rows[i].0[..seq]);
+                mask.extend_from_slice(&rows[i].1[..seq]);
+            }
+            let packed = Packed {
+                input_word_ids: ids.clone(),
+                input_mask: mask.clone(),
+                input_type_ids: vec![0; ids.len()],
+                tokens: Vec::new(),
+                offsets: Vec::new(),
+                special: Vec::new(),
+            };
+            self.check_ids(&packed)?;
+            let fwd = self.run(b, seq, &ids, &packed.input_type_ids, &mask, &request)?;
+            let v = fwd
+                .token_vectors
+                .ok_or_else(|| Error::Device("the token vectors did not come back".into()))?;
+            for (r, &i) in batch.iter().enumerate() {
+                let keep = &rows[i].2;
+                let mut vectors = Vec::with_capacity(keep.len() * dim);
+                for &j in keep {
+                    vectors.extend_from_slice(&v[(r * seq + j) * dim..(r * seq + j + 1) * dim]);
+                }
+                out[i] = MultiVector {
+                    ids: keep.iter().map(|&j| rows[i].0[j]).collect(),
+                    dim,
+                    vectors,
+                };
+            }
+        }
+        Ok(out)
     }
 
     /// SPLADE sparse vectors of `inputs` (sentence-transformers' SparseEncoder): the

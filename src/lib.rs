@@ -44,7 +44,7 @@ pub mod weights;
 pub use config::{Activation, BertConfig, Family};
 pub use engine::{
     DEFAULT_SEQ_LENGTH, EmbedOptions, Encoded, Engine, EngineFuture, EngineOptions, MaskFill,
-    SparseEmbedding,
+    MultiVector, SparseEmbedding,
 };
 pub use error::{Error, Result};
 pub use gpu::{GpuContext, GpuOptions};

@@ -148,6 +148,8 @@ fn main() {
             dimensions,
             sparse,
             top_k,
+            multi_vector,
+            query,
             pooling,
             normalize,
             no_normalize,
@@ -172,6 +174,7 @@ fn main() {
             *quiet,
             prompt.embed_options(*dimensions),
             sparse.then_some(cli::embed::Sparse { top_k: *top_k }),
+            multi_vector.then_some(cli::embed::Multi { query: *query }),
         ),
         Command::Similarity {
             model,

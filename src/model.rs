@@ -62,6 +62,9 @@ pub struct Request {
     /// SPLADE sparse vectors `[B, V]` from the masked-word head's logits, pooled on the GPU
     /// (the logits themselves stay there unless `mlm` asks for them too).
     pub sparse: Option<Splade>,
+    /// One vector per position `[B, S, D]` (ColBERT): the last layer through the Dense modules
+    /// at every token, each row L2-normalised.
+    pub multi_vector: bool,
 }
 
 /// How SPLADE turns masked-word logits into one vocabulary-wide weight vector per sequence
@@ -98,6 +101,7 @@ impl Default for Request {
             mlm: false,
             nsp: false,
             sparse: None,
+            multi_vector: false,
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct ForwardOutput {
     pub nsp_logits: Option<Vec<f32>>,
     /// SPLADE weights `[B·V]` (zero where a token has none).
     pub sparse: Option<Vec<f32>>,
+    /// `[B·S·D]`: every position's projected, normalised vector.
+    pub token_vectors: Option<Vec<f32>>,
 }
 
 struct GpuLayer {
@@ -495,6 +501,8 @@ pub struct PlanKey {
     pub nsp: bool,
     /// SPLADE pooling of the masked-word logits.
     pub sparse: Option<Splade>,
+    /// One vector per position (ColBERT).
+    pub multi_vector: bool,
 }
 
 impl PlanKey {
@@ -509,6 +517,7 @@ impl PlanKey {
             mlm: r.mlm,
             nsp: r.nsp,
             sparse: r.sparse,
+            multi_vector: r.multi_vector,
         }
     }
 }
@@ -537,6 +546,8 @@ pub struct Plan {
     nsp_logits: Option<wgpu::Buffer>,
     /// SPLADE weights `[B, V]`, when the key asks for them.
     sparse: Option<wgpu::Buffer>,
+    /// Every position's vector `[B·S, D]` (ColBERT), when the key asks for them.
+    token_vectors: Option<wgpu::Buffer>,
     embedding: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     staging: Vec<wgpu::Buffer>,
@@ -826,6 +837,39 @@ impl Plan {
             )?);
         }
 
+        // ColBERT: (B·S, D) ← normalise_rows(Dense_n(… Dense_1(x))) at every position.
+        let mut token_scratch = Vec::new();
+        let token_vectors = if key.multi_vector {
+            let mut src = x;
+            for (i, dl) in model.dense.iter().enumerate() {
+                let out = k.float_buffer(&format!("tokens.dense{i}"), m * dl.out_features)?;
+                d.push(k.gemm(
+                    format!("tokens.dense{i}"),
+                    &GemmParams::new(m, dl.out_features, dl.in_features, dl.act),
+                    [src, &dl.w, &dl.b, &out],
+                )?);
+                token_scratch.push(out);
+                src = token_scratch.last().unwrap_or(x);
+            }
+            let out = k.float_buffer("token_vectors", m * emb_dim)?;
+            d.push(k.dispatch(
+                "tokens.normalize",
+                Kernel::Pooling,
+                PoolMode::Cls as u32,
+                &PoolingParams {
+                    batch: mu,
+                    seq: 1,
+                    hidden: emb_dim as u32,
+                    normalize: 1,
+                },
+                &[src, &mask, &out],
+                row_grid(mu),
+            )?);
+            Some(out)
+        } else {
+            None
+        };
+
         // The classification head, on the GPU after the encoder:
         //   token head     (B·S, labels) ← x · Wcᵀ + bc      (BertForTokenClassification)
         //   sequence head  (B, labels)   ← pooled · Wcᵀ + bc (BertForSequenceClassification)
@@ -1021,6 +1065,7 @@ impl Plan {
 
         let mut scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
         scratch.extend(head_scratch);
+        scratch.extend(token_scratch);
         scratch.extend(dense_bufs);
         scratch.extend(head_hidden);
         scratch.extend(word_rows);
@@ -1042,6 +1087,7 @@ impl Plan {
             mlm_logits,
             nsp_logits,
             sparse,
+            token_vectors,
             dispatches: d,
             staging: Vec::new(),
             _scratch: scratch,
@@ -1221,6 +1267,13 @@ impl Plan {
             })?;
             sources.push((buf, b * 2));
         }
+        if request.multi_vector {
+            let buf = self
+                .token_vectors
+                .as_ref()
+                .ok_or_else(|| Error::Device("plan without the token vectors".into()))?;
+            sources.push((buf, m * self.emb_dim));
+        }
         if request.sparse.is_some() {
             let buf = self
                 .sparse
@@ -1304,6 +1357,9 @@ impl Plan {
         }
         if request.nsp {
             out.nsp_logits = got.next();
+        }
+        if request.multi_vector {
+            out.token_vectors = got.next();
         }
         if request.sparse.is_some() {
             out.sparse = got.next();

@@ -429,9 +429,19 @@ impl Preprocessor {
             .find_map(|t| self.tokenizer.token_to_id(t))
     }
 
-    /// The vocabulary entry of `id` (`##ing`, `Ġthe`; transformers' `convert_ids_to_tokens`).
+    /// The id of a vocabulary entry or added token (`[Q] `), if the tokenizer has it.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+
+    /// The vocabulary entry of `id` (`##ing`, `Ġthe`; transformers' `convert_ids_to_tokens`):
+    /// an added token as written in `tokenizer.json` (`[Q] `, not its normalised form).
     pub fn id_to_token(&self, id: u32) -> Option<String> {
-        self.tokenizer.id_to_token(id)
+        self.tokenizer
+            .get_added_tokens_decoder()
+            .get(&id)
+            .map(|t| t.content.clone())
+            .or_else(|| self.tokenizer.id_to_token(id))
     }
 
     /// The text of `ids` as the tokenizer's decoder writes it (transformers' `decode`).

@@ -39,6 +39,102 @@ pub struct SentenceConfig {
     /// `max_active_dims` of `config_sentence_transformers.json`: a SparseEncoder keeps only
     /// this many largest weights per vector.
     pub max_active_dims: Option<usize>,
+    /// A ColBERT folder as PyLate saves it (its query/document settings in
+    /// `config_sentence_transformers.json`): one vector per token, the Dense modules projecting
+    /// every token, no pooling.
+    pub colbert: Option<ColbertConfig>,
+}
+
+/// PyLate's ColBERT settings (`config_sentence_transformers.json`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColbertConfig {
+    /// Token put after `[CLS]` in queries (`[Q] `; `""` for none).
+    pub query_prefix: String,
+    /// Token put after `[CLS]` in documents (`[D] `; `""` for none).
+    pub document_prefix: String,
+    /// Tokens of a query, prefix included; shorter queries are expanded with `[MASK]` to it.
+    pub query_length: usize,
+    /// Longest document in tokens, prefix included.
+    pub document_length: usize,
+    /// Pad queries to `query_length` with `[MASK]` and keep those tokens' vectors.
+    pub do_query_expansion: bool,
+    /// Let the other tokens attend to the expansion `[MASK]`s.
+    pub attend_to_expansion_tokens: bool,
+    /// Tokens whose vectors documents drop (punctuation).
+    pub skiplist_words: Vec<String>,
+}
+
+impl ColbertConfig {
+    /// PyLate's settings, where `v` (`config_sentence_transformers.json`) has any of them.
+    fn from_json(path: &Path, v: &Value) -> Result<Option<Self>> {
+        let keys = [
+            "query_prefix",
+            "query_length",
+            "document_length",
+            "skiplist_words",
+        ];
+        if !keys.iter().any(|k| v.get(k).is_some_and(|x| !x.is_null())) {
+            return Ok(None);
+        }
+        let text = |k: &str, default: &str| -> Result<String> {
+            match v.get(k) {
+                None | Some(Value::Null) => Ok(default.to_string()),
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(_) => Err(bad(path, format!("{k} must be a string"))),
+            }
+        };
+        let len = |k: &str, default: usize| -> Result<usize> {
+            match v.get(k) {
+                None | Some(Value::Null) => Ok(default),
+                Some(x) => x
+                    .as_u64()
+                    .filter(|&n| n >= 3)
+                    .map(|n| n as usize)
+                    .ok_or_else(|| {
+                        bad(
+                            path,
+                            format!("{k} must be an integer of at least 3, got {x}"),
+                        )
+                    }),
+            }
+        };
+        let flag = |k: &str, default: bool| -> Result<bool> {
+            match v.get(k) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(x) => Err(bad(path, format!("{k} must be true or false, got {x}"))),
+            }
+        };
+        // PyLate's defaults: ColBERT's lengths and markers, string.punctuation as the skiplist.
+        let skiplist_words = match v.get("skiplist_words") {
+            None | Some(Value::Null) => "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+                .chars()
+                .map(String::from)
+                .collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|w| {
+                    w.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| bad(path, "skiplist_words must be a list of strings".into()))
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => {
+                return Err(bad(path, "skiplist_words must be a list of strings".into()));
+            }
+        };
+        let do_query_expansion = flag("do_query_expansion", true)?;
+        Ok(Some(ColbertConfig {
+            query_prefix: text("query_prefix", "[Q] ")?,
+            document_prefix: text("document_prefix", "[D] ")?,
+            query_length: len("query_length", 32)?,
+            document_length: len("document_length", 180)?,
+            do_query_expansion,
+            attend_to_expansion_tokens: do_query_expansion
+                && flag("attend_to_expansion_tokens", false)?,
+            skiplist_words,
+        }))
+    }
 }
 
 impl Default for SentenceConfig {
@@ -56,6 +152,7 @@ impl Default for SentenceConfig {
             similarity_fn_name: None,
             splade: None,
             max_active_dims: None,
+            colbert: None,
         }
     }
 }
@@ -104,6 +201,12 @@ impl DenseModule {
             .get("activation_function")
             .and_then(|a| a.as_str())
             .unwrap_or("torch.nn.modules.activation.Tanh");
+        if v.get("use_residual").and_then(|r| r.as_bool()) == Some(true) {
+            return Err(Error::Unsupported(format!(
+                "{}: use_residual (PyLate's Dense adding its input back) is not one wgbert runs",
+                path.display()
+            )));
+        }
         let activation = dense_activation(act_name).ok_or_else(|| {
             Error::Unsupported(format!(
                 "{}: activation_function {act_name} is not one wgbert runs after a Dense layer (Identity, Tanh, ReLU, GELU)",
@@ -248,7 +351,9 @@ impl SentenceConfig {
         }
         let cst = dir.join("config_sentence_transformers.json");
         if cst.exists() {
-            cfg.read_prompts(&cst, &read_json(&cst)?)?;
+            let v = read_json(&cst)?;
+            cfg.read_prompts(&cst, &v)?;
+            cfg.colbert = ColbertConfig::from_json(&cst, &v)?;
         }
         if !modules_path.exists() {
             return Ok(cfg);
@@ -274,7 +379,12 @@ impl SentenceConfig {
                     pooling = Some(pooling_from_config(&p, &read_json(&p)?)?);
                 }
                 "Normalize" => normalize = true,
-                "Dense" if pooling.is_some() && !normalize && cfg.unsupported.is_none() => {
+                // ColBERT: Dense modules project every token (no pooling before them).
+                "Dense"
+                    if (pooling.is_some() || cfg.colbert.is_some())
+                        && !normalize
+                        && cfg.unsupported.is_none() =>
+                {
                     cfg.dense.push(DenseModule::from_dir(&dir.join(path))?);
                 }
                 _ => {
@@ -282,6 +392,15 @@ impl SentenceConfig {
                         .get_or_insert_with(|| format!("{ty} ({})", PathBuf::from(path).display()));
                 }
             }
+        }
+        if cfg.colbert.is_some() {
+            if let Some(p) = pooling {
+                cfg.unsupported.get_or_insert_with(|| {
+                    format!("a Pooling module ({}) in a ColBERT folder", pooling_name(p))
+                });
+            }
+            pooling = Some(Pooling::Mean); // not used: one vector per token
+            normalize = true; // each token's vector (PyLate's normalize_embeddings)
         }
         if cfg.splade.is_some() {
             if let Some(p) = pooling {
@@ -416,6 +535,16 @@ impl SentenceConfig {
                     .map(|k| format!(", at most {k} nonzero"))
                     .unwrap_or_default()
             ),
+            None if self.colbert.is_some() => {
+                let c = self
+                    .colbert
+                    .as_ref()
+                    .map(|c| (c.query_length, c.document_length));
+                let (q, d) = c.unwrap_or_default();
+                format!(
+                    "ColBERT multi-vector (one L2-normalised vector per token; queries {q} tokens with [MASK] expansion, documents at most {d})"
+                )
+            }
             None => format!(
                 "{} pooling, {}",
                 pooling_name(self.pooling),

@@ -16,6 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use wgbert::{Engine, EngineOptions, Error, Input, Packed, Request};
 
+/// A SPLADE vector for Python: (uint32 vocabulary ids ascending, float32 weights).
+type SparsePair<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>);
+
 /// The Python exception for an engine error.
 fn py_err(e: Error) -> PyErr {
     let msg = e.to_string();
@@ -523,7 +526,7 @@ impl Model {
         prompt_name: Option<String>,
         prompt: Option<String>,
         max_active_dims: Option<usize>,
-    ) -> PyResult<Vec<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>)>> {
+    ) -> PyResult<Vec<SparsePair<'py>>> {
         let inputs = inputs(texts)?;
         let engine = &self.engine;
         let opts = wgbert::EmbedOptions {

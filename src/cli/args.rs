@@ -197,6 +197,15 @@ pub enum Command {
         /// folder's max_active_dims, else every nonzero weight).
         #[arg(long, value_name = "N", requires = "sparse")]
         top_k: Option<usize>,
+        /// One vector per token (ColBERT models saved by PyLate): JSON Lines
+        /// {"ids": [...], "tokens": [...], "vectors": [[...], ...]}, or with --format npy one
+        /// [tokens, dim] .npy per input (00000.npy, 00001.npy, ...) in the --output folder.
+        #[arg(long, conflicts_with = "sparse")]
+        multi_vector: bool,
+        /// With --multi-vector: encode the inputs as queries ([Q] marker, [MASK] expansion)
+        /// instead of documents ([D] marker, punctuation dropped).
+        #[arg(long, requires = "multi_vector")]
+        query: bool,
         /// How token vectors become one sentence vector. Default: what the model folder's
         /// modules.json says (sentence-transformers), else mean.
         #[arg(long, value_enum)]

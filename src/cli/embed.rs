@@ -94,6 +94,108 @@ pub struct EmbedJob<'a> {
     pub sparse: Option<Sparse>,
 }
 
+/// `--multi-vector`: ColBERT vectors of queries or documents.
+#[derive(Clone, Copy, Debug)]
+pub struct Multi {
+    pub query: bool,
+}
+
+/// `--multi-vector`: each input's token vectors as one JSON line, or one `.npy` per input in
+/// the folder `output` (written whole into a temporary folder, renamed when complete).
+fn run_multi(
+    engine: &Engine,
+    source: &Source,
+    multi: Multi,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<()> {
+    let texts: Vec<String> = match source {
+        Source::Args(t) => t.to_vec(),
+        Source::File { path, lossy } => {
+            LineReader::open(path, *lossy)?.collect::<Result<Vec<String>>>()?
+        }
+    };
+    if texts.is_empty() {
+        bail!(
+            "no inputs: the input file is empty; pass TEXT arguments or a file with one input per line"
+        );
+    }
+    let pre = engine.preprocessor()?;
+    match format {
+        Format::Jsonl => {
+            let mut lines = Vec::new();
+            for chunk in texts.chunks(CHUNK) {
+                let inputs: Vec<Input> = chunk.iter().map(|t| Input::from(t.as_str())).collect();
+                for v in engine.embed_multi(&inputs, multi.query)? {
+                    let tokens: Vec<String> = v
+                        .ids
+                        .iter()
+                        .map(|&i| pre.id_to_token(i).unwrap_or_default())
+                        .collect();
+                    let vectors: Vec<&[f32]> = (0..v.len()).map(|i| v.row(i)).collect();
+                    lines.push(serde_json::to_string(
+                        &serde_json::json!({"ids": v.ids, "tokens": tokens, "vectors": vectors}),
+                    )?);
+                }
+            }
+            let text = lines.join("\n") + "\n";
+            match output {
+                None => std::io::stdout().lock().write_all(text.as_bytes())?,
+                Some(p) => {
+                    let tmp = temp_path(p);
+                    std::fs::write(&tmp, text)
+                        .with_context(|| format!("cannot write {}", tmp.display()))?;
+                    std::fs::rename(&tmp, p)
+                        .with_context(|| format!("cannot move the result to {}", p.display()))?;
+                }
+            }
+        }
+        Format::Npy => {
+            let Some(dir) = output else {
+                bail!(
+                    "--multi-vector --format npy writes one .npy per input: pass --output FOLDER"
+                );
+            };
+            if dir.exists() {
+                bail!(
+                    "{} exists; --multi-vector --format npy writes a new folder (remove it or pick another name)",
+                    dir.display()
+                );
+            }
+            let tmp = temp_path(dir);
+            let result = (|| -> Result<()> {
+                std::fs::create_dir_all(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+                let mut n = 0usize;
+                for chunk in texts.chunks(CHUNK) {
+                    let inputs: Vec<Input> =
+                        chunk.iter().map(|t| Input::from(t.as_str())).collect();
+                    for v in engine.embed_multi(&inputs, multi.query)? {
+                        let f = std::fs::File::create(tmp.join(format!("{n:05}.npy")))?;
+                        let mut w = NpyWriter::new(BufWriter::new(f), v.len(), v.dim)?;
+                        for i in 0..v.len() {
+                            w.write_row(v.row(i))?;
+                        }
+                        w.finish()?.flush()?;
+                        n += 1;
+                    }
+                }
+                std::fs::rename(&tmp, dir)
+                    .with_context(|| format!("cannot move the result to {}", dir.display()))?;
+                Ok(())
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+            result?;
+        }
+        Format::Csv => bail!(
+            "token vectors are written as JSON Lines or .npy files; pass --format jsonl or --format npy --output FOLDER"
+        ),
+    }
+    Ok(())
+}
+
 /// `--sparse`: SPLADE vectors, each cut to its `top_k` largest weights when given.
 #[derive(Clone, Copy, Debug)]
 pub struct Sparse {
@@ -235,9 +337,17 @@ pub fn command(
     quiet: bool,
     embed: wgbert::EmbedOptions,
     sparse: Option<Sparse>,
+    multi: Option<Multi>,
 ) -> Result<()> {
     if inputs.input.is_some() && !inputs.texts.is_empty() {
         bail!("pass either TEXT arguments or --input FILE, not both");
+    }
+    if multi.is_some()
+        && (pooling.is_some() || normalize.is_some() || embed != wgbert::EmbedOptions::default())
+    {
+        bail!(
+            "--pooling, --normalize, --dimensions and prompts shape one vector per text; --multi-vector gives a ColBERT model's vector per token (PyLate's markers and lengths): drop them"
+        );
     }
     if sparse.is_some() {
         if format != Format::Jsonl {
@@ -287,6 +397,10 @@ pub fn command(
         },
         (None, None) => Source::Args(&inputs.texts),
     };
+    if let Some(m) = multi {
+        engine.embed_multi(&[], m.query)?;
+        return run_multi(&engine, &source, m, format, output);
+    }
     // A width, prompt name or head the model cannot give fails here, before any input is read.
     match sparse {
         Some(sp) => {

@@ -1,5 +1,5 @@
-//! `wgbert rerank`: a cross-encoder scores each `(query, document)` pair; documents are printed
-//! best first with their index.
+//! `wgbert rerank`: a cross-encoder scores each `(query, document)` pair (or, with a ColBERT
+//! model, MaxSim of their token vectors); documents are printed best first with their index.
 
 use anyhow::Result;
 use std::io::Write;
@@ -21,11 +21,28 @@ pub struct RerankJob<'a> {
 
 /// Scores, sorts (best first, ties in input order) and prints.
 pub fn run(engine: &Engine, job: &RerankJob) -> Result<()> {
-    let logits = engine.rerank(job.query, job.docs, job.seq_len)?;
-    let scores: Vec<f32> = logits
-        .iter()
-        .map(|&z| if job.raw { z } else { 1.0 / (1.0 + (-z).exp()) })
-        .collect();
+    let scores: Vec<f32> = if engine.sentence_config().colbert.is_some() {
+        // A ColBERT folder: late interaction, MaxSim of the query's vectors over each document's.
+        if job.seq_len.is_some() {
+            anyhow::bail!(
+                "--seq-len does not apply to a ColBERT model: its query_length and document_length (config_sentence_transformers.json) bound the texts"
+            );
+        }
+        let q = engine.embed_multi(&[wgbert::Input::from(job.query)], true)?;
+        let docs: Vec<wgbert::Input> = job
+            .docs
+            .iter()
+            .map(|d| wgbert::Input::from(d.as_str()))
+            .collect();
+        let d = engine.embed_multi(&docs, false)?;
+        d.iter().map(|d| q[0].max_sim(d)).collect()
+    } else {
+        let logits = engine.rerank(job.query, job.docs, job.seq_len)?;
+        logits
+            .iter()
+            .map(|&z| if job.raw { z } else { 1.0 / (1.0 + (-z).exp()) })
+            .collect()
+    };
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let mut out = std::io::stdout().lock();

@@ -59,6 +59,7 @@ fn check_against_transformers(name: &str) {
         mlm: false,
         nsp: false,
         sparse: None,
+        multi_vector: false,
         pooled_output: has_pooler,
         sequence_output: true,
         encoder_outputs: false,

@@ -9,6 +9,7 @@ mod capi;
 mod classify;
 #[cfg(feature = "cli")]
 mod cli;
+mod colbert;
 #[cfg(feature = "cli")]
 mod commands;
 mod common;
