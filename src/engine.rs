@@ -124,6 +124,22 @@ pub struct Encoded {
     pub nsp_logits: Option<Vec<f32>>,
     /// SPLADE weights over the vocabulary, `[vocab_size]` (zero where a token has none).
     pub sparse: Option<Vec<f32>>,
+    /// Every position's projected, normalised vector, `[positions × token_dim]`.
+    pub token_vectors: Option<Vec<f32>>,
+    /// Every position's weight (bge-m3's sparse head), `[positions]`.
+    pub token_weights: Option<Vec<f32>>,
+}
+
+/// bge-m3's three outputs for one text, from one forward pass.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct M3Embedding {
+    /// The dense vector: `[CLS]`, L2-normalised (as the folder's modules.json says).
+    pub dense: Vec<f32>,
+    /// Lexical weights: relu(sparse_linear) per token, the largest per token id, the special
+    /// and unknown tokens left out.
+    pub sparse: SparseEmbedding,
+    /// `colbert_linear` at every real token after the first, each L2-normalised.
+    pub colbert: MultiVector,
 }
 
 /// A text's ColBERT vectors: one L2-normalised vector per kept token.
@@ -515,7 +531,31 @@ impl Engine {
             });
             width = m.out_features;
         }
-        self.model.set_dense(&layers)?;
+        // A ColBERT folder's Dense modules project every token; bge-m3 brings its own two heads.
+        let m3 = match &sentence.bge_m3 {
+            Some(h) => Some(h.load(self.config().hidden_size)?),
+            None => None,
+        };
+        match (&sentence.colbert, m3) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Unsupported(
+                    "the folder is both a PyLate ColBERT model and bge-m3 (colbert_linear.pt); wgbert cannot tell which token projection to use".into(),
+                ));
+            }
+            (Some(_), None) => {
+                self.model.set_dense(&[])?;
+                self.model.set_token_heads(&layers, None)?;
+            }
+            (None, Some((colbert, sparse))) => {
+                self.model.set_dense(&layers)?;
+                self.model
+                    .set_token_heads(std::slice::from_ref(&colbert), Some(&sparse))?;
+            }
+            (None, None) => {
+                self.model.set_dense(&layers)?;
+                self.model.set_token_heads(&[], None)?;
+            }
+        }
         self.plans
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
@@ -536,6 +576,11 @@ impl Engine {
     /// [`BertConfig::hidden_size`] wide).
     pub fn embedding_dim(&self) -> usize {
         self.model.embedding_dim()
+    }
+
+    /// Width of multi-vector output (ColBERT's projection, bge-m3's `colbert_linear`).
+    pub fn token_dim(&self) -> usize {
+        self.model.token_dim()
     }
 
     /// The pooling `embed` uses: the option if set, else the folder's.
@@ -757,6 +802,107 @@ impl Engine {
         }
     }
 
+    /// bge-m3's dense, sparse and multi-vector outputs of `inputs` from one forward pass, as
+    /// FlagEmbedding's `BGEM3FlagModel.encode` gives them: the dense vector as the folder's
+    /// modules.json pools it (`[CLS]`, normalised), lexical weights relu(sparse_linear(x)) per
+    /// token keeping the largest per id (special tokens and the unknown token dropped), and
+    /// colbert_linear(x) at each real token after the first, normalised. Prompts and
+    /// `dimensions` (on the dense vector) as in [`Engine::embed_opts`].
+    pub fn embed_m3(&self, inputs: &[Input], opts: &EmbedOptions) -> Result<Vec<M3Embedding>> {
+        self.m3_outputs(inputs, opts, true, true, true)
+    }
+
+    /// bge-m3's lexical weights of one packed input from its per-position weights: the largest
+    /// positive weight per token id, the template's special tokens, padding and the unknown
+    /// token left out (FlagEmbedding's `_process_token_weights`).
+    pub fn lexical_weights(&self, packed: &Packed, weights: &[f32]) -> Result<SparseEmbedding> {
+        let pre = self.preprocessor()?;
+        let unk = ["<unk>", "[UNK]"].iter().find_map(|t| pre.token_to_id(t));
+        let pad = self.config().pad_id() as u32;
+        let mut best: std::collections::BTreeMap<u32, f32> = Default::default();
+        for (j, (&id, &w)) in packed
+            .input_word_ids
+            .iter()
+            .zip(weights)
+            .take(packed.len())
+            .enumerate()
+        {
+            let unused =
+                packed.special.get(j).copied().unwrap_or(false) || Some(id) == unk || id == pad;
+            if !unused && w > 0.0 {
+                let b = best.entry(id).or_insert(0.0);
+                *b = b.max(w);
+            }
+        }
+        Ok(SparseEmbedding {
+            indices: best.keys().copied().collect(),
+            values: best.values().copied().collect(),
+        })
+    }
+
+    fn m3_outputs(
+        &self,
+        inputs: &[Input],
+        opts: &EmbedOptions,
+        dense: bool,
+        sparse: bool,
+        colbert: bool,
+    ) -> Result<Vec<M3Embedding>> {
+        self.check_modules()?;
+        if self.sentence.bge_m3.is_none() {
+            return Err(Error::Unsupported(
+                "this folder is not bge-m3: its colbert_linear.pt and sparse_linear.pt are missing"
+                    .into(),
+            ));
+        }
+        let h = self.embedding_dim();
+        if let Some(d) = opts.dimensions
+            && (d == 0 || d > h)
+        {
+            return Err(Error::InvalidInput(format!(
+                "dimensions {d} is outside 1..={h} (the width of this model's vectors); ask for at most {h}"
+            )));
+        }
+        let inputs =
+            self.with_prompt(inputs, opts.prompt_name.as_deref(), opts.prompt.as_deref())?;
+        let request = Request {
+            pooled_output: false,
+            embedding: dense,
+            pooling: self.pooling(),
+            normalize: self.normalize(),
+            multi_vector: colbert,
+            token_weights: sparse,
+            ..Default::default()
+        };
+        let td = self.token_dim();
+        let out = self.encode(&inputs, Some(self.embed_seq_length()), &request)?;
+        out.into_iter()
+            .map(|e| {
+                let n = e.packed.len();
+                let ids = &e.packed.input_word_ids[..n];
+                let mut m3 = M3Embedding::default();
+                if let Some(mut v) = e.embedding {
+                    if let Some(d) = opts.dimensions {
+                        v.truncate(d);
+                        l2_normalize(&mut v);
+                    }
+                    m3.dense = v;
+                }
+                if let Some(w) = &e.token_weights {
+                    m3.sparse = self.lexical_weights(&e.packed, w)?;
+                }
+                if let Some(v) = e.token_vectors {
+                    m3.colbert = MultiVector {
+                        ids: ids.get(1..).unwrap_or_default().to_vec(),
+                        dim: td,
+                        vectors: v.get(td..n * td).unwrap_or_default().to_vec(),
+                    };
+                }
+                Ok(m3)
+            })
+            .collect()
+    }
+
     /// ColBERT vectors (late interaction) of `inputs`, as PyLate encodes them from a folder it
     /// saved: `[CLS]`, the query or document prefix token, the text, `[SEP]`; queries padded
     /// with `[MASK]` to `query_length` (not attended to unless `attend_to_expansion_tokens`) and
@@ -765,6 +911,14 @@ impl Engine {
     /// modules and is L2-normalised, on the GPU.
     pub fn embed_multi(&self, inputs: &[Input], is_query: bool) -> Result<Vec<MultiVector>> {
         self.check_modules()?;
+        if self.sentence.bge_m3.is_some() {
+            // bge-m3 encodes queries and documents alike.
+            return Ok(self
+                .m3_outputs(inputs, &EmbedOptions::default(), false, false, true)?
+                .into_iter()
+                .map(|m| m.colbert)
+                .collect());
+        }
         let cb = self.sentence.colbert.as_ref().ok_or_else(|| {
             Error::Unsupported(
                 "this folder is not a ColBERT model (PyLate writes query_prefix, query_length and document_length to config_sentence_transformers.json, and a Dense module after the encoder); multi-vector output needs one".into(),
@@ -840,7 +994,7 @@ impl Engine {
         }
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by_key(|&i| rows[i].3);
-        let dim = self.embedding_dim();
+        let dim = self.token_dim();
         let request = Request {
             pooled_output: false,
             embedding: false,
@@ -900,9 +1054,9 @@ impl Engine {
         max_active_dims: Option<usize>,
     ) -> Result<Vec<SparseEmbedding>> {
         self.check_modules()?;
-        if !self.model.has_mlm() {
+        if !self.model.has_mlm() && self.sentence.bge_m3.is_none() {
             return Err(Error::Unsupported(
-                "this checkpoint has no masked-word head (BERT's cls.predictions.*, DistilBERT's vocab_*, RoBERTa's lm_head.*), which SPLADE vectors are made from; use a SPLADE model or another *ForMaskedLM checkpoint".into(),
+                "this checkpoint has no masked-word head (BERT's cls.predictions.*, DistilBERT's vocab_*, RoBERTa's lm_head.*), which SPLADE vectors are made from, nor bge-m3's sparse_linear.pt; use a SPLADE model, another *ForMaskedLM checkpoint or bge-m3".into(),
             ));
         }
         if opts.dimensions.is_some() {
@@ -916,6 +1070,22 @@ impl Engine {
             ));
         }
         let top_k = max_active_dims.or(self.sentence.max_active_dims);
+        if self.sentence.bge_m3.is_some() {
+            return Ok(self
+                .m3_outputs(inputs, opts, false, true, false)?
+                .into_iter()
+                .map(|m| match top_k {
+                    Some(k) => {
+                        let mut dense = vec![0f32; self.config().vocab_size];
+                        for (i, v) in m.sparse.indices.iter().zip(&m.sparse.values) {
+                            dense[*i as usize] = *v;
+                        }
+                        SparseEmbedding::from_dense(&dense, Some(k))
+                    }
+                    None => m.sparse,
+                })
+                .collect());
+        }
         let inputs =
             self.with_prompt(inputs, opts.prompt_name.as_deref(), opts.prompt.as_deref())?;
         let request = Request {
@@ -1279,6 +1449,8 @@ impl Engine {
                     mlm_logits: row(&fwd.mlm_logits, run_seq * self.config().vocab_size),
                     nsp_logits: row(&fwd.nsp_logits, 2),
                     sparse: row(&fwd.sparse, self.config().vocab_size),
+                    token_vectors: row(&fwd.token_vectors, run_seq * self.model.token_dim()),
+                    token_weights: row(&fwd.token_weights, run_seq),
                     logits: self.model.classifier_labels().and_then(|l| {
                         row(
                             &fwd.logits,

@@ -35,6 +35,7 @@ pub mod ner;
 pub mod npy;
 pub mod ops;
 pub mod preprocess;
+pub mod pt;
 pub mod reference;
 pub mod sentence;
 pub mod shaders;

@@ -62,9 +62,12 @@ pub struct Request {
     /// SPLADE sparse vectors `[B, V]` from the masked-word head's logits, pooled on the GPU
     /// (the logits themselves stay there unless `mlm` asks for them too).
     pub sparse: Option<Splade>,
-    /// One vector per position `[B, S, D]` (ColBERT): the last layer through the Dense modules
-    /// at every token, each row L2-normalised.
+    /// One vector per position `[B, S, D]` (ColBERT): the last layer through the token
+    /// projection (PyLate's Dense modules, bge-m3's `colbert_linear`) at every token, each row
+    /// L2-normalised.
     pub multi_vector: bool,
+    /// One weight per position `[B, S]`: bge-m3's `relu(sparse_linear(x))`.
+    pub token_weights: bool,
 }
 
 /// How SPLADE turns masked-word logits into one vocabulary-wide weight vector per sequence
@@ -102,6 +105,7 @@ impl Default for Request {
             nsp: false,
             sparse: None,
             multi_vector: false,
+            token_weights: false,
         }
     }
 }
@@ -127,6 +131,8 @@ pub struct ForwardOutput {
     pub sparse: Option<Vec<f32>>,
     /// `[B·S·D]`: every position's projected, normalised vector.
     pub token_vectors: Option<Vec<f32>>,
+    /// `[B·S]`: every position's weight (bge-m3's sparse head).
+    pub token_weights: Option<Vec<f32>>,
 }
 
 struct GpuLayer {
@@ -169,6 +175,11 @@ pub struct GpuModel {
     mlm: Option<MlmLayer>,
     /// BERT's next-sentence head: weight `[2, H]`, bias.
     nsp: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// Projection of every token for multi-vector output, in order (PyLate's Dense modules,
+    /// bge-m3's `colbert_linear`).
+    token_dense: Vec<DenseLayer>,
+    /// One weight per token (bge-m3's `sparse_linear`, ReLU).
+    token_weight: Option<DenseLayer>,
 }
 
 struct MlmLayer {
@@ -344,6 +355,8 @@ impl GpuModel {
             classifier,
             head_dense,
             dense: Vec::new(),
+            token_dense: Vec::new(),
+            token_weight: None,
             mlm,
             nsp,
             word,
@@ -374,6 +387,38 @@ impl GpuModel {
     /// Uploads Dense layers to run after pooling, before normalisation; each one's input must
     /// be the previous one's output, the first one's the model width.
     pub fn set_dense(&mut self, layers: &[DenseWeights]) -> Result<()> {
+        self.dense = self.upload_dense(layers)?;
+        self.kernels.ctx().check_errors()
+    }
+
+    /// Uploads the per-token heads: `projection` (layers in a row from the model width, for
+    /// multi-vector output) and `weight` (one value per token).
+    pub fn set_token_heads(
+        &mut self,
+        projection: &[DenseWeights],
+        weight: Option<&DenseWeights>,
+    ) -> Result<()> {
+        self.token_dense = self.upload_dense(projection)?;
+        self.token_weight = match weight {
+            Some(w) => self.upload_dense(std::slice::from_ref(w))?.pop(),
+            None => None,
+        };
+        self.kernels.ctx().check_errors()
+    }
+
+    /// Width of multi-vector output: the last projection's `out_features`, else the model width.
+    pub fn token_dim(&self) -> usize {
+        self.token_dense
+            .last()
+            .map_or(self.config.hidden_size, |d| d.out_features)
+    }
+
+    /// Whether a per-token weight head is loaded.
+    pub fn has_token_weight(&self) -> bool {
+        self.token_weight.is_some()
+    }
+
+    fn upload_dense(&self, layers: &[DenseWeights]) -> Result<Vec<DenseLayer>> {
         let mut width = self.config.hidden_size;
         let mut gpu = Vec::with_capacity(layers.len());
         for l in layers {
@@ -403,8 +448,7 @@ impl GpuModel {
             });
             width = l.out_features;
         }
-        self.dense = gpu;
-        self.kernels.ctx().check_errors()
+        Ok(gpu)
     }
 
     /// Width of the sentence embedding: the last Dense module's `out_features`, else the model
@@ -503,6 +547,8 @@ pub struct PlanKey {
     pub sparse: Option<Splade>,
     /// One vector per position (ColBERT).
     pub multi_vector: bool,
+    /// One weight per position (bge-m3).
+    pub token_weights: bool,
 }
 
 impl PlanKey {
@@ -518,6 +564,7 @@ impl PlanKey {
             nsp: r.nsp,
             sparse: r.sparse,
             multi_vector: r.multi_vector,
+            token_weights: r.token_weights,
         }
     }
 }
@@ -548,6 +595,10 @@ pub struct Plan {
     sparse: Option<wgpu::Buffer>,
     /// Every position's vector `[B·S, D]` (ColBERT), when the key asks for them.
     token_vectors: Option<wgpu::Buffer>,
+    /// Every position's weight `[B·S]` (bge-m3), when the key asks for them.
+    token_weights: Option<wgpu::Buffer>,
+    /// Width of `token_vectors`.
+    token_dim: usize,
     embedding: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     staging: Vec<wgpu::Buffer>,
@@ -841,7 +892,7 @@ impl Plan {
         let mut token_scratch = Vec::new();
         let token_vectors = if key.multi_vector {
             let mut src = x;
-            for (i, dl) in model.dense.iter().enumerate() {
+            for (i, dl) in model.token_dense.iter().enumerate() {
                 let out = k.float_buffer(&format!("tokens.dense{i}"), m * dl.out_features)?;
                 d.push(k.gemm(
                     format!("tokens.dense{i}"),
@@ -851,7 +902,7 @@ impl Plan {
                 token_scratch.push(out);
                 src = token_scratch.last().unwrap_or(x);
             }
-            let out = k.float_buffer("token_vectors", m * emb_dim)?;
+            let out = k.float_buffer("token_vectors", m * model.token_dim())?;
             d.push(k.dispatch(
                 "tokens.normalize",
                 Kernel::Pooling,
@@ -859,7 +910,7 @@ impl Plan {
                 &PoolingParams {
                     batch: mu,
                     seq: 1,
-                    hidden: emb_dim as u32,
+                    hidden: model.token_dim() as u32,
                     normalize: 1,
                 },
                 &[src, &mask, &out],
@@ -868,6 +919,24 @@ impl Plan {
             Some(out)
         } else {
             None
+        };
+        // bge-m3: (B·S, 1) ← relu(x · wᵀ + b)
+        let token_weights = match (&model.token_weight, key.token_weights) {
+            (Some(tw), true) => {
+                let out = k.float_buffer("token_weights", m)?;
+                d.push(k.gemm(
+                    "tokens.weight",
+                    &GemmParams::new(m, 1, h, tw.act),
+                    [x, &tw.w, &tw.b, &out],
+                )?);
+                Some(out)
+            }
+            (None, true) => {
+                return Err(Error::Unsupported(
+                    "this model has no per-token weight head (bge-m3's sparse_linear.pt)".into(),
+                ));
+            }
+            _ => None,
         };
 
         // The classification head, on the GPU after the encoder:
@@ -1088,6 +1157,8 @@ impl Plan {
             nsp_logits,
             sparse,
             token_vectors,
+            token_weights,
+            token_dim: model.token_dim(),
             dispatches: d,
             staging: Vec::new(),
             _scratch: scratch,
@@ -1272,7 +1343,14 @@ impl Plan {
                 .token_vectors
                 .as_ref()
                 .ok_or_else(|| Error::Device("plan without the token vectors".into()))?;
-            sources.push((buf, m * self.emb_dim));
+            sources.push((buf, m * self.token_dim));
+        }
+        if request.token_weights {
+            let buf = self
+                .token_weights
+                .as_ref()
+                .ok_or_else(|| Error::Device("plan without the token weights".into()))?;
+            sources.push((buf, m));
         }
         if request.sparse.is_some() {
             let buf = self
@@ -1360,6 +1438,9 @@ impl Plan {
         }
         if request.multi_vector {
             out.token_vectors = got.next();
+        }
+        if request.token_weights {
+            out.token_weights = got.next();
         }
         if request.sparse.is_some() {
             out.sparse = got.next();

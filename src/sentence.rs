@@ -43,6 +43,64 @@ pub struct SentenceConfig {
     /// `config_sentence_transformers.json`): one vector per token, the Dense modules projecting
     /// every token, no pooling.
     pub colbert: Option<ColbertConfig>,
+    /// bge-m3's two heads beside its dense vector (`colbert_linear.pt`, `sparse_linear.pt`).
+    pub bge_m3: Option<BgeM3Heads>,
+}
+
+/// bge-m3's heads, as BAAI publishes them next to the encoder: `colbert_linear.pt` (a linear
+/// layer H → D applied to every token after the first) and `sparse_linear.pt` (H → 1, then ReLU:
+/// one weight per token), PyTorch state dicts of `weight` and `bias`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgeM3Heads {
+    /// The model folder holding both files.
+    pub dir: PathBuf,
+}
+
+impl BgeM3Heads {
+    /// The two heads as Dense layers (colbert: identity activation; sparse: ReLU), checked
+    /// against the model width `hidden`.
+    pub fn load(
+        &self,
+        hidden: usize,
+    ) -> Result<(crate::model::DenseWeights, crate::model::DenseWeights)> {
+        use crate::kernels::Act;
+        let one = |file: &str, act: Act| -> Result<crate::model::DenseWeights> {
+            let path = self.dir.join(file);
+            let tensors = crate::pt::read_state_dict(&path)?;
+            let get = |name: &str| {
+                tensors
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, t)| t.clone())
+                    .ok_or_else(|| Error::MissingTensor {
+                        path: path.clone(),
+                        name: name.into(),
+                    })
+            };
+            let (w, b) = (get("weight")?, get("bias")?);
+            let out = w.shape.first().copied().unwrap_or(0);
+            if w.shape != [out, hidden] || b.shape != [out] || out == 0 {
+                return Err(Error::TensorShape {
+                    path: path.clone(),
+                    name: "weight".into(),
+                    expected: vec![out.max(1), hidden],
+                    found: w.shape,
+                });
+            }
+            Ok(crate::model::DenseWeights {
+                name: file.trim_end_matches(".pt").into(),
+                weight: w.data,
+                bias: b.data,
+                in_features: hidden,
+                out_features: out,
+                act,
+            })
+        };
+        Ok((
+            one("colbert_linear.pt", Act::Identity)?,
+            one("sparse_linear.pt", Act::Relu)?,
+        ))
+    }
 }
 
 /// PyLate's ColBERT settings (`config_sentence_transformers.json`).
@@ -153,6 +211,7 @@ impl Default for SentenceConfig {
             splade: None,
             max_active_dims: None,
             colbert: None,
+            bge_m3: None,
         }
     }
 }
@@ -354,6 +413,26 @@ impl SentenceConfig {
             let v = read_json(&cst)?;
             cfg.read_prompts(&cst, &v)?;
             cfg.colbert = ColbertConfig::from_json(&cst, &v)?;
+        }
+        let heads = ["colbert_linear.pt", "sparse_linear.pt"].map(|f| dir.join(f).is_file());
+        match heads {
+            [true, true] => {
+                cfg.bge_m3 = Some(BgeM3Heads {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            [false, false] => {}
+            _ => {
+                let missing = if heads[0] {
+                    "sparse_linear.pt"
+                } else {
+                    "colbert_linear.pt"
+                };
+                return Err(Error::ModelNotFound(format!(
+                    "{} has one of bge-m3's two heads but not {missing}; copy both colbert_linear.pt and sparse_linear.pt from the model's release",
+                    dir.display()
+                )));
+            }
         }
         if !modules_path.exists() {
             return Ok(cfg);

@@ -52,7 +52,7 @@ fn check(what: &str, got: &[MultiVector], items: &Value) {
 fn query_and_document_vectors_match_pylate() {
     let g = golden();
     let e = engine();
-    assert_eq!(e.embedding_dim(), 16);
+    assert_eq!(e.token_dim(), 16);
     let q = e.embed_multi(&texts(&g["queries"]), true).unwrap();
     // Every query is query_length vectors: [CLS] [Q] … [SEP] and the [MASK] expansion.
     assert!(

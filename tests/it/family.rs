@@ -60,6 +60,7 @@ fn check_against_transformers(name: &str) {
         nsp: false,
         sparse: None,
         multi_vector: false,
+        token_weights: false,
         pooled_output: has_pooler,
         sequence_output: true,
         encoder_outputs: false,

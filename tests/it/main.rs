@@ -5,6 +5,7 @@
 
 #[cfg(feature = "cli")]
 mod battery;
+mod bge_m3;
 mod capi;
 mod classify;
 #[cfg(feature = "cli")]

@@ -860,3 +860,49 @@ fn a_splade_folder_serves_sparse_vectors_on_embed_sparse() {
     assert_eq!(st, 422);
     assert!(e.to_string().contains("no masked-word head"), "{e}");
 }
+
+#[test]
+fn bge_m3_serves_its_lexical_weights_on_embed_sparse() {
+    let s = Server::start(&["--model", data("tiny-bge-m3").to_str().unwrap()]);
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("bge_m3_golden.json")).unwrap())
+            .unwrap();
+    let items = g["items"].as_array().unwrap();
+    let texts: Vec<&str> = items[..3]
+        .iter()
+        .map(|i| i["text"].as_str().unwrap())
+        .collect();
+    let (st, d) = post(
+        &s.url("/embed_sparse"),
+        &json!({ "inputs": texts, "truncate": true }),
+    );
+    assert_eq!(st, 200, "{d}");
+    for (row, item) in d.as_array().unwrap().iter().zip(items) {
+        let got: Vec<&Value> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["index"])
+            .collect();
+        let want: Vec<&Value> = item["sparse_indices"].as_array().unwrap().iter().collect();
+        assert_eq!(got, want);
+        for (e, v) in row
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(item["sparse_values"].as_array().unwrap())
+        {
+            assert!((e["value"].as_f64().unwrap() - v.as_f64().unwrap()).abs() < 1e-5);
+        }
+    }
+    // Its dense vector is served as any embedding model's.
+    let (st, d) = post(&s.url("/embed"), &json!({ "inputs": texts[0] }));
+    assert_eq!(st, 200);
+    assert_close(
+        "m3 dense",
+        &floats(&d[0]),
+        &f32s(&items[0]["dense"]),
+        1e-5,
+        0.0,
+    );
+}

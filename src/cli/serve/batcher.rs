@@ -24,6 +24,8 @@ pub enum Kind {
     Logits,
     /// SPLADE weights over the vocabulary, pooled so (`/embed_sparse`).
     Sparse(wgbert::Splade),
+    /// One weight per position (bge-m3's sparse head, `/embed_sparse`).
+    TokenWeights,
 }
 
 /// One result per input, in input order.
@@ -246,6 +248,7 @@ impl Batcher {
                     Kind::Sparse(sp) => Some(sp),
                     _ => None,
                 },
+                token_weights: kind == Kind::TokenWeights,
                 ..Default::default()
             };
             let started = Instant::now();
@@ -261,6 +264,7 @@ impl Batcher {
                             Kind::Embed(..) => e.embedding.unwrap_or_default(),
                             Kind::Logits => e.logits.unwrap_or_default(),
                             Kind::Sparse(_) => e.sparse.unwrap_or_default(),
+                            Kind::TokenWeights => e.token_weights.unwrap_or_default(),
                             Kind::Tokens => {
                                 let mut s = e.sequence_output.unwrap_or_default();
                                 s.truncate(n * h);

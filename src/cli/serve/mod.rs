@@ -622,15 +622,30 @@ async fn tei_embed_sparse(State(app): State<Arc<App>>, body: Body) -> ApiResult 
         .embed_sparse(&[], &wgbert::EmbedOptions::default(), None)
         .map_err(|e| ApiError::bad(api, e.to_string()))?;
     let (packed, _) = tei_inputs(&app, &engine, &body, engine.embed_seq_length()).await?;
-    let splade = engine.sentence_config().splade.unwrap_or_default();
     let top_k = engine.sentence_config().max_active_dims;
-    let weights = app
-        .run(&mut slot, Kind::Sparse(splade), packed, api)
-        .await?;
-    let out: Vec<Vec<Value>> = weights
+    // bge-m3: a weight per token, folded per token id here; SPLADE: the pooled vocabulary.
+    let m3 = engine.sentence_config().bge_m3.is_some();
+    let kind = match engine.sentence_config().splade {
+        _ if m3 => Kind::TokenWeights,
+        splade => Kind::Sparse(splade.unwrap_or_default()),
+    };
+    let weights = app.run(&mut slot, kind, packed.clone(), api).await?;
+    let vectors = weights
         .iter()
-        .map(|w| {
-            let v = wgbert::SparseEmbedding::from_dense(w, top_k);
+        .zip(&packed)
+        .map(|(w, p)| {
+            if m3 {
+                engine
+                    .lexical_weights(p, w)
+                    .map_err(|e| ApiError::bad(api, e.to_string()))
+            } else {
+                Ok(wgbert::SparseEmbedding::from_dense(w, top_k))
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, ApiError>>()?;
+    let out: Vec<Vec<Value>> = vectors
+        .iter()
+        .map(|v| {
             v.indices
                 .iter()
                 .zip(&v.values)
