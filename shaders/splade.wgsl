@@ -7,7 +7,9 @@
 // Padding rows (mask = 0) count as w = 0, as sentence-transformers' SpladePooling multiplies
 // the logits by the mask. The logits come in chunks of rows [row0, row0 + rows) of the B·S
 // token rows (each chunk within one storage binding); a chunk may cut a sequence. The first
-// chunk (params.init = 1) writes every out[b, v]; later ones fold their rows into it.
+// chunk (params.init = 1) writes every out[b, v]; later ones fold their rows into it. With a
+// word table split across bindings the logits also come in column blocks: this call's columns
+// are vocabulary entries [col0, col0 + vocab) of out's `stride`.
 //
 // Work split: one invocation per (b, v): 64 consecutive vocabulary entries per workgroup
 // (coalesced reads of each logits row), workgroup row y = b.
@@ -22,7 +24,11 @@ struct Params {
     rows: u32,
     init: u32,
     twice: u32,
-    _pad: u32,
+    col0: u32,
+    stride: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -63,9 +69,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (params.init == 0u && first >= end) {
         return; // none of this sequence's rows is in the chunk
     }
+    let o = b * params.stride + params.col0 + v;
     var acc = 0.0;
     if (params.init == 0u) {
-        acc = f32(out[b * params.vocab + v]);
+        acc = f32(out[o]);
     }
     for (var r = first; r < end; r = r + 1u) {
         if (mask[r] == 0u) {
@@ -81,5 +88,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc = max(acc, w);
         }
     }
-    out[b * params.vocab + v] = st(acc);
+    out[o] = st(acc);
 }

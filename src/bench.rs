@@ -17,7 +17,7 @@ use std::time::Instant;
 /// Where the weights come from.
 #[derive(Clone, Debug)]
 pub enum BenchModel {
-    /// Random weights (fixed seed) of a named shape: `bert-base` or `minilm-l6`.
+    /// Random weights (fixed seed) of a named shape: `bert-base`, `minilm-l6` or `xlmr-base`.
     Shape(String),
     /// A model folder.
     Dir(PathBuf),
@@ -207,8 +207,17 @@ pub fn shape_config(name: &str) -> Result<BertConfig> {
     match name {
         "bert-base" => Ok(BertConfig::default()),
         "minilm-l6" => Ok(BertConfig::minilm_l6()),
+        "xlmr-base" => Ok(BertConfig {
+            vocab_size: 250_002,
+            max_position_embeddings: 514,
+            type_vocab_size: 1,
+            layer_norm_eps: 1e-5,
+            model_type: Some("xlm-roberta".into()),
+            pad_token_id: Some(1),
+            ..Default::default()
+        }),
         other => Err(Error::InvalidInput(format!(
-            "unknown shape {other:?}; use bert-base or minilm-l6"
+            "unknown shape {other:?}; use bert-base, minilm-l6 or xlmr-base"
         ))),
     }
 }

@@ -1476,9 +1476,15 @@ impl Engine {
     /// into several passes; results are the same as for smaller batches).
     pub fn batch_limit(&self, seq: usize) -> usize {
         let c = self.config();
-        // The masked-word logits, vocabulary-wide, are split into row chunks by the plan.
+        // The masked-word logits, vocabulary-wide, are split into row chunks by the plan; the
+        // SPLADE output keeps one vocabulary-wide row per sequence.
         let widest = (3 * c.hidden_size).max(c.intermediate_size) as u64; // qkv or intermediate row
-        let per_seq = widest * seq as u64 * 4;
+        let sparse_row = if self.model.has_mlm() {
+            c.vocab_size as u64
+        } else {
+            0
+        };
+        let per_seq = (widest * seq as u64).max(sparse_row) * 4;
         let fit = (self.ctx.max_activation_bytes() / per_seq.max(1)).max(1) as usize;
         self.opts
             .max_batch

@@ -944,8 +944,16 @@ pub struct SpladeParams {
     pub init: u32,
     /// 1: log(1 + ·) applied twice (SpladePooling's `log1p_relu`).
     pub twice: u32,
+    /// First vocabulary column of these logits (a piece of a split word table; else 0).
+    pub col0: u32,
+    /// Columns of the output (the whole vocabulary).
+    pub stride: u32,
     /// Padding to 16 bytes.
-    pub _pad: u32,
+    pub _pad0: u32,
+    /// Padding to 16 bytes.
+    pub _pad1: u32,
+    /// Padding to 16 bytes.
+    pub _pad2: u32,
 }
 
 /// `attention.wgsl` parameters.

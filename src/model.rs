@@ -189,6 +189,19 @@ struct MlmLayer {
     ln_b: wgpu::Buffer,
     bias: wgpu::Buffer,
     decoder: Option<wgpu::Buffer>,
+    /// The decoder bias cut like the word table when the decoder is a split table: one slice
+    /// per piece, in order (empty otherwise).
+    bias_pieces: Vec<wgpu::Buffer>,
+}
+
+/// One block of masked-word logits: rows `[row0, row0 + rows)` of the B·S token rows,
+/// vocabulary columns `[col0, col0 + cols)`.
+struct LogitsBlock {
+    buf: wgpu::Buffer,
+    row0: usize,
+    rows: usize,
+    col0: usize,
+    cols: usize,
 }
 
 /// A linear layer after pooling (a sentence-transformers Dense module) in host memory.
@@ -340,6 +353,21 @@ impl GpuModel {
                 decoder: match &m.decoder_w {
                     Some(w) => Some(up("cls.predictions.decoder.weight", &w.data)?),
                     None => None,
+                },
+                bias_pieces: if m.decoder_w.is_none() && word.len() > 1 {
+                    let v = config.vocab_size;
+                    (0..word.len())
+                        .map(|i| {
+                            let first = word[i].0;
+                            let end = word.get(i + 1).map_or(v, |p| p.0);
+                            up(
+                                &format!("cls.predictions.bias{i}"),
+                                &m.bias.data[first..end],
+                            )
+                        })
+                        .collect::<Result<Vec<_>>>()?
+                } else {
+                    Vec::new()
                 },
             }),
             None => None,
@@ -588,7 +616,7 @@ pub struct Plan {
     logits: Option<(wgpu::Buffer, usize)>,
     /// The masked-word head's logits `[B·S, V]` in row chunks (each within one storage
     /// binding), when the key asks for them: (buffer, rows).
-    mlm_logits: Vec<(wgpu::Buffer, usize)>,
+    mlm_logits: Vec<LogitsBlock>,
     /// The next-sentence head's logits `[B, 2]`, when the key asks for them.
     nsp_logits: Option<wgpu::Buffer>,
     /// SPLADE weights `[B, V]`, when the key asks for them.
@@ -984,17 +1012,24 @@ impl Plan {
         let mut sparse = None;
         let mlm_logits = match (&model.mlm, key.mlm || key.sparse.is_some()) {
             (Some(mh), true) => {
-                let decoder = match (&mh.decoder, model.word.as_slice()) {
-                    (Some(w), _) => w,
-                    (None, [(_, w)]) => w,
-                    (None, _) => {
-                        return Err(Error::Unsupported(format!(
-                            "the masked-word head reads the word table, which is split into {} pieces on this adapter (its storage binding limit); wgbert does not run the vocabulary GEMM over a split table yet",
-                            model.word.len()
-                        )));
-                    }
-                };
+                // The decoder: its own weight, else the word table, in the pieces it was
+                // uploaded in (first column, columns, weight, bias) when it is split.
                 let v = c.vocab_size;
+                let pieces: Vec<(usize, usize, &wgpu::Buffer, &wgpu::Buffer)> = match &mh.decoder {
+                    Some(w) => vec![(0, v, w, &mh.bias)],
+                    None if model.word.len() == 1 => vec![(0, v, &model.word[0].1, &mh.bias)],
+                    None => model
+                        .word
+                        .iter()
+                        .zip(&mh.bias_pieces)
+                        .enumerate()
+                        .map(|(i, ((first, w), b))| {
+                            let end = model.word.get(i + 1).map_or(v, |p| p.0);
+                            (*first, end - first, w, b)
+                        })
+                        .collect(),
+                };
+                let widest = pieces.iter().map(|p| p.1).max().unwrap_or(v);
                 let t1 = k.float_buffer("mlm.transform", m * h)?;
                 let zeros = k.float_buffer("mlm.zeros", m * h)?;
                 let t2 = k.float_buffer("mlm.transform.layernorm", m * h)?;
@@ -1014,16 +1049,17 @@ impl Plan {
                 // than one storage binding: the decoder runs over row chunks that each fit, the
                 // chunk's rows gathered from the transform output first.
                 let elem = k.precision().bytes() as u64;
-                let per_chunk =
-                    ((ctx.max_activation_bytes() / (v as u64 * elem).max(1)) as usize).clamp(1, m);
+                let per_chunk = ((ctx.max_activation_bytes() / (widest as u64 * elem).max(1))
+                    as usize)
+                    .clamp(1, m);
                 // Logits kept for the host get a buffer per chunk; SPLADE alone reuses one chunk's
                 // buffers, as each chunk is pooled before the next is computed.
                 let keep = key.mlm;
-                let shared = if keep || per_chunk == m {
+                let shared = if keep || (per_chunk == m && pieces.len() == 1) {
                     None
                 } else {
                     Some((
-                        k.float_buffer("mlm.logits", per_chunk * v)?,
+                        k.float_buffer("mlm.logits", per_chunk * widest)?,
                         k.float_buffer("mlm.chunk", per_chunk * h)?,
                     ))
                 };
@@ -1040,14 +1076,6 @@ impl Plan {
                 let mut chunks = Vec::new();
                 for (ci, r0) in (0..m).step_by(per_chunk).enumerate() {
                     let rows = per_chunk.min(m - r0);
-                    let own;
-                    let logits = match &shared {
-                        Some((l, _)) => l,
-                        None => {
-                            own = k.float_buffer(&format!("mlm.logits{ci}"), rows * v)?;
-                            &own
-                        }
-                    };
                     let a = if rows == m {
                         &t2
                     } else {
@@ -1074,32 +1102,53 @@ impl Plan {
                         head_scratch.push(a);
                         head_scratch.last().unwrap_or(&t2)
                     };
-                    d.push(k.gemm(
-                        format!("mlm.decoder{ci}"),
-                        &GemmParams::new(rows, v, h, Act::Identity),
-                        [a, decoder, &mh.bias, logits],
-                    )?);
-                    if let Some((out, sp)) = &sparse {
-                        d.push(k.dispatch(
-                            format!("splade{ci}"),
-                            Kernel::Splade,
-                            sp.pool as u32,
-                            &SpladeParams {
-                                batch: batch as u32,
-                                seq: seq as u32,
-                                vocab: v as u32,
-                                row0: r0 as u32,
-                                rows: rows as u32,
-                                init: (ci == 0) as u32,
-                                twice: sp.log1p_twice as u32,
-                                _pad: 0,
-                            },
-                            &[logits, &mask, out],
-                            [(v as u32).div_ceil(64), batch as u32, 1],
+                    for (pi, &(col0, cols, w, bias)) in pieces.iter().enumerate() {
+                        let own;
+                        let logits = match &shared {
+                            Some((l, _)) => l,
+                            None => {
+                                own =
+                                    k.float_buffer(&format!("mlm.logits{ci}.{pi}"), rows * cols)?;
+                                &own
+                            }
+                        };
+                        d.push(k.gemm(
+                            format!("mlm.decoder{ci}.{pi}"),
+                            &GemmParams::new(rows, cols, h, Act::Identity),
+                            [a, w, bias, logits],
                         )?);
-                    }
-                    if keep {
-                        chunks.push((logits.clone(), rows));
+                        if let Some((out, sp)) = &sparse {
+                            d.push(k.dispatch(
+                                format!("splade{ci}.{pi}"),
+                                Kernel::Splade,
+                                sp.pool as u32,
+                                &SpladeParams {
+                                    batch: batch as u32,
+                                    seq: seq as u32,
+                                    vocab: cols as u32,
+                                    row0: r0 as u32,
+                                    rows: rows as u32,
+                                    init: (ci == 0) as u32,
+                                    twice: sp.log1p_twice as u32,
+                                    col0: col0 as u32,
+                                    stride: v as u32,
+                                    _pad0: 0,
+                                    _pad1: 0,
+                                    _pad2: 0,
+                                },
+                                &[logits, &mask, out],
+                                [(cols as u32).div_ceil(64), batch as u32, 1],
+                            )?);
+                        }
+                        if keep {
+                            chunks.push(LogitsBlock {
+                                buf: logits.clone(),
+                                row0: r0,
+                                rows,
+                                col0,
+                                cols,
+                            });
+                        }
                     }
                 }
                 head_scratch.extend([t1, zeros, t2]);
@@ -1328,8 +1377,8 @@ impl Plan {
                     "plan without the masked-word head's output".into(),
                 ));
             }
-            for (buf, rows) in &self.mlm_logits {
-                sources.push((buf, rows * self.vocab));
+            for blk in &self.mlm_logits {
+                sources.push((&blk.buf, blk.rows * blk.cols));
             }
         }
         if request.nsp {
@@ -1430,8 +1479,17 @@ impl Plan {
             out.logits = got.next();
         }
         if request.mlm {
-            let chunks = self.mlm_logits.len();
-            out.mlm_logits = Some(got.by_ref().take(chunks).flatten().collect());
+            // Blocks of rows × vocabulary columns back into `[B·S, V]`.
+            let v = self.vocab;
+            let mut all = vec![0f32; m * v];
+            for (blk, data) in self.mlm_logits.iter().zip(got.by_ref()) {
+                for r in 0..blk.rows {
+                    let dst = (blk.row0 + r) * v + blk.col0;
+                    all[dst..dst + blk.cols]
+                        .copy_from_slice(&data[r * blk.cols..(r + 1) * blk.cols]);
+                }
+            }
+            out.mlm_logits = Some(all);
         }
         if request.nsp {
             out.nsp_logits = got.next();

@@ -284,19 +284,18 @@ impl DenseModule {
     /// Its weight `[out, in]` and bias `[out]` (zeros without one), from the folder's
     /// `model.safetensors`.
     pub fn load(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        let file = self.dir.join("model.safetensors");
-        if !file.is_file() {
-            let hint = if self.dir.join("pytorch_model.bin").is_file() {
-                "; it has only pytorch_model.bin (a pickle wgbert does not read): save the module again with a recent sentence-transformers, which writes model.safetensors"
-            } else {
-                ""
-            };
+        let mut file = self.dir.join("model.safetensors");
+        let tensors = if file.is_file() {
+            crate::weights::read_safetensors(&file)?
+        } else if self.dir.join("pytorch_model.bin").is_file() {
+            file = self.dir.join("pytorch_model.bin");
+            crate::pt::read_state_dict(&file)?
+        } else {
             return Err(Error::ModelNotFound(format!(
-                "the Dense module {} has no model.safetensors{hint}",
+                "the Dense module {} has neither model.safetensors nor pytorch_model.bin",
                 self.dir.display()
             )));
-        }
-        let tensors = crate::weights::read_safetensors(&file)?;
+        };
         let get = |name: &str| tensors.iter().find(|(k, _)| k == name).map(|(_, t)| t);
         let shape_err = |name: &str, found: &[usize], want: Vec<usize>| Error::TensorShape {
             path: file.clone(),

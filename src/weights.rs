@@ -230,7 +230,7 @@ fn to_f32(path: &Path, name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32
 
 impl TensorStore {
     /// Reads every floating tensor of the encoder from `model.safetensors` (or a sharded
-    /// `model.safetensors.index.json`) in `dir`.
+    /// `model.safetensors.index.json`, else a `pytorch_model.bin` state dict) in `dir`.
     pub fn load_dir(dir: &Path) -> Result<Self> {
         let single = dir.join("model.safetensors");
         let index = dir.join("model.safetensors.index.json");
@@ -256,9 +256,14 @@ impl TensorStore {
             names.sort();
             names.dedup();
             names.into_iter().map(|f| dir.join(f)).collect()
+        } else if dir.join("pytorch_model.bin").is_file() {
+            // Older folders ship only PyTorch's zip state dict: read it without Python.
+            let bin = dir.join("pytorch_model.bin");
+            let raw = crate::pt::read_state_dict(&bin)?;
+            return Ok(Self::sorted(bin, raw));
         } else {
             return Err(Error::ModelNotFound(format!(
-                "no model.safetensors in {}; a model folder needs config.json, tokenizer.json and model.safetensors",
+                "no model.safetensors (or pytorch_model.bin) in {}; a model folder needs config.json, tokenizer.json and model.safetensors",
                 dir.display()
             )));
         };

@@ -19,6 +19,9 @@ use wgbert::{Engine, EngineOptions, Error, Input, Packed, Request};
 /// A SPLADE vector for Python: (uint32 vocabulary ids ascending, float32 weights).
 type SparsePair<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>);
 
+/// Multi-vector output for Python: (uint32 kept token ids, float32 `[tokens, dim]`).
+type TokenVectors<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray2<f32>>);
+
 /// The Python exception for an engine error.
 fn py_err(e: Error) -> PyErr {
     let msg = e.to_string();
@@ -544,6 +547,62 @@ impl Model {
                 )
             })
             .collect())
+    }
+
+    /// One vector per token (a ColBERT folder saved by PyLate, or bge-m3): per input,
+    /// `(ids, vectors)` — the kept tokens' uint32 ids and float32 `[tokens, dim]`, each row
+    /// L2-normalised. `is_query`: PyLate's query encoding ([Q] marker, [MASK] expansion).
+    #[pyo3(signature = (texts, is_query=false))]
+    fn embed_multi<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
+        is_query: bool,
+    ) -> PyResult<Vec<TokenVectors<'py>>> {
+        let inputs = inputs(texts)?;
+        let engine = &self.engine;
+        let out = run(py, || engine.embed_multi(&inputs, is_query))?;
+        out.into_iter()
+            .map(|v| {
+                let n = v.len();
+                Ok((
+                    PyArray1::from_vec(py, v.ids),
+                    PyArray1::from_vec(py, v.vectors).reshape([n, v.dim])?,
+                ))
+            })
+            .collect()
+    }
+
+    /// bge-m3's three outputs from one pass, per input as FlagEmbedding names them:
+    /// `{"dense_vecs": float32 [dim], "lexical_weights": {token id: weight},
+    /// "colbert_vecs": float32 [tokens - 1, dim]}`.
+    fn embed_m3<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let inputs = inputs(texts)?;
+        let engine = &self.engine;
+        let out = run(py, || {
+            engine.embed_m3(&inputs, &wgbert::EmbedOptions::default())
+        })?;
+        out.into_iter()
+            .map(|m| {
+                let d = PyDict::new(py);
+                d.set_item("dense_vecs", PyArray1::from_vec(py, m.dense))?;
+                let lw = PyDict::new(py);
+                for (i, w) in m.sparse.indices.iter().zip(&m.sparse.values) {
+                    lw.set_item(i, w)?;
+                }
+                d.set_item("lexical_weights", lw)?;
+                let n = m.colbert.len();
+                d.set_item(
+                    "colbert_vecs",
+                    PyArray1::from_vec(py, m.colbert.vectors).reshape([n, m.colbert.dim])?,
+                )?;
+                Ok(d)
+            })
+            .collect()
     }
 
     /// Whether the folder is a SPLADE model (a SparseEncoder folder with SpladePooling).

@@ -161,3 +161,26 @@ def test_sparse_encoder_gives_sentence_transformers_splade_vectors():
         wgbert.SparseEncoder(str(DATA / "tiny-st-dense")).encode("x")
     with pytest.raises(ValueError, match="embed --sparse"):
         wgbert.SentenceTransformer(str(DATA / "tiny-splade")).encode("x")
+
+
+def test_colbert_and_bge_m3_token_vectors():
+    gold = json.loads((DATA / "colbert_golden.json").read_text())
+    m = wgbert.Model(str(DATA / "tiny-colbert"))
+    q = m.embed_multi([i["text"] for i in gold["queries"]], is_query=True)
+    for (ids, vecs), item in zip(q, gold["queries"]):
+        assert list(ids) == item["kept_ids"] and vecs.dtype == np.float32
+        assert max_abs(vecs, item["vectors"]) < 1e-5
+    d = m.embed_multi([i["text"] for i in gold["documents"]])
+    for (ids, vecs), item in zip(d, gold["documents"]):
+        assert list(ids) == item["kept_ids"]
+        assert max_abs(vecs, item["vectors"]) < 1e-5
+    m3 = json.loads((DATA / "bge_m3_golden.json").read_text())
+    model = wgbert.Model(str(DATA / "tiny-bge-m3"))
+    out = model.embed_m3([i["text"] for i in m3["items"]])
+    for o, item in zip(out, m3["items"]):
+        assert max_abs(o["dense_vecs"], item["dense"]) < 1e-5
+        assert sorted(o["lexical_weights"]) == item["sparse_indices"]
+        assert max_abs([o["lexical_weights"][i] for i in item["sparse_indices"]], item["sparse_values"]) < 1e-5
+        assert max_abs(o["colbert_vecs"], item["colbert"]) < 1e-5
+    with pytest.raises(ValueError, match="not bge-m3"):
+        m.embed_m3(["x"])

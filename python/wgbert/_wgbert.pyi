@@ -88,6 +88,10 @@ class Model:
     @property
     def max_active_dims(self) -> Optional[int]: ...
     def ids_to_tokens(self, ids: Sequence[int]) -> List[str]: ...
+    def embed_multi(self, texts: Sequence[str], is_query: bool = False) -> List[Tuple[npt.NDArray[np.uint32], _F32]]:
+        """ColBERT / bge-m3: per input (kept token ids, [tokens, dim] normalised vectors)."""
+    def embed_m3(self, texts: Sequence[str]) -> List[Dict[str, object]]:
+        """bge-m3: per input {"dense_vecs", "lexical_weights", "colbert_vecs"} from one pass."""
 
 class Tokenizer:
     """A model folder's tokenizer.json and TF-Hub's packing, on the CPU."""

@@ -426,8 +426,9 @@ pub enum Command {
     },
     /// Time full forward passes (random weights of a named shape, or a model folder).
     Bench {
-        /// Random weights of this shape (no files needed): bert-base or minilm-l6.
-        #[arg(long, default_value = "minilm-l6", conflicts_with = "model", value_parser = ["bert-base", "minilm-l6"])]
+        /// Random weights of this shape (no files needed): bert-base, minilm-l6 or xlmr-base
+        /// (BERT-base with XLM-R's 250 002-row vocabulary, larger than one storage binding).
+        #[arg(long, default_value = "minilm-l6", conflicts_with = "model", value_parser = ["bert-base", "minilm-l6", "xlmr-base"])]
         shape: String,
         /// Benchmark a real model folder instead of a random shape.
         #[arg(long, value_name = "DIR")]

@@ -39,4 +39,5 @@ mod readme;
 mod serve;
 mod shaders;
 mod sparse;
+mod torch_files;
 mod tune_cache;

@@ -187,7 +187,7 @@ fn params_structs_match_their_wgsl_mirrors() {
         ),
         (
             Kernel::Splade,
-            rust_layout!(SpladeParams; batch, seq, vocab, row0, rows, init, twice, _pad),
+            rust_layout!(SpladeParams; batch, seq, vocab, row0, rows, init, twice, col0, stride, _pad0, _pad1, _pad2),
         ),
     ];
     assert_eq!(

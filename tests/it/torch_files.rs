@@ -1,0 +1,74 @@
+//! PyTorch `torch.save` files read without Python (`wgbert::pt`): a model folder with only
+//! `pytorch_model.bin` (its tied decoder sharing the word table's storage), a Dense module's
+//! half-precision state dict, and files that are not state dicts of tensors.
+
+use crate::common::*;
+use wgbert::{EmbedOptions, Engine, EngineOptions, Input};
+
+fn folder_with_bin() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = data("tiny-splade");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        let dst = tmp.path().join(p.file_name().unwrap());
+        if p.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            for f in std::fs::read_dir(&p).unwrap() {
+                let f = f.unwrap().path();
+                std::fs::copy(&f, dst.join(f.file_name().unwrap())).unwrap();
+            }
+        } else if p.file_name().unwrap() != "model.safetensors" {
+            std::fs::copy(&p, dst).unwrap();
+        }
+    }
+    std::fs::copy(
+        data("pt/tiny-splade-pytorch_model.bin"),
+        tmp.path().join("pytorch_model.bin"),
+    )
+    .unwrap();
+    tmp
+}
+
+#[test]
+fn a_pytorch_model_bin_folder_gives_the_safetensors_folder_s_vectors() {
+    let tmp = folder_with_bin();
+    let bin = Engine::from_dir(tmp.path(), EngineOptions::default()).unwrap();
+    let st = Engine::from_dir(&data("tiny-splade"), EngineOptions::default()).unwrap();
+    let inputs = [
+        Input::from("a fair trial"),
+        Input::from("what is the capital of france?"),
+    ];
+    let a = bin
+        .embed_sparse(&inputs, &EmbedOptions::default(), None)
+        .unwrap();
+    let b = st
+        .embed_sparse(&inputs, &EmbedOptions::default(), None)
+        .unwrap();
+    assert_eq!(a, b, "the same weights, bit for bit");
+}
+
+#[test]
+fn half_precision_storages_and_bad_files() {
+    let got = wgbert::pt::read_state_dict(&data("pt/dense-f16-pytorch_model.bin")).unwrap();
+    let want = wgbert::weights::read_safetensors(&data("tiny-st-dense/2_Dense/model.safetensors"))
+        .unwrap();
+    for (name, t) in &want {
+        let g = &got.iter().find(|(k, _)| k == name).unwrap().1;
+        assert_eq!(g.shape, t.shape, "{name}");
+        // f16 storage: within its rounding of the f32 values.
+        assert_close(name, &g.data, &t.data, 1e-4, 1e-3);
+    }
+    // Not a zip, a truncated zip, a safetensors file under the .bin name: errors naming the file.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("x.pt");
+    let full = std::fs::read(data("pt/dense-f16-pytorch_model.bin")).unwrap();
+    for bytes in [
+        b"hello".to_vec(),
+        full[..full.len() / 2].to_vec(),
+        std::fs::read(data("tiny-st-dense/2_Dense/model.safetensors")).unwrap(),
+    ] {
+        std::fs::write(&p, &bytes).unwrap();
+        let err = wgbert::pt::read_state_dict(&p).unwrap_err().to_string();
+        assert!(err.contains("x.pt") && err.contains("torch.save"), "{err}");
+    }
+}
