@@ -643,6 +643,9 @@ impl SentenceConfig {
                 s.push_str(&format!(" (default {d})"));
             }
         }
+        if self.bge_m3.is_some() {
+            s.push_str("; bge-m3 heads colbert_linear.pt and sparse_linear.pt (embed --sparse, --multi-vector)");
+        }
         if let Some(u) = &self.unsupported {
             s.push_str(&format!("; unsupported module {u}"));
         }

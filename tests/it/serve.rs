@@ -906,3 +906,16 @@ fn bge_m3_serves_its_lexical_weights_on_embed_sparse() {
         0.0,
     );
 }
+
+#[test]
+fn a_colbert_folder_is_refused_on_the_dense_routes() {
+    let s = Server::start(&["--model", data("tiny-colbert").to_str().unwrap()]);
+    for (path, body, code) in [
+        ("/v1/embeddings", json!({"input": "x"}), 400),
+        ("/embed", json!({"inputs": "x"}), 422),
+    ] {
+        let (st, e) = post(&s.url(path), &body);
+        assert_eq!(st, code, "{path}: {e}");
+        assert!(e.to_string().contains("--multi-vector"), "{path}: {e}");
+    }
+}

@@ -601,12 +601,19 @@ async fn tei_inputs(
     Ok((packed, inputs_v.clone()))
 }
 
-/// A SPLADE folder's vectors are sparse: the dense routes refuse it, naming the one to use.
+/// A SPLADE folder's vectors are sparse and a ColBERT folder's are per token: the dense routes
+/// refuse them, naming what to use.
 fn dense_model(engine: &Engine, api: Api) -> std::result::Result<(), ApiError> {
     if engine.sentence_config().splade.is_some() {
         return Err(ApiError::bad(
             api,
             "this is a sparse model (a SparseEncoder folder with SpladePooling): its vectors are SPLADE's vocabulary-wide weights; POST /embed_sparse",
+        ));
+    }
+    if engine.sentence_config().colbert.is_some() {
+        return Err(ApiError::bad(
+            api,
+            "this is a ColBERT model (PyLate): it gives one vector per token, not one per text; use `wgbert embed --multi-vector` or `wgbert rerank`",
         ));
     }
     Ok(())
