@@ -39,6 +39,7 @@ pub mod pt;
 pub mod reference;
 pub mod sentence;
 pub mod shaders;
+pub mod tensor;
 pub mod tune;
 pub mod weights;
 

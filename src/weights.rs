@@ -20,14 +20,7 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<(String, HostTensor)>> {
     TensorStore::read_file(path)
 }
 
-/// A host tensor in f32, row-major.
-#[derive(Clone, Debug)]
-pub struct HostTensor {
-    /// Dimensions, outermost first.
-    pub shape: Vec<usize>,
-    /// Values.
-    pub data: Vec<f32>,
-}
+pub use crate::tensor::HostTensor;
 
 /// The encoder's tensors of one layer (Hugging Face names without the layer prefix).
 #[derive(Clone, Debug)]

@@ -396,3 +396,46 @@ fn a_split_word_table_runs_the_vocabulary_gemm_piece_by_piece() {
         assert!((x.score - y.score).abs() < 1e-6);
     }
 }
+
+#[test]
+fn old_gamma_beta_names_of_the_masked_word_head_are_read() {
+    // Checkpoints converted from TensorFlow name LayerNorm parameters gamma and beta.
+    let src = data("tiny-splade");
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let renamed: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            let n = n
+                .replace("LayerNorm.weight", "LayerNorm.gamma")
+                .replace("LayerNorm.bias", "LayerNorm.beta");
+            (n, v)
+        })
+        .collect();
+    assert!(
+        renamed
+            .iter()
+            .any(|(n, _)| n == "cls.predictions.transform.LayerNorm.gamma")
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), tmp.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        tmp.path().join("model.safetensors"),
+        safetensors::serialize(renamed, None).unwrap(),
+    )
+    .unwrap();
+    // A bare *ForMaskedLM folder (no modules.json): max pooling of log(1 + relu), all weights.
+    let old = Engine::from_dir(tmp.path(), EngineOptions::default()).unwrap();
+    let new = engine("tiny-splade", EngineOptions::default());
+    let inputs = [Input::from("a county fair")];
+    let a = old
+        .embed_sparse(&inputs, &EmbedOptions::default(), None)
+        .unwrap();
+    let b = new
+        .embed_sparse(&inputs, &EmbedOptions::default(), None)
+        .unwrap();
+    assert_eq!(a, b);
+}

@@ -72,3 +72,70 @@ fn half_precision_storages_and_bad_files() {
         assert!(err.contains("x.pt") && err.contains("torch.save"), "{err}");
     }
 }
+
+/// A zip archive of `entries`, stored uncompressed (as torch.save writes them).
+fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let offset = out.len() as u32;
+        let crc = 0u32; // not checked by the reader
+        let local = [
+            &0x0403_4b50u32.to_le_bytes()[..],
+            &[20, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            &crc.to_le_bytes(),
+            &(data.len() as u32).to_le_bytes(),
+            &(data.len() as u32).to_le_bytes(),
+            &(name.len() as u16).to_le_bytes(),
+            &0u16.to_le_bytes(),
+        ]
+        .concat();
+        out.extend(local);
+        out.extend(name.as_bytes());
+        out.extend(*data);
+        central.extend(0x0201_4b50u32.to_le_bytes());
+        central.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        central.extend(crc.to_le_bytes());
+        central.extend((data.len() as u32).to_le_bytes());
+        central.extend((data.len() as u32).to_le_bytes());
+        central.extend((name.len() as u16).to_le_bytes());
+        central.extend([0u8; 12]);
+        central.extend(offset.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let cd_offset = out.len() as u32;
+    let cd_len = central.len() as u32;
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u8; 4]);
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend(cd_len.to_le_bytes());
+    out.extend(cd_offset.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+#[test]
+fn a_pickle_that_calls_anything_else_is_refused_not_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("evil.pt");
+    // os.system("ls"): a pickle may call any global; the reader takes only a state dict's.
+    let evil: &[u8] = b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85R.";
+    std::fs::write(&p, stored_zip(&[("archive/data.pkl", evil)])).unwrap();
+    let err = wgbert::pt::read_state_dict(&p).unwrap_err().to_string();
+    assert!(
+        err.contains("os.system") && err.contains("not part of a state dict"),
+        "{err}"
+    );
+    // A cut pickle, and an opcode a state dict never uses.
+    for bad in [&b"\x80\x02c"[..], &b"\x80\x02\xff."[..], &b""[..]] {
+        std::fs::write(&p, stored_zip(&[("archive/data.pkl", bad)])).unwrap();
+        let err = wgbert::pt::read_state_dict(&p).unwrap_err().to_string();
+        assert!(err.contains("evil.pt"), "{err}");
+    }
+    // The crafted archive itself reads: an empty state dict.
+    let empty: &[u8] = b"\x80\x02ccollections\nOrderedDict\n)R.";
+    std::fs::write(&p, stored_zip(&[("archive/data.pkl", empty)])).unwrap();
+    assert!(wgbert::pt::read_state_dict(&p).unwrap().is_empty());
+}
