@@ -246,6 +246,9 @@ pub enum Kernel {
     /// SPLADE: log(1 + relu(logit)) of a chunk of masked-word logits, max or sum over each
     /// sequence's real tokens, folded into a `[B, V]` sparse-vector buffer.
     Splade,
+    /// Rotary position embeddings (`rotate_half` layout) in place on the query and key blocks of
+    /// token rows, from a host-computed cos/sin table.
+    Rope,
 }
 
 /// How a binding is used by a kernel (binding 0 is always the uniform `params`).
@@ -418,7 +421,7 @@ const fn coop_attention(size: u32) -> Option<CoopNeeds> {
 }
 
 /// The kernel table, in [`Kernel::ALL`]'s order (checked when compiling).
-const KERNELS: [KernelSpec; 19] = {
+const KERNELS: [KernelSpec; 20] = {
     use std::mem::size_of;
     const GEMM: &str = include_str!("../shaders/gemm.wgsl");
     const GEMM_VEC4: &str = include_str!("../shaders/gemm_vec4.wgsl");
@@ -606,6 +609,15 @@ const KERNELS: [KernelSpec; 19] = {
             Some(("MODE", SPLADE_MODES)),
             None,
         ),
+        plain_spec(
+            "rope",
+            include_str!("../shaders/rope.wgsl"),
+            Prelude::None,
+            &[ReadWrite, Read],
+            size_of::<RopeParams>(),
+            None,
+            None,
+        ),
     ]
 };
 
@@ -620,7 +632,7 @@ const _: () = {
 
 impl Kernel {
     /// All kernels, in declaration order.
-    pub const ALL: [Kernel; 19] = [
+    pub const ALL: [Kernel; 20] = [
         Kernel::Embeddings,
         Kernel::GemmTile128,
         Kernel::GemmTile64,
@@ -640,6 +652,7 @@ impl Kernel {
         Kernel::AttentionCoop16,
         Kernel::GatherRows,
         Kernel::Splade,
+        Kernel::Rope,
     ];
 
     /// Its declaration.
@@ -954,6 +967,45 @@ pub struct SpladeParams {
     pub _pad1: u32,
     /// Padding to 16 bytes.
     pub _pad2: u32,
+}
+
+/// `rope.wgsl` parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct RopeParams {
+    /// Token rows.
+    pub rows: u32,
+    /// Positions per sequence (a row's position is its index modulo `seq`).
+    pub seq: u32,
+    /// Attention heads.
+    pub heads: u32,
+    /// Values per head.
+    pub head_dim: u32,
+    /// Leading values of each head that rotate (even, ≤ `head_dim`).
+    pub rot_dim: u32,
+    /// Values per token row (3H for the fused QKV rows).
+    pub stride: u32,
+    /// H-wide blocks at the start of each row to rotate (2: query and key).
+    pub parts: u32,
+    /// Padding to 16 bytes.
+    pub _pad: u32,
+}
+
+/// The (cos, sin) pairs `rope.wgsl` reads, `[seq, rot_dim/2]`, computed in f64: position p,
+/// pair i at angle p / `pos_scale` · `base`^(−2i/`rot_dim`) (Hugging Face's rotary embedding;
+/// `pos_scale` > 1 is linear position scaling).
+pub fn rope_table(seq: usize, rot_dim: usize, base: f64, pos_scale: f64) -> Vec<f32> {
+    let half = rot_dim / 2;
+    let mut t = Vec::with_capacity(seq * half * 2);
+    for p in 0..seq {
+        for i in 0..half {
+            let inv_freq = base.powf(-((2 * i) as f64) / rot_dim as f64);
+            let a = p as f64 / pos_scale * inv_freq;
+            t.push(a.cos() as f32);
+            t.push(a.sin() as f32);
+        }
+    }
+    t
 }
 
 /// `attention.wgsl` parameters.

@@ -269,6 +269,46 @@ pub fn splade(
     Ok(r.pop().unwrap_or_default())
 }
 
+/// Rotary position embeddings in place on rows of `stride` values (see `shaders/rope.wgsl`),
+/// with the (cos, sin) table of [`rope_table`].
+#[allow(clippy::too_many_arguments)]
+pub fn rope(
+    k: &Kernels,
+    x: &[f32],
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+    rot_dim: usize,
+    stride: usize,
+    parts: usize,
+    base: f64,
+    pos_scale: f64,
+) -> Result<Vec<f32>> {
+    let rows = x.len() / stride;
+    let xb = k.upload("x", x)?;
+    let table = k
+        .ctx()
+        .storage_from("rope.table", &rope_table(seq, rot_dim, base, pos_scale))?;
+    let d = k.dispatch(
+        "rope",
+        Kernel::Rope,
+        0,
+        &RopeParams {
+            rows: u(rows),
+            seq: u(seq),
+            heads: u(heads),
+            head_dim: u(head_dim),
+            rot_dim: u(rot_dim),
+            stride: u(stride),
+            parts: u(parts),
+            _pad: 0,
+        },
+        &[&xb, &table],
+        row_grid(u(rows)),
+    )?;
+    run_one(k, d, &xb, x.len())
+}
+
 /// Kernel calls with their buffers, ready to replay: for benchmarks, which must time the GPU
 /// (the wait is part of `run_and_wait`), not the recording.
 pub struct Prepared {

@@ -297,6 +297,42 @@ pub fn splade(
     out
 }
 
+/// Rotary position embeddings as `shaders/rope.wgsl`, computed in f64 from the angles themselves:
+/// rows of `stride` values, the first `parts` blocks of `heads × head_dim` rotated per head over
+/// the leading `rot_dim` values (Hugging Face's `rotate_half`), position = row mod `seq`, angle
+/// p / `pos_scale` · `base`^(−2i/`rot_dim`).
+#[allow(clippy::too_many_arguments)]
+pub fn rope(
+    x: &[f32],
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+    rot_dim: usize,
+    stride: usize,
+    parts: usize,
+    base: f64,
+    pos_scale: f64,
+) -> Vec<f32> {
+    let mut out = x.to_vec();
+    let half = rot_dim / 2;
+    for r in 0..x.len() / stride {
+        let p = (r % seq) as f64 / pos_scale;
+        for part in 0..parts {
+            for h in 0..heads {
+                let o = r * stride + part * heads * head_dim + h * head_dim;
+                for i in 0..half {
+                    let a = p * base.powf(-((2 * i) as f64) / rot_dim as f64);
+                    let (s, c) = a.sin_cos();
+                    let (u, v) = (x[o + i] as f64, x[o + i + half] as f64);
+                    out[o + i] = (u * c - v * s) as f32;
+                    out[o + i + half] = (v * c + u * s) as f32;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Largest |a - b| and where it is, for error reports that name the worst element.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
     assert_eq!(a.len(), b.len(), "length mismatch");

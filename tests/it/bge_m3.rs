@@ -155,18 +155,15 @@ fn broken_heads_are_refused_with_the_fix() {
     std::fs::remove_file(&sparse).unwrap();
     let err = err_of(tmp.path());
     assert!(err.contains("not sparse_linear.pt"), "{err}");
-    // A head of the wrong width.
-    std::fs::copy(src.join("sparse_linear.pt"), &sparse).unwrap();
-    std::fs::copy(
-        src.join("sparse_linear.pt"),
-        tmp.path().join("colbert_linear.pt"),
-    )
-    .unwrap();
-    let a = Engine::from_dir(tmp.path(), EngineOptions::default());
-    assert!(
-        a.is_ok(),
-        "a 32 → 1 projection is a valid (if odd) ColBERT head"
-    );
+    // A sparse head of the wrong width (the 32 → 32 ColBERT head in its place) loads as a
+    // head; one of the wrong input width is refused naming the file.
+    std::fs::copy(src.join("colbert_linear.pt"), &sparse).unwrap();
+    let head = wgbert::sentence::BgeM3Heads {
+        dir: tmp.path().to_path_buf(),
+    };
+    assert!(head.load(32).is_ok(), "any output width loads");
+    let err = head.load(16).unwrap_err().to_string();
+    assert!(err.contains("colbert_linear.pt"), "{err}");
     let plain = Engine::from_dir(&data("tiny-st-dense"), EngineOptions::default()).unwrap();
     let err = plain
         .embed_m3(&[Input::from("a")], &EmbedOptions::default())

@@ -283,6 +283,40 @@ fn splade_matches_reference_across_chunks_that_cut_sequences() {
 }
 
 #[test]
+fn rope_matches_reference_at_awkward_shapes_and_long_positions() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(29);
+    // (rows, seq, heads, head_dim, rot_dim, parts, base, position scale): fused QKV rows with
+    // query and key rotated; a partial rotary dimension; one part; positions past 8 000 at
+    // ModernBERT's global theta, and linear scaling.
+    for &(rows, seq, heads, hd, rot, parts, base, scale) in &[
+        (
+            7usize, 7usize, 3usize, 10usize, 10usize, 2usize, 10_000.0, 1.0,
+        ),
+        (12, 5, 2, 16, 8, 2, 10_000.0, 1.0),
+        (3, 3, 1, 2, 2, 1, 500.0, 1.0),
+        (8200, 8200, 1, 8, 8, 2, 160_000.0, 1.0),
+        (40, 40, 4, 6, 4, 2, 10_000.0, 2.0),
+    ] {
+        let stride = 3 * heads * hd;
+        let x = rng.vec(rows * stride, 2.0);
+        let got = ops::rope(k, &x, seq, heads, hd, rot, stride, parts, base, scale).unwrap();
+        let want = cpu::rope(&x, seq, heads, hd, rot, stride, parts, base, scale);
+        assert_close(
+            &format!("rope {rows}x{heads}x{hd} rot {rot} parts {parts} base {base} scale {scale}"),
+            &got,
+            &want,
+            1e-6,
+            1e-5,
+        );
+        // The value block and the unrotated tail pass through untouched.
+        let untouched = (0..rows)
+            .all(|r| (2 * heads * hd..stride).all(|j| got[r * stride + j] == x[r * stride + j]));
+        assert!(untouched, "rope wrote outside the query and key blocks");
+    }
+}
+
+#[test]
 fn pooling_modes_match_reference() {
     for k in &row_kernels() {
         let mut rng = SplitMix64::new(7);

@@ -189,6 +189,10 @@ fn params_structs_match_their_wgsl_mirrors() {
             Kernel::Splade,
             rust_layout!(SpladeParams; batch, seq, vocab, row0, rows, init, twice, col0, stride, _pad0, _pad1, _pad2),
         ),
+        (
+            Kernel::Rope,
+            rust_layout!(RopeParams; rows, seq, heads, head_dim, rot_dim, stride, parts, _pad),
+        ),
     ];
     assert_eq!(
         cases.len(),
