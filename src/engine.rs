@@ -205,22 +205,35 @@ impl SparseEmbedding {
     /// The nonzero entries of a vocabulary-wide weight vector, keeping the `top_k` largest
     /// (ties: the lower id) when given, as sentence-transformers' `max_active_dims`.
     pub fn from_dense(weights: &[f32], top_k: Option<usize>) -> Self {
-        let mut nz: Vec<u32> = (0..weights.len() as u32)
+        let indices: Vec<u32> = (0..weights.len() as u32)
             .filter(|&i| weights[i as usize] > 0.0)
             .collect();
-        if let Some(k) = top_k.filter(|&k| k < nz.len()) {
-            let by = |a: &u32, b: &u32| {
-                weights[*b as usize]
-                    .total_cmp(&weights[*a as usize])
-                    .then(a.cmp(b))
-            };
-            nz.select_nth_unstable_by(k, by);
-            nz.truncate(k);
-            nz.sort_unstable();
+        let v = SparseEmbedding {
+            values: indices.iter().map(|&i| weights[i as usize]).collect(),
+            indices,
+        };
+        match top_k {
+            Some(k) => v.keep_largest(k),
+            None => v,
         }
+    }
+
+    /// The `k` largest weights (ties: the lower id), ids still ascending.
+    pub fn keep_largest(self, k: usize) -> Self {
+        if k >= self.indices.len() {
+            return self;
+        }
+        let mut order: Vec<usize> = (0..self.indices.len()).collect();
+        order.select_nth_unstable_by(k, |&a, &b| {
+            self.values[b]
+                .total_cmp(&self.values[a])
+                .then(self.indices[a].cmp(&self.indices[b]))
+        });
+        order.truncate(k);
+        order.sort_unstable();
         SparseEmbedding {
-            values: nz.iter().map(|&i| weights[i as usize]).collect(),
-            indices: nz,
+            indices: order.iter().map(|&i| self.indices[i]).collect(),
+            values: order.iter().map(|&i| self.values[i]).collect(),
         }
     }
 
@@ -713,14 +726,7 @@ impl Engine {
 
     /// [`Engine::embed`] with a prompt and Matryoshka truncation ([`EmbedOptions`]).
     pub fn embed_opts(&self, inputs: &[Input], opts: &EmbedOptions) -> Result<Vec<Vec<f32>>> {
-        let h = self.embedding_dim();
-        if let Some(d) = opts.dimensions
-            && (d == 0 || d > h)
-        {
-            return Err(Error::InvalidInput(format!(
-                "dimensions {d} is outside 1..={h} (the width of this model's vectors); ask for at most {h}"
-            )));
-        }
+        self.check_dimensions(opts)?;
         let inputs =
             self.with_prompt(inputs, opts.prompt_name.as_deref(), opts.prompt.as_deref())?;
         let mut out = self.embed_with(&inputs, self.pooling(), self.normalize())?;
@@ -731,6 +737,17 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// `opts.dimensions`, if given, is a width the vectors have (1 ..= [`Engine::embedding_dim`]).
+    fn check_dimensions(&self, opts: &EmbedOptions) -> Result<()> {
+        let h = self.embedding_dim();
+        match opts.dimensions {
+            Some(d) if d == 0 || d > h => Err(Error::InvalidInput(format!(
+                "dimensions {d} is outside 1..={h} (the width of this model's vectors); ask for at most {h}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// `inputs` with the prompt sentence-transformers would use put before each text (the first
@@ -855,14 +872,7 @@ impl Engine {
                     .into(),
             ));
         }
-        let h = self.embedding_dim();
-        if let Some(d) = opts.dimensions
-            && (d == 0 || d > h)
-        {
-            return Err(Error::InvalidInput(format!(
-                "dimensions {d} is outside 1..={h} (the width of this model's vectors); ask for at most {h}"
-            )));
-        }
+        self.check_dimensions(opts)?;
         let inputs =
             self.with_prompt(inputs, opts.prompt_name.as_deref(), opts.prompt.as_deref())?;
         let request = Request {
@@ -1075,13 +1085,7 @@ impl Engine {
                 .m3_outputs(inputs, opts, false, true, false)?
                 .into_iter()
                 .map(|m| match top_k {
-                    Some(k) => {
-                        let mut dense = vec![0f32; self.config().vocab_size];
-                        for (i, v) in m.sparse.indices.iter().zip(&m.sparse.values) {
-                            dense[*i as usize] = *v;
-                        }
-                        SparseEmbedding::from_dense(&dense, Some(k))
-                    }
+                    Some(k) => m.sparse.keep_largest(k),
                     None => m.sparse,
                 })
                 .collect());

@@ -230,6 +230,18 @@ struct DenseLayer {
     act: Act,
 }
 
+/// (first row, rows, buffer) of each piece of a word table of `vocab` rows uploaded as `word`
+/// (pieces of consecutive rows, each starting at its first row).
+fn word_pieces(
+    word: &[(usize, wgpu::Buffer)],
+    vocab: usize,
+) -> impl Iterator<Item = (usize, usize, &wgpu::Buffer)> {
+    word.iter().enumerate().map(move |(i, (first, buf))| {
+        let end = word.get(i + 1).map_or(vocab, |p| p.0);
+        (*first, end - first, buf)
+    })
+}
+
 fn concat(parts: &[&HostTensor]) -> Vec<f32> {
     parts.iter().flat_map(|t| t.data.iter().copied()).collect()
 }
@@ -355,14 +367,12 @@ impl GpuModel {
                     None => None,
                 },
                 bias_pieces: if m.decoder_w.is_none() && word.len() > 1 {
-                    let v = config.vocab_size;
-                    (0..word.len())
-                        .map(|i| {
-                            let first = word[i].0;
-                            let end = word.get(i + 1).map_or(v, |p| p.0);
+                    word_pieces(&word, config.vocab_size)
+                        .enumerate()
+                        .map(|(i, (first, rows, _))| {
                             up(
                                 &format!("cls.predictions.bias{i}"),
-                                &m.bias.data[first..end],
+                                &m.bias.data[first..first + rows],
                             )
                         })
                         .collect::<Result<Vec<_>>>()?
@@ -690,9 +700,7 @@ impl Plan {
         // A word table in pieces: gather each token's row from its piece first.
         let word_rows = if model.word.len() > 1 {
             let rows = k.float_buffer("word_rows", m * h)?;
-            let vocab = c.vocab_size;
-            for (i, (first, piece)) in model.word.iter().enumerate() {
-                let count = model.word.get(i + 1).map_or(vocab, |p| p.0) - first;
+            for (i, (first, count, piece)) in word_pieces(&model.word, c.vocab_size).enumerate() {
                 d.push(k.dispatch(
                     format!("embeddings.gather{i}"),
                     Kernel::GatherRows,
@@ -700,7 +708,7 @@ impl Plan {
                     &GatherRowsParams {
                         rows: mu,
                         hidden: hu,
-                        first: *first as u32,
+                        first: first as u32,
                         count: count as u32,
                     },
                     &[&ids, piece, &rows],
@@ -1018,15 +1026,9 @@ impl Plan {
                 let pieces: Vec<(usize, usize, &wgpu::Buffer, &wgpu::Buffer)> = match &mh.decoder {
                     Some(w) => vec![(0, v, w, &mh.bias)],
                     None if model.word.len() == 1 => vec![(0, v, &model.word[0].1, &mh.bias)],
-                    None => model
-                        .word
-                        .iter()
+                    None => word_pieces(&model.word, v)
                         .zip(&mh.bias_pieces)
-                        .enumerate()
-                        .map(|(i, ((first, w), b))| {
-                            let end = model.word.get(i + 1).map_or(v, |p| p.0);
-                            (*first, end - first, w, b)
-                        })
+                        .map(|((first, cols, w), b)| (first, cols, w, b))
                         .collect(),
                 };
                 let widest = pieces.iter().map(|p| p.1).max().unwrap_or(v);

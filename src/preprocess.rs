@@ -438,6 +438,7 @@ impl Preprocessor {
     /// an added token as written in `tokenizer.json` (`[Q] `, not its normalised form).
     pub fn id_to_token(&self, id: u32) -> Option<String> {
         self.tokenizer
+            .get_added_vocabulary()
             .get_added_tokens_decoder()
             .get(&id)
             .map(|t| t.content.clone())

@@ -98,20 +98,7 @@ fn multi_vector_refuses_what_it_cannot_give() {
         .to_string();
     assert!(err.contains("not a ColBERT model"), "{err}");
     // A prefix the tokenizer lacks is named with the fix.
-    let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(data("tiny-colbert")).unwrap() {
-        let p = e.unwrap().path();
-        let dst = tmp.path().join(p.file_name().unwrap());
-        if p.is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            for f in std::fs::read_dir(&p).unwrap() {
-                let f = f.unwrap().path();
-                std::fs::copy(&f, dst.join(f.file_name().unwrap())).unwrap();
-            }
-        } else {
-            std::fs::copy(&p, dst).unwrap();
-        }
-    }
+    let tmp = copy_of("tiny-colbert");
     let cst = tmp.path().join("config_sentence_transformers.json");
     let text = std::fs::read_to_string(&cst)
         .unwrap()

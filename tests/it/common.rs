@@ -208,3 +208,22 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     d / (a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()
         * b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt())
 }
+
+/// A fresh temporary copy of the model folder `name` of tests/data (subfolders included).
+pub fn copy_of(name: &str) -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let dst = to.join(p.file_name().unwrap());
+            if p.is_dir() {
+                copy(&p, &dst);
+            } else {
+                std::fs::copy(&p, dst).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy(&data(name), tmp.path());
+    tmp
+}

@@ -145,35 +145,13 @@ fn embed_and_similarity_run_the_dense_modules() {
 
 /// A copy of tiny-st-dense whose 2_Dense is changed by `edit`.
 fn broken(edit: impl FnOnce(&std::path::Path)) -> (tempfile::TempDir, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    let copy = |from: &std::path::Path, to: &std::path::Path| {
-        for e in walk(from) {
-            let rel = e.strip_prefix(from).unwrap();
-            let dst = to.join(rel);
-            std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-            std::fs::copy(&e, dst).unwrap();
-        }
-    };
-    copy(&data("tiny-st-dense"), tmp.path());
+    let tmp = copy_of("tiny-st-dense");
     edit(&tmp.path().join("2_Dense"));
     let err = match Engine::from_dir(tmp.path(), EngineOptions::default()) {
         Ok(_) => String::new(),
         Err(e) => e.to_string(),
     };
     (tmp, err)
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -6,21 +6,8 @@ use crate::common::*;
 use wgbert::{EmbedOptions, Engine, EngineOptions, Input};
 
 fn folder_with_bin() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = data("tiny-splade");
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        let dst = tmp.path().join(p.file_name().unwrap());
-        if p.is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            for f in std::fs::read_dir(&p).unwrap() {
-                let f = f.unwrap().path();
-                std::fs::copy(&f, dst.join(f.file_name().unwrap())).unwrap();
-            }
-        } else if p.file_name().unwrap() != "model.safetensors" {
-            std::fs::copy(&p, dst).unwrap();
-        }
-    }
+    let tmp = copy_of("tiny-splade");
+    std::fs::remove_file(tmp.path().join("model.safetensors")).unwrap();
     std::fs::copy(
         data("pt/tiny-splade-pytorch_model.bin"),
         tmp.path().join("pytorch_model.bin"),
