@@ -1,4 +1,5 @@
-// BERT embeddings: out[t] = LayerNorm(word[ids[t]] + position[p(t)] + token_type[types[t]]),
+// BERT embeddings: out[t] = LayerNorm(word[ids[t]] + position[p(t)] + token_type[types[t]])
+// (the position term only with params.positions = 1),
 // p(t) = t mod S + pos_offset, or pad_position for padding tokens of RoBERTa-family models
 // (whose positions start at pad_token_id + 1 and whose padding sits at pad_token_id). With
 // gathered = 1, word holds each token's row already (a table split across bindings, gathered
@@ -20,7 +21,7 @@ struct Params {
     pos_offset: u32,
     pad_position: u32,
     gathered: u32,
-    _pad0: u32,
+    positions: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -35,10 +36,15 @@ struct Params {
 @group(0) @binding(7) var<storage, read> beta: array<st>;
 @group(0) @binding(8) var<storage, read_write> out: array<st>;
 
-// word[w] + position[pos] + token_type[tt] at column j, in f32 (recomputed by each pass).
+// word[w] + position[pos] + token_type[tt] at column j, in f32 (recomputed by each pass);
+// without absolute positions (positions = 0, rotary models) the position term is left out.
 fn gathered(w: u32, pos: u32, tt: u32, j: u32) -> f32 {
     let h = params.hidden;
-    return f32(word[w * h + j]) + f32(position[pos * h + j]) + f32(token_type[tt * h + j]);
+    var v = f32(word[w * h + j]) + f32(token_type[tt * h + j]);
+    if (params.positions != 0u) {
+        v = v + f32(position[pos * h + j]);
+    }
+    return v;
 }
 
 @compute @workgroup_size(64, 1, 1)

@@ -41,8 +41,11 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let col0 = wid.x * 64u + lid.x;
-    let col1 = col0 + 32u;
+    // Columns lid.x and lid.x + 32 of the workgroup's 64; a gated GEMM takes the adjacent
+    // pair 2·lid.x, 2·lid.x + 1 instead (a gate and its linear half, see gemm_store.wgsl).
+    let glu = params.glu != 0u;
+    let col0 = wid.x * 64u + select(lid.x, 2u * lid.x, glu);
+    let col1 = col0 + select(32u, 1u, glu);
     let r0 = wid.y * 16u; // the same in every invocation of the workgroup
     let k4 = params.k / 4u;
     let sa = params.a_stride / 4u;
@@ -90,22 +93,25 @@ fn main(
         acc3 = acc3 + d3[0];
         acc7 = acc7 + d3[1];
     }
-    // One store site in a loop (common/gemm_store.wgsl's `store_one`), as in gemm_direct4x4.wgsl.
-    for (var i = 0u; i < 8u; i = i + 1u) {
-        var v = acc0;
+    // One store site per kind in a loop (common/gemm_store.wgsl's `store_one` / `store_glu`),
+    // as in gemm_direct4x4.wgsl: v0 holds four rows of column col0, v1 the same rows of col1.
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        var v0 = acc0;
+        var v1 = acc4;
         switch i {
-            case 1u: { v = acc1; }
-            case 2u: { v = acc2; }
-            case 3u: { v = acc3; }
-            case 4u: { v = acc4; }
-            case 5u: { v = acc5; }
-            case 6u: { v = acc6; }
-            case 7u: { v = acc7; }
+            case 1u: { v0 = acc1; v1 = acc5; }
+            case 2u: { v0 = acc2; v1 = acc6; }
+            case 3u: { v0 = acc3; v1 = acc7; }
             default: {}
         }
-        let col = select(col0, col1, i >= 4u);
         for (var j = 0u; j < 4u; j = j + 1u) {
-            store_one(r0 + 4u * (i % 4u) + j, col, v[j]);
+            let r = r0 + 4u * i + j;
+            if (glu) {
+                store_glu(r, col0, v0[j], v1[j]);
+            } else {
+                store_one(r, col0, v0[j]);
+                store_one(r, col1, v1[j]);
+            }
         }
     }
 }

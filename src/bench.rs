@@ -216,8 +216,18 @@ pub fn shape_config(name: &str) -> Result<BertConfig> {
             pad_token_id: Some(1),
             ..Default::default()
         }),
+        // nomic-embed-text-v1.5's config.json (rotary, swiglu, no biases, 8 192 positions).
+        "nomic-v1.5" => BertConfig::from_json(
+            std::path::Path::new("nomic-v1.5 shape"),
+            r#"{"model_type": "nomic_bert", "vocab_size": 30528, "n_embd": 768, "n_head": 12,
+                "n_layer": 12, "n_inner": 3072, "n_positions": 8192,
+                "activation_function": "swiglu", "layer_norm_epsilon": 1e-12,
+                "type_vocab_size": 2, "rotary_emb_fraction": 1.0, "rotary_emb_base": 1000,
+                "rotary_scaling_factor": null, "max_trained_positions": 2048,
+                "qkv_proj_bias": false, "mlp_fc1_bias": false, "mlp_fc2_bias": false}"#,
+        ),
         other => Err(Error::InvalidInput(format!(
-            "unknown shape {other:?}; use bert-base, minilm-l6 or xlmr-base"
+            "unknown shape {other:?}; use bert-base, minilm-l6, xlmr-base or nomic-v1.5"
         ))),
     }
 }

@@ -13,6 +13,10 @@ pub enum Activation {
     GeluTanh,
     /// ReLU (`"relu"`).
     Relu,
+    /// SiLU (`"silu"`, `"swish"`; the gate of `"swiglu"`).
+    Silu,
+    /// The logistic sigmoid (the gate of `"glu"`).
+    Sigmoid,
 }
 
 impl Activation {
@@ -22,6 +26,9 @@ impl Activation {
             "gelu" | "gelu_python" => Some(Activation::GeluErf),
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Activation::GeluTanh),
             "relu" => Some(Activation::Relu),
+            "silu" | "swish" | "swiglu" => Some(Activation::Silu),
+            "geglu" => Some(Activation::GeluErf),
+            "glu" => Some(Activation::Sigmoid),
             _ => None,
         }
     }
@@ -33,6 +40,8 @@ impl Activation {
             Activation::GeluErf => Act::GeluErf,
             Activation::GeluTanh => Act::GeluTanh,
             Activation::Relu => Act::Relu,
+            Activation::Silu => Act::Silu,
+            Activation::Sigmoid => Act::Sigmoid,
         }
     }
 }
@@ -60,10 +69,13 @@ pub enum Family {
     Roberta,
     /// DistilBERT: its own weight names, no token types, no pooler.
     DistilBert,
+    /// NomicBERT (`nomic_bert`): rotary positions, fused Wqkv, gated feed-forward block.
+    Nomic,
 }
 
 /// The `model_type` values wgbert loads, for error messages.
-pub const SUPPORTED_MODEL_TYPES: &str = "bert, roberta, xlm-roberta, camembert, distilbert";
+pub const SUPPORTED_MODEL_TYPES: &str =
+    "bert, roberta, xlm-roberta, camembert, distilbert (BERT); nomic_bert (NomicBERT)";
 
 impl Family {
     /// The family of a `model_type` string; `None` for ones wgbert does not run.
@@ -72,6 +84,7 @@ impl Family {
             "bert" => Some(Family::Bert),
             "roberta" | "xlm-roberta" | "camembert" => Some(Family::Roberta),
             "distilbert" => Some(Family::DistilBert),
+            "nomic_bert" => Some(Family::Nomic),
             _ => None,
         }
     }
@@ -83,29 +96,42 @@ impl Family {
 pub struct BertConfig {
     /// Rows of the word-embedding table.
     pub vocab_size: usize,
-    /// Model width H (DistilBERT: `dim`).
-    #[serde(alias = "dim")]
+    /// Model width H (DistilBERT: `dim`; NomicBERT: `n_embd`).
+    #[serde(alias = "dim", alias = "n_embd")]
     pub hidden_size: usize,
-    /// Number of transformer layers (DistilBERT: `n_layers`).
-    #[serde(alias = "n_layers")]
+    /// Number of transformer layers (DistilBERT: `n_layers`; NomicBERT: `n_layer`).
+    #[serde(alias = "n_layers", alias = "n_layer")]
     pub num_hidden_layers: usize,
-    /// Attention heads; `hidden_size` must be a multiple of it (DistilBERT: `n_heads`).
-    #[serde(alias = "n_heads")]
+    /// Attention heads; `hidden_size` must be a multiple of it (DistilBERT: `n_heads`;
+    /// NomicBERT: `n_head`).
+    #[serde(alias = "n_heads", alias = "n_head")]
     pub num_attention_heads: usize,
-    /// Width of the feed-forward block (DistilBERT: `hidden_dim`).
-    #[serde(alias = "hidden_dim")]
+    /// Width of the feed-forward block (DistilBERT: `hidden_dim`; NomicBERT: `n_inner`, may
+    /// be null, rounded up to a multiple of 256 for gated blocks as its modeling code does).
+    #[serde(
+        default,
+        alias = "hidden_dim",
+        alias = "n_inner",
+        deserialize_with = "null_as_zero"
+    )]
     pub intermediate_size: usize,
-    /// Activation name as in the file (`"gelu"`, `"gelu_new"`, …; DistilBERT: `activation`).
-    #[serde(default = "default_act", alias = "activation")]
+    /// Activation name as in the file (`"gelu"`, `"gelu_new"`, …; DistilBERT: `activation`;
+    /// NomicBERT: `activation_function`, where `"swiglu"`, `"geglu"` and `"glu"` are gated).
+    #[serde(
+        default = "default_act",
+        alias = "activation",
+        alias = "activation_function"
+    )]
     pub hidden_act: String,
-    /// Longest sequence the position table covers.
-    #[serde(default = "default_max_pos")]
+    /// Longest sequence the position table covers (NomicBERT: `n_positions`, the longest
+    /// input it takes).
+    #[serde(default = "default_max_pos", alias = "n_positions")]
     pub max_position_embeddings: usize,
     /// Rows of the token-type table (segments).
     #[serde(default = "default_type_vocab")]
     pub type_vocab_size: usize,
-    /// LayerNorm epsilon.
-    #[serde(default = "default_eps")]
+    /// LayerNorm epsilon (NomicBERT: `layer_norm_epsilon`).
+    #[serde(default = "default_eps", alias = "layer_norm_epsilon")]
     pub layer_norm_eps: f64,
     /// `"bert"`, `"roberta"`, `"xlm-roberta"`, `"camembert"` or `"distilbert"` (see [`Family`]).
     #[serde(default)]
@@ -125,6 +151,59 @@ pub struct BertConfig {
     /// `"multi_label_classification"` makes a classification head's scores sigmoids.
     #[serde(default)]
     pub problem_type: Option<String>,
+    /// NomicBERT's own keys (defaults as its `NomicBertConfig`; ignored by other families).
+    #[serde(flatten)]
+    pub nomic: NomicFields,
+}
+
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    Ok(Option::<usize>::deserialize(d)?.unwrap_or(0))
+}
+
+/// The keys of a NomicBERT `config.json` beyond BERT's, with `NomicBertConfig`'s defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct NomicFields {
+    /// Share of each head's values that rotate (0: absolute positions instead).
+    pub rotary_emb_fraction: f64,
+    /// Rotary base (theta).
+    pub rotary_emb_base: f64,
+    /// GPT-J style interleaved rotation (not supported; the published models use false).
+    pub rotary_emb_interleaved: bool,
+    /// xPos scaling (not supported; the published models have none).
+    pub rotary_emb_scale_base: Option<f64>,
+    /// Dynamic NTK scaling factor past `max_trained_positions`.
+    pub rotary_scaling_factor: Option<f64>,
+    /// The length the rotary base was trained for.
+    pub max_trained_positions: usize,
+    /// Whether `Wqkv` and `out_proj` have biases.
+    pub qkv_proj_bias: bool,
+    /// Whether the feed-forward input projection(s) have biases.
+    pub mlp_fc1_bias: bool,
+    /// Whether the feed-forward output projection has a bias.
+    pub mlp_fc2_bias: bool,
+    /// Pre-LayerNorm blocks (not supported; the published models are post-norm).
+    pub prenorm: bool,
+    /// Causal attention (not an encoder; refused).
+    pub causal: bool,
+}
+
+impl Default for NomicFields {
+    fn default() -> Self {
+        NomicFields {
+            rotary_emb_fraction: 0.0,
+            rotary_emb_base: 10_000.0,
+            rotary_emb_interleaved: false,
+            rotary_emb_scale_base: None,
+            rotary_scaling_factor: None,
+            max_trained_positions: 2048,
+            qkv_proj_bias: true,
+            mlp_fc1_bias: true,
+            mlp_fc2_bias: true,
+            prenorm: false,
+            causal: false,
+        }
+    }
 }
 
 impl Default for BertConfig {
@@ -145,6 +224,7 @@ impl Default for BertConfig {
             architectures: None,
             id2label: None,
             problem_type: None,
+            nomic: NomicFields::default(),
         }
     }
 }
@@ -175,6 +255,26 @@ impl BertConfig {
         if cfg.family() == Some(Family::DistilBert) {
             // DistilBERT has no token-type table and no type_vocab_size field: one (zero) type.
             cfg.type_vocab_size = 1;
+        }
+        if cfg.family() == Some(Family::Nomic) {
+            // NomicBertConfig inherits GPT-2's defaults where the file is silent.
+            let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            let has = |k: &str| v.get(k).is_some_and(|x| !x.is_null());
+            if !has("layer_norm_epsilon") && !has("layer_norm_eps") {
+                cfg.layer_norm_eps = 1e-5;
+            }
+            if !has("activation_function") && !has("hidden_act") {
+                cfg.hidden_act = "gelu_new".into();
+            }
+            // The modeling code's feed-forward width: n_inner, else 8H/3 (gated) or 4H;
+            // gated widths rounded up to a multiple of 256.
+            let h = cfg.hidden_size;
+            if cfg.intermediate_size == 0 {
+                cfg.intermediate_size = if cfg.gated() { 8 * h / 3 } else { 4 * h };
+            }
+            if cfg.gated() {
+                cfg.intermediate_size = cfg.intermediate_size.div_ceil(256) * 256;
+            }
         }
         cfg.validate().map_err(|message| Error::Config {
             path: path.to_path_buf(),
@@ -209,7 +309,7 @@ impl BertConfig {
         }
         if Activation::from_hf(&self.hidden_act).is_none() {
             return Err(format!(
-                "hidden_act {:?} is not supported; use one of gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_fast, relu",
+                "hidden_act {:?} is not supported; use one of gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_fast, relu (and for NomicBERT swiglu, geglu, glu)",
                 self.hidden_act
             ));
         }
@@ -245,7 +345,87 @@ impl BertConfig {
                 self.layer_norm_eps
             ));
         }
+        if self.family() == Some(Family::Nomic) {
+            self.validate_nomic()?;
+        } else if self.gated() {
+            return Err(format!(
+                "hidden_act {:?} is a gated feed-forward block, which the {} layout does not have",
+                self.hidden_act,
+                self.model_type.as_deref().unwrap_or("bert")
+            ));
+        }
         Ok(())
+    }
+
+    /// NomicBERT's own keys, checked: what the published modeling code does and wgbert does not
+    /// (interleaved rotary, xPos, pre-norm, causal) is refused rather than run differently.
+    fn validate_nomic(&self) -> std::result::Result<(), String> {
+        let n = &self.nomic;
+        let refuse = |what: &str| {
+            Err(format!(
+                "{what} is not supported for nomic_bert (the published nomic-embed checkpoints do not use it)"
+            ))
+        };
+        if n.rotary_emb_interleaved {
+            return refuse("rotary_emb_interleaved: true (GPT-J style rotation)");
+        }
+        if n.rotary_emb_scale_base.is_some() {
+            return refuse("rotary_emb_scale_base (xPos)");
+        }
+        if n.prenorm {
+            return refuse("prenorm: true");
+        }
+        if n.causal {
+            return refuse("causal: true (a decoder, not an encoder)");
+        }
+        if !(n.rotary_emb_fraction.is_finite() && (0.0..=1.0).contains(&n.rotary_emb_fraction)) {
+            return Err(format!(
+                "rotary_emb_fraction {} must be between 0 and 1",
+                n.rotary_emb_fraction
+            ));
+        }
+        if n.rotary_emb_fraction > 0.0 {
+            if !(n.rotary_emb_base.is_finite() && n.rotary_emb_base > 0.0) {
+                return Err(format!(
+                    "rotary_emb_base {} must be a positive number (the rotary theta)",
+                    n.rotary_emb_base
+                ));
+            }
+            if !self.rotary_dims().is_multiple_of(2) || self.rotary_dims() == 0 {
+                return Err(format!(
+                    "rotary_emb_fraction {} of head size {} gives {} rotary values; it must be a positive even number",
+                    n.rotary_emb_fraction,
+                    self.head_dim(),
+                    self.rotary_dims()
+                ));
+            }
+        }
+        if let Some(f) = n.rotary_scaling_factor
+            && !(f.is_finite() && f > 0.0)
+        {
+            return Err(format!(
+                "rotary_scaling_factor {f} must be a positive number (or null for no scaling)"
+            ));
+        }
+        if n.rotary_scaling_factor.is_some() && n.max_trained_positions == 0 {
+            return Err("max_trained_positions is 0; it must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the feed-forward block is gated (`swiglu`, `geglu`, `glu`).
+    pub fn gated(&self) -> bool {
+        matches!(self.hidden_act.as_str(), "swiglu" | "geglu" | "glu")
+    }
+
+    /// Leading values of each head that rotate (NomicBERT: `rotary_emb_fraction` of the head
+    /// size); 0 for absolute positions.
+    pub fn rotary_dims(&self) -> usize {
+        if self.family() == Some(Family::Nomic) {
+            (self.head_dim() as f64 * self.nomic.rotary_emb_fraction) as usize
+        } else {
+            0
+        }
     }
 
     /// Label names of a classification head with `n` outputs: `id2label` in id order, or

@@ -87,15 +87,14 @@ pub enum Error {
     },
 
     /// A tensor the encoder needs is absent.
-    #[error(
-        "weights {path}: tensor {name} is missing (looked for it with and without the `bert.` prefix); \
-         is this a BERT checkpoint?"
-    )]
+    #[error("weights {path}: tensor {name} is missing; {needed_by}")]
     MissingTensor {
         /// The weights file.
         path: PathBuf,
         /// The tensor (Hugging Face name, unprefixed).
         name: String,
+        /// Who needs it and what to check, e.g. the architecture config.json names.
+        needed_by: String,
     },
 
     /// The tokenizer could not be loaded or used.

@@ -101,16 +101,22 @@ pub enum Act {
     Tanh = 3,
     /// ReLU.
     Relu = 4,
+    /// SiLU, `x·σ(x)` (SwiGLU's gate).
+    Silu = 5,
+    /// The logistic sigmoid σ(x) (GLU's gate).
+    Sigmoid = 6,
 }
 
 impl Act {
     /// Every activation, in value order.
-    pub const ALL: [Act; 5] = [
+    pub const ALL: [Act; 7] = [
         Act::Identity,
         Act::GeluErf,
         Act::GeluTanh,
         Act::Tanh,
         Act::Relu,
+        Act::Silu,
+        Act::Sigmoid,
     ];
 
     /// The shaders' name for it.
@@ -121,6 +127,8 @@ impl Act {
             Act::GeluTanh => "ACT_GELU_TANH",
             Act::Tanh => "ACT_TANH",
             Act::Relu => "ACT_RELU",
+            Act::Silu => "ACT_SILU",
+            Act::Sigmoid => "ACT_SIGMOID",
         }
     }
 }
@@ -866,8 +874,10 @@ pub struct GemmParams {
     /// Elements between consecutive rows of A: `k` for a dense matrix; `S·H` to take the
     /// `[CLS]` row of each sequence (the pooler).
     pub a_stride: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
+    /// 1: gated linear unit epilogue. W's rows come in pairs (gate, linear); C is `[m, n/2]`
+    /// with C`[r, j]` = act(gate + its bias) · (linear + its bias), from columns 2j and 2j + 1
+    /// (see [`glu_pairs`]). `n` must be even.
+    pub glu: u32,
     /// Padding to 16 bytes.
     pub _pad1: u32,
     /// Padding to 16 bytes.
@@ -883,11 +893,31 @@ impl GemmParams {
             k: k as u32,
             act: act as u32,
             a_stride: k as u32,
-            _pad0: 0,
+            glu: 0,
             _pad1: 0,
             _pad2: 0,
         }
     }
+
+    /// The gated form: `n` = 2 × the output width, over weights laid out by [`glu_pairs`].
+    pub fn glu(m: usize, n: usize, k: usize, act: Act) -> Self {
+        GemmParams {
+            glu: 1,
+            ..GemmParams::new(m, n, k, act)
+        }
+    }
+}
+
+/// Interleaves the rows of a gate and a linear projection (`[I, K]` each, or `[I]` biases when
+/// `k` = 1) into the `[2I, K]` layout of a gated GEMM ([`GemmParams::glu`]): row 2j is gate row
+/// j, row 2j + 1 linear row j. Every GEMM variant then finds a pair in adjacent columns.
+pub fn glu_pairs(gate: &[f32], linear: &[f32], k: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(gate.len() * 2);
+    for (g, l) in gate.chunks(k).zip(linear.chunks(k)) {
+        out.extend_from_slice(g);
+        out.extend_from_slice(l);
+    }
+    out
 }
 
 /// `embeddings.wgsl` parameters.
@@ -914,8 +944,9 @@ pub struct EmbeddingsParams {
     /// 1: `word` holds the rows already gathered per token ([`Kernel::GatherRows`]), so row
     /// `t` is read instead of row `ids[t]`.
     pub gathered: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
+    /// 1: add the position table's row; 0: no absolute positions (rotary models), the
+    /// `position` binding is not read.
+    pub positions: u32,
     /// Padding to 16 bytes.
     pub _pad1: u32,
     /// Padding to 16 bytes.

@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod arch;
 pub mod bench;
 pub mod capi;
 pub mod config;

@@ -1,11 +1,12 @@
 //! The encoder on the GPU: weights uploaded once, and per-(batch, seq_len) plans whose buffers
 //! and dispatches are built once and replayed, one compute pass per forward.
 
+use crate::arch::{Arch, Graph, Op, Role, Slot};
 use crate::config::BertConfig;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::*;
-use crate::weights::{BertWeights, HostTensor};
+use crate::weights::BertWeights;
 use std::sync::Arc;
 
 /// How sentence vectors are pooled from the last layer (`pooling.wgsl` MODE, or the pooler).
@@ -135,19 +136,23 @@ pub struct ForwardOutput {
     pub token_weights: Option<Vec<f32>>,
 }
 
+/// One layer's tensors on the GPU, by role.
 struct GpuLayer {
-    qkv_w: wgpu::Buffer,
-    qkv_b: wgpu::Buffer,
-    attn_out_w: wgpu::Buffer,
-    attn_out_b: wgpu::Buffer,
-    attn_ln_g: wgpu::Buffer,
-    attn_ln_b: wgpu::Buffer,
-    inter_w: wgpu::Buffer,
-    inter_b: wgpu::Buffer,
-    out_w: wgpu::Buffer,
-    out_b: wgpu::Buffer,
-    out_ln_g: wgpu::Buffer,
-    out_ln_b: wgpu::Buffer,
+    buffers: Vec<(Role, wgpu::Buffer)>,
+}
+
+impl GpuLayer {
+    fn get(&self, role: Role) -> Result<&wgpu::Buffer> {
+        self.buffers
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, b)| b)
+            .ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "the layer graph uses {role:?}, which the architecture's weight list lacks"
+                ))
+            })
+    }
 }
 
 /// The encoder's weights resident on the GPU.
@@ -163,6 +168,8 @@ pub struct GpuModel {
     emb_ln_b: wgpu::Buffer,
     layers: Vec<GpuLayer>,
     pooler: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// The architecture's layer graph (`crate::arch`), recorded by [`Plan`] for every layer.
+    graph: Graph,
     /// Sequence-classification head: weight `[labels, H]`, bias, number of labels.
     classifier: Option<(wgpu::Buffer, wgpu::Buffer, usize)>,
     /// The dense layer (weight, bias, GEMM activation code) a RoBERTa or DistilBERT sequence
@@ -242,10 +249,6 @@ fn word_pieces(
     })
 }
 
-fn concat(parts: &[&HostTensor]) -> Vec<f32> {
-    parts.iter().flat_map(|t| t.data.iter().copied()).collect()
-}
-
 impl GpuModel {
     /// Uploads `weights` (checked against `config` when loaded). Q, K and V are fused into one
     /// `[3H, H]` projection so a layer needs one GEMM for all three.
@@ -265,39 +268,11 @@ impl GpuModel {
         };
         let mut layers = Vec::with_capacity(weights.layers.len());
         for (l, w) in weights.layers.iter().enumerate() {
-            let p = format!("encoder.layer.{l}");
-            layers.push(GpuLayer {
-                qkv_w: up(
-                    &format!("{p}.attention.self.qkv.weight"),
-                    &concat(&[&w.query_w, &w.key_w, &w.value_w]),
-                )?,
-                qkv_b: up(
-                    &format!("{p}.attention.self.qkv.bias"),
-                    &concat(&[&w.query_b, &w.key_b, &w.value_b]),
-                )?,
-                attn_out_w: up(
-                    &format!("{p}.attention.output.dense.weight"),
-                    &w.attn_out_w.data,
-                )?,
-                attn_out_b: up(
-                    &format!("{p}.attention.output.dense.bias"),
-                    &w.attn_out_b.data,
-                )?,
-                attn_ln_g: up(
-                    &format!("{p}.attention.output.LayerNorm.weight"),
-                    &w.attn_ln_g.data,
-                )?,
-                attn_ln_b: up(
-                    &format!("{p}.attention.output.LayerNorm.bias"),
-                    &w.attn_ln_b.data,
-                )?,
-                inter_w: up(&format!("{p}.intermediate.dense.weight"), &w.inter_w.data)?,
-                inter_b: up(&format!("{p}.intermediate.dense.bias"), &w.inter_b.data)?,
-                out_w: up(&format!("{p}.output.dense.weight"), &w.out_w.data)?,
-                out_b: up(&format!("{p}.output.dense.bias"), &w.out_b.data)?,
-                out_ln_g: up(&format!("{p}.output.LayerNorm.weight"), &w.out_ln_g.data)?,
-                out_ln_b: up(&format!("{p}.output.LayerNorm.bias"), &w.out_ln_b.data)?,
-            });
+            let buffers = w
+                .iter()
+                .map(|(role, label, t)| Ok((role, up(&format!("layer{l}:{label}"), &t.data)?)))
+                .collect::<Result<Vec<_>>>()?;
+            layers.push(GpuLayer { buffers });
         }
         let pooler = match &weights.pooler {
             Some((w, b)) => Some((
@@ -398,10 +373,12 @@ impl GpuModel {
             mlm,
             nsp,
             word,
-            position: up(
-                "embeddings.position_embeddings.weight",
-                &weights.position_embeddings.data,
-            )?,
+            // A rotary model has no position table: one zero row the kernel never indexes past.
+            position: match &weights.position_embeddings {
+                Some(p) => up("embeddings.position_embeddings.weight", &p.data)?,
+                None => up("embeddings.position_embeddings(none)", &vec![0.0; h])?,
+            },
+            graph: Arch::of(&config).graph(&config),
             token_type: up(
                 "embeddings.token_type_embeddings.weight",
                 &weights.token_type_embeddings.data,
@@ -660,16 +637,10 @@ impl Plan {
             )));
         }
         let key = PlanKey::new(batch, seq, request);
-        let (h, inter, heads, dh) = (
-            c.hidden_size,
-            c.intermediate_size,
-            c.num_attention_heads,
-            c.head_dim(),
-        );
+        let (h, heads, dh) = (c.hidden_size, c.num_attention_heads, c.head_dim());
         let m = batch * seq; // token rows
         let (mu, hu) = (m as u32, h as u32);
         let eps = c.layer_norm_eps as f32;
-        let act = c.activation().act();
 
         let ids = ctx.storage("input_word_ids", m)?;
         let types = ctx.storage("input_type_ids", m)?;
@@ -682,11 +653,19 @@ impl Plan {
         let layer_out = (0..n_out)
             .map(|i| k.float_buffer(&format!("hidden{i}"), m * h))
             .collect::<Result<Vec<_>>>()?;
-        let qkv = k.float_buffer("qkv", m * 3 * h)?;
-        let attn_ctx = k.float_buffer("context", m * h)?;
-        let tmp = k.float_buffer("dense_out", m * h)?;
-        let attn_ln = k.float_buffer("attention_output", m * h)?;
-        let inter_buf = k.float_buffer("intermediate", m * inter)?;
+        // One buffer per intermediate of the layer graph, as wide as its widest value.
+        let graph = &model.graph;
+        let slots = graph
+            .slot_widths(h)
+            .into_iter()
+            .map(|(slot, w)| Ok((slot, k.float_buffer(&format!("{slot:?}"), m * w)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let rope_table = match &graph.rotary {
+            Some(r) => Some(
+                ctx.storage_from("rope.table", &rope_table(seq, r.dims, r.base_for(seq), 1.0))?,
+            ),
+            None => None,
+        };
         let emb_out = k.float_buffer("embedding_output", m * h)?;
         let emb_dim = model.embedding_dim();
         let embedding = k.float_buffer("sentence_embedding", batch * emb_dim)?;
@@ -738,7 +717,7 @@ impl Plan {
                     _ => NO_PAD_POSITION,
                 },
                 gathered: word_rows.is_some() as u32,
-                _pad0: 0,
+                positions: graph.rotary.is_none() as u32,
                 _pad1: 0,
                 _pad2: 0,
             },
@@ -755,101 +734,98 @@ impl Plan {
             row_grid(mu),
         )?);
 
-        // One kernel call per step of the paper's layer; every token row is independent except
-        // inside attention.
-        let gemm =
-            |label: String,
-             a: &wgpu::Buffer,
-             w: &wgpu::Buffer,
-             b: &wgpu::Buffer,
-             c: &wgpu::Buffer,
-             n: usize,
-             kd: usize,
-             act: Act| { k.gemm(label, &GemmParams::new(m, n, kd, act), [a, w, b, c]) };
-        let add_layernorm = |label: String,
-                             x: &wgpu::Buffer,
-                             res: &wgpu::Buffer,
-                             g: &wgpu::Buffer,
-                             b: &wgpu::Buffer,
-                             out: &wgpu::Buffer| {
-            k.add_layernorm(label, m, h, eps, [x, res, g, b, out])
-        };
+        // The architecture's layer graph, one dispatch per op (see `crate::arch`); every
+        // token row is independent except inside attention.
         let attention_params = AttentionParams::new(batch, seq, heads, dh);
-
         let mut x = &emb_out;
         let mut last = 0;
         for (l, w) in model.layers.iter().enumerate() {
-            let p = format!("layer{l}");
             let out_idx = if key.all_layers { l } else { l % 2 };
             let y = &layer_out[out_idx];
-            // (B·S, 3H) ← x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
-            d.push(gemm(
-                format!("{p}.attention.self.qkv"),
-                x,
-                &w.qkv_w,
-                &w.qkv_b,
-                &qkv,
-                3 * h,
-                h,
-                Act::Identity,
-            )?);
-            // (B·S, H) ← softmax(Q Kᵀ / √D + mask) V, per head
-            d.push(k.attention(
-                format!("{p}.attention.self"),
-                &attention_params,
-                [&qkv, &mask, &attn_ctx],
-            )?);
-            // (B·S, H) ← context · Woᵀ + bo
-            d.push(gemm(
-                format!("{p}.attention.output.dense"),
-                &attn_ctx,
-                &w.attn_out_w,
-                &w.attn_out_b,
-                &tmp,
-                h,
-                h,
-                Act::Identity,
-            )?);
-            // (B·S, H) ← LayerNorm(dense + x)
-            d.push(add_layernorm(
-                format!("{p}.attention.output.layernorm"),
-                &tmp,
-                x,
-                &w.attn_ln_g,
-                &w.attn_ln_b,
-                &attn_ln,
-            )?);
-            // (B·S, I) ← GELU(attention_output · Wiᵀ + bi)
-            d.push(gemm(
-                format!("{p}.intermediate.dense"),
-                &attn_ln,
-                &w.inter_w,
-                &w.inter_b,
-                &inter_buf,
-                inter,
-                h,
-                act,
-            )?);
-            // (B·S, H) ← intermediate · Woutᵀ + bout
-            d.push(gemm(
-                format!("{p}.output.dense"),
-                &inter_buf,
-                &w.out_w,
-                &w.out_b,
-                &tmp,
-                h,
-                inter,
-                Act::Identity,
-            )?);
-            // (B·S, H) ← LayerNorm(dense + attention_output)
-            d.push(add_layernorm(
-                format!("{p}.output.layernorm"),
-                &tmp,
-                &attn_ln,
-                &w.out_ln_g,
-                &w.out_ln_b,
-                y,
-            )?);
+            let buf = |slot: Slot| -> Result<&wgpu::Buffer> {
+                match slot {
+                    Slot::Input => Ok(x),
+                    Slot::Output => Ok(y),
+                    _ => slots
+                        .iter()
+                        .find(|(s, _)| *s == slot)
+                        .map(|(_, b)| b)
+                        .ok_or_else(|| {
+                            Error::Unsupported(format!(
+                                "layer graph reads {slot:?} before writing it"
+                            ))
+                        }),
+                }
+            };
+            for op in &graph.layer {
+                d.push(match op {
+                    Op::Linear {
+                        name,
+                        x: a,
+                        weight,
+                        bias,
+                        out,
+                        n,
+                        k: kd,
+                        act,
+                        glu,
+                    } => {
+                        let params = if *glu {
+                            GemmParams::glu(m, *n, *kd, *act)
+                        } else {
+                            GemmParams::new(m, *n, *kd, *act)
+                        };
+                        k.gemm(
+                            format!("layer{l}.{name}"),
+                            &params,
+                            [buf(*a)?, w.get(*weight)?, w.get(*bias)?, buf(*out)?],
+                        )?
+                    }
+                    Op::AddNorm {
+                        name,
+                        x: a,
+                        residual,
+                        weight,
+                        bias,
+                        out,
+                    } => k.add_layernorm(
+                        format!("layer{l}.{name}"),
+                        m,
+                        h,
+                        eps,
+                        [buf(*a)?, buf(*residual)?, w.get(*weight)?, w.get(*bias)?, buf(*out)?],
+                    )?,
+                    Op::Rope { name, qkv } => {
+                        let (Some(r), Some(table)) = (&graph.rotary, &rope_table) else {
+                            return Err(Error::Unsupported(
+                                "the layer graph rotates Q and K but the architecture states no rotary embedding".into(),
+                            ));
+                        };
+                        k.dispatch(
+                            format!("layer{l}.{name}"),
+                            Kernel::Rope,
+                            0,
+                            &RopeParams {
+                                rows: mu,
+                                seq: seq as u32,
+                                heads: heads as u32,
+                                head_dim: dh as u32,
+                                rot_dim: r.dims as u32,
+                                stride: 3 * hu,
+                                parts: 2,
+                                _pad: 0,
+                            },
+                            &[buf(*qkv)?, table],
+                            row_grid(mu),
+                        )?
+                    }
+                    Op::Attention { name, qkv, out } => k.attention(
+                        format!("layer{l}.{name}"),
+                        &attention_params,
+                        [buf(*qkv)?, &mask, buf(*out)?],
+                    )?,
+                });
+            }
             x = y;
             last = out_idx;
         }
@@ -1037,7 +1013,7 @@ impl Plan {
                 let t2 = k.float_buffer("mlm.transform.layernorm", m * h)?;
                 d.push(k.gemm(
                     "mlm.transform.dense",
-                    &GemmParams::new(m, h, h, act),
+                    &GemmParams::new(m, h, h, c.activation().act()),
                     [x, &mh.dense_w, &mh.dense_b, &t1],
                 )?);
                 d.push(k.add_layernorm(
@@ -1183,7 +1159,9 @@ impl Plan {
             _ => None,
         };
 
-        let mut scratch = vec![qkv, attn_ctx, tmp, attn_ln, inter_buf, emb_out];
+        let mut scratch: Vec<wgpu::Buffer> = slots.into_iter().map(|(_, b)| b).collect();
+        scratch.push(emb_out);
+        scratch.extend(rope_table);
         scratch.extend(head_scratch);
         scratch.extend(token_scratch);
         scratch.extend(dense_bufs);

@@ -36,6 +36,33 @@ pub fn gemm(
     run_one(k, d, &c, m * n)
 }
 
+/// The gated GEMM on the GPU: C`[M, N/2]` from weights and bias in [`glu_pairs`] layout
+/// (`[N, K]`, `[N]`), C`[r, j]` = act(gate) · linear (see [`GemmParams::glu`]).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_glu(
+    k: &Kernels,
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    n: usize,
+    kd: usize,
+    act: Act,
+) -> Result<Vec<f32>> {
+    let (ab, wb, bb) = (
+        k.upload("a", a)?,
+        k.upload("w", w)?,
+        k.upload("bias", bias)?,
+    );
+    let c = k.float_buffer("c", m * n / 2)?;
+    let d = k.gemm(
+        "gemm.glu",
+        &GemmParams::glu(m, n, kd, act),
+        [&ab, &wb, &bb, &c],
+    )?;
+    run_one(k, d, &c, m * n / 2)
+}
+
 /// Residual add + LayerNorm over rows of width `h`.
 pub fn add_layernorm(
     k: &Kernels,
@@ -132,7 +159,7 @@ pub fn embeddings(
             pos_offset: 0,
             pad_position: NO_PAD_POSITION,
             gathered: 0,
-            _pad0: 0,
+            positions: 1,
             _pad1: 0,
             _pad2: 0,
         },

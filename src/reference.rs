@@ -1,6 +1,7 @@
 //! Plain-Rust references of every kernel: a few loops each, the specification the WGSL is
 //! tested against. Also a deterministic RNG for random test shapes and benchmark weights.
 
+use crate::arch::Role;
 use crate::kernels::{Act, PoolMode, SpladePool};
 
 /// SplitMix64: a tiny, well-distributed, seedable generator (no external crate needed).
@@ -84,6 +85,8 @@ pub fn activate(x: f64, act: Act) -> f64 {
         }
         Act::Tanh => x.tanh(),
         Act::Relu => x.max(0.0),
+        Act::Silu => x / (1.0 + (-x).exp()),
+        Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
         Act::Identity => x,
     }
 }
@@ -106,6 +109,34 @@ pub fn gemm(
                 s += a[i * k + kk] as f64 * w[j * k + kk] as f64;
             }
             c[i * n + j] = activate(s + bias[j] as f64, act) as f32;
+        }
+    }
+    c
+}
+
+/// The gated GEMM: C`[M, N/2]`, C`[i, j]` = act(gate) · linear where gate and linear are
+/// columns 2j and 2j + 1 of A · Wᵀ + bias (weights in `kernels::glu_pairs` layout), in f64.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_glu(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    act: Act,
+) -> Vec<f32> {
+    let dot = |i: usize, j: usize| {
+        let mut s = 0f64;
+        for kk in 0..k {
+            s += a[i * k + kk] as f64 * w[j * k + kk] as f64;
+        }
+        s + bias[j] as f64
+    };
+    let mut c = vec![0f32; m * (n / 2)];
+    for i in 0..m {
+        for j in 0..n / 2 {
+            c[i * (n / 2) + j] = (activate(dot(i, 2 * j), act) * dot(i, 2 * j + 1)) as f32;
         }
     }
     c
@@ -165,9 +196,42 @@ pub fn embeddings(
     t: &EmbeddingTables,
     eps: f64,
 ) -> Vec<f32> {
+    embeddings_with(ids, types, h, t, eps, |r, _| r % seq)
+}
+
+/// The embeddings with the config's positions: from `position_offset()`, and RoBERTa's
+/// padding at `pad_token_id`.
+fn embeddings_at(
+    ids: &[u32],
+    types: &[u32],
+    seq: usize,
+    h: usize,
+    t: &EmbeddingTables,
+    eps: f64,
+    c: &crate::BertConfig,
+) -> Vec<f32> {
+    let roberta = c.family() == Some(crate::config::Family::Roberta);
+    let pad = c.pad_id() as u32;
+    embeddings_with(ids, types, h, t, eps, |r, id| {
+        if roberta && id == pad {
+            pad as usize
+        } else {
+            r % seq + c.position_offset()
+        }
+    })
+}
+
+fn embeddings_with(
+    ids: &[u32],
+    types: &[u32],
+    h: usize,
+    t: &EmbeddingTables,
+    eps: f64,
+    position: impl Fn(usize, u32) -> usize,
+) -> Vec<f32> {
     let mut out = vec![0f32; ids.len() * h];
     for (r, (&id, &ty)) in ids.iter().zip(types).enumerate() {
-        let pos = r % seq;
+        let pos = position(r, id);
         let row: Vec<f64> = (0..h)
             .map(|j| {
                 t.word[id as usize * h + j] as f64
@@ -375,41 +439,194 @@ pub fn forward(
     let m = batch * seq;
     let eps = c.layer_norm_eps;
     let act = c.activation().act();
+    let no_positions = vec![0.0; c.max_position_embeddings * h];
     let tables = EmbeddingTables {
         word: &w.word_embeddings.data,
-        position: &w.position_embeddings.data,
+        position: w
+            .position_embeddings
+            .as_ref()
+            .map_or(&no_positions[..], |p| &p.data[..]),
         token_type: &w.token_type_embeddings.data,
         gamma: &w.emb_ln_g.data,
         beta: &w.emb_ln_b.data,
     };
     let mut x = embeddings(ids, types, seq, h, &tables, eps);
     for l in &w.layers {
-        let cat = |parts: [&[f32]; 3]| parts.concat();
-        let qkv_w = cat([&l.query_w.data, &l.key_w.data, &l.value_w.data]);
-        let qkv_b = cat([&l.query_b.data, &l.key_b.data, &l.value_b.data]);
-        let qkv = gemm(&x, &qkv_w, &qkv_b, m, 3 * h, h, Act::Identity);
+        // BERT's layer written out by hand (an independent check of the graph in `arch::bert`
+        // and of `forward_graph`), over the fused QKV the weights hold.
+        let t = |r: Role| l.get(r).data.as_slice();
+        let qkv = gemm(
+            &x,
+            t(Role::QkvWeight),
+            t(Role::QkvBias),
+            m,
+            3 * h,
+            h,
+            Act::Identity,
+        );
         let ctx = attention(&qkv, mask, batch, seq, heads, dh);
         let dense = gemm(
             &ctx,
-            &l.attn_out_w.data,
-            &l.attn_out_b.data,
+            t(Role::AttnOutWeight),
+            t(Role::AttnOutBias),
             m,
             h,
             h,
             Act::Identity,
         );
-        let attn = add_layernorm(&dense, &x, &l.attn_ln_g.data, &l.attn_ln_b.data, h, eps);
-        let mid = gemm(&attn, &l.inter_w.data, &l.inter_b.data, m, inter, h, act);
+        let attn = add_layernorm(
+            &dense,
+            &x,
+            t(Role::AttnNormWeight),
+            t(Role::AttnNormBias),
+            h,
+            eps,
+        );
+        let mid = gemm(
+            &attn,
+            t(Role::FfnInWeight),
+            t(Role::FfnInBias),
+            m,
+            inter,
+            h,
+            act,
+        );
         let out = gemm(
             &mid,
-            &l.out_w.data,
-            &l.out_b.data,
+            t(Role::FfnOutWeight),
+            t(Role::FfnOutBias),
             m,
             h,
             inter,
             Act::Identity,
         );
-        x = add_layernorm(&out, &attn, &l.out_ln_g.data, &l.out_ln_b.data, h, eps);
+        x = add_layernorm(
+            &out,
+            &attn,
+            t(Role::OutNormWeight),
+            t(Role::OutNormBias),
+            h,
+            eps,
+        );
+    }
+    let pooled_output = w
+        .pooler
+        .as_ref()
+        .map(|(pw, pb)| pooler(&x, &pw.data, &pb.data, batch, seq, h));
+    ReferenceOutput {
+        sequence_output: x,
+        pooled_output,
+    }
+}
+
+/// The encoder on the CPU from its architecture's graph (`crate::arch`): the same op list the
+/// GPU plan records, each op by the kernel references above (f64 sums, f32 between ops). The
+/// float reference of every architecture; for BERT, [`forward`] checks it independently.
+pub fn forward_graph(
+    c: &crate::BertConfig,
+    w: &crate::BertWeights,
+    ids: &[u32],
+    types: &[u32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+) -> ReferenceOutput {
+    use crate::arch::{Arch, Op, Slot};
+    let (h, heads, dh) = (c.hidden_size, c.num_attention_heads, c.head_dim());
+    let m = batch * seq;
+    let eps = c.layer_norm_eps;
+    let graph = Arch::of(c).graph(c);
+    // Without a position table (rotary models) the embedding sum has no position term; the
+    // offsets and RoBERTa's padding positions only matter with one.
+    let zeros = vec![0.0; (c.max_position_embeddings + seq) * h];
+    let tables = EmbeddingTables {
+        word: &w.word_embeddings.data,
+        position: w
+            .position_embeddings
+            .as_ref()
+            .map_or(&zeros[..], |p| &p.data[..]),
+        token_type: &w.token_type_embeddings.data,
+        gamma: &w.emb_ln_g.data,
+        beta: &w.emb_ln_b.data,
+    };
+    let mut x = embeddings_at(ids, types, seq, h, &tables, eps, c);
+    for l in &w.layers {
+        let mut slots: Vec<(Slot, Vec<f32>)> = vec![(Slot::Input, x)];
+        let get = |slots: &Vec<(Slot, Vec<f32>)>, s: Slot| -> Vec<f32> {
+            slots
+                .iter()
+                .find(|(k, _)| *k == s)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("layer graph reads {s:?} before writing it"))
+        };
+        let put = |slots: &mut Vec<(Slot, Vec<f32>)>, s: Slot, v: Vec<f32>| {
+            slots.retain(|(k, _)| *k != s);
+            slots.push((s, v));
+        };
+        for op in &graph.layer {
+            match op {
+                Op::Linear {
+                    x: a,
+                    weight,
+                    bias,
+                    out,
+                    n,
+                    k,
+                    act,
+                    glu,
+                    ..
+                } => {
+                    let (wt, bt) = (&l.get(*weight).data, &l.get(*bias).data);
+                    let input = get(&slots, *a);
+                    let y = if *glu {
+                        gemm_glu(&input, wt, bt, m, *n, *k, *act)
+                    } else {
+                        gemm(&input, wt, bt, m, *n, *k, *act)
+                    };
+                    put(&mut slots, *out, y);
+                }
+                Op::AddNorm {
+                    x: a,
+                    residual,
+                    weight,
+                    bias,
+                    out,
+                    ..
+                } => {
+                    let y = add_layernorm(
+                        &get(&slots, *a),
+                        &get(&slots, *residual),
+                        &l.get(*weight).data,
+                        &l.get(*bias).data,
+                        h,
+                        eps,
+                    );
+                    put(&mut slots, *out, y);
+                }
+                Op::Rope { qkv, .. } => {
+                    let r = graph
+                        .rotary
+                        .expect("a Rope op needs the graph's rotary embedding");
+                    let y = rope(
+                        &get(&slots, *qkv),
+                        seq,
+                        heads,
+                        dh,
+                        r.dims,
+                        3 * h,
+                        2,
+                        r.base_for(seq),
+                        1.0,
+                    );
+                    put(&mut slots, *qkv, y);
+                }
+                Op::Attention { qkv, out, .. } => {
+                    let y = attention(&get(&slots, *qkv), mask, batch, seq, heads, dh);
+                    put(&mut slots, *out, y);
+                }
+            }
+        }
+        x = get(&slots, Slot::Output);
     }
     let pooled_output = w
         .pooler

@@ -75,6 +75,7 @@ impl BgeM3Heads {
                     .ok_or_else(|| Error::MissingTensor {
                         path: path.clone(),
                         name: name.into(),
+                        needed_by: "bge-m3's head (colbert_linear.pt / sparse_linear.pt) needs it; the file is not such a head".into(),
                     })
             };
             let (w, b) = (get("weight")?, get("bias")?);
@@ -306,6 +307,7 @@ impl DenseModule {
         let w = get("linear.weight").ok_or_else(|| Error::MissingTensor {
             path: file.clone(),
             name: "linear.weight".into(),
+            needed_by: "a sentence-transformers Dense module needs it".into(),
         })?;
         let want = vec![self.out_features, self.in_features];
         if w.shape != want {
@@ -320,6 +322,7 @@ impl DenseModule {
                 return Err(Error::MissingTensor {
                     path: file.clone(),
                     name: "linear.bias".into(),
+                    needed_by: "the module's config says bias: true".into(),
                 });
             }
             (false, _) => vec![0.0; self.out_features],

@@ -8,7 +8,8 @@
 //! `classifier.out_proj`, DistilBERT's `pre_classifier` + `classifier`), and so are the
 //! masked-word heads (DistilBERT's `vocab_*`, RoBERTa's `lm_head.*` → BERT's `cls.predictions.*`).
 
-use crate::config::{BertConfig, Family};
+use crate::arch::{Arch, Role, Source, WeightSpec};
+use crate::config::BertConfig;
 use crate::error::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
@@ -22,41 +23,47 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<(String, HostTensor)>> {
 
 pub use crate::tensor::HostTensor;
 
-/// The encoder's tensors of one layer (Hugging Face names without the layer prefix).
-#[derive(Clone, Debug)]
+/// The encoder's tensors of one layer, by role (see `crate::arch`): each assembled from the
+/// checkpoint as its architecture states (fused, interleaved or zero where it says so).
+#[derive(Clone, Debug, Default)]
 pub struct LayerWeights {
-    /// `attention.self.query.weight` `[H, H]`
-    pub query_w: HostTensor,
-    /// `attention.self.query.bias` `[H]`
-    pub query_b: HostTensor,
-    /// `attention.self.key.weight` `[H, H]`
-    pub key_w: HostTensor,
-    /// `attention.self.key.bias` `[H]`
-    pub key_b: HostTensor,
-    /// `attention.self.value.weight` `[H, H]`
-    pub value_w: HostTensor,
-    /// `attention.self.value.bias` `[H]`
-    pub value_b: HostTensor,
-    /// `attention.output.dense.weight` `[H, H]`
-    pub attn_out_w: HostTensor,
-    /// `attention.output.dense.bias` `[H]`
-    pub attn_out_b: HostTensor,
-    /// `attention.output.LayerNorm.weight` `[H]`
-    pub attn_ln_g: HostTensor,
-    /// `attention.output.LayerNorm.bias` `[H]`
-    pub attn_ln_b: HostTensor,
-    /// `intermediate.dense.weight` `[I, H]`
-    pub inter_w: HostTensor,
-    /// `intermediate.dense.bias` `[I]`
-    pub inter_b: HostTensor,
-    /// `output.dense.weight` `[H, I]`
-    pub out_w: HostTensor,
-    /// `output.dense.bias` `[H]`
-    pub out_b: HostTensor,
-    /// `output.LayerNorm.weight` `[H]`
-    pub out_ln_g: HostTensor,
-    /// `output.LayerNorm.bias` `[H]`
-    pub out_ln_b: HostTensor,
+    tensors: Vec<(Role, String, HostTensor)>,
+}
+
+impl LayerWeights {
+    /// The tensor of `role` (every role of the architecture's graph is present once loaded).
+    pub fn get(&self, role: Role) -> &HostTensor {
+        self.entry(role).1
+    }
+
+    /// The tensor of `role` and its label (the checkpoint names it comes from).
+    pub fn entry(&self, role: Role) -> (&str, &HostTensor) {
+        self.tensors
+            .iter()
+            .find(|(r, _, _)| *r == role)
+            .map(|(_, l, t)| (l.as_str(), t))
+            .unwrap_or_else(|| panic!("layer tensor {role:?} not loaded; its architecture lists every role its graph uses"))
+    }
+
+    /// Mutable access to the tensor of `role` (tests perturb weights through it).
+    pub fn get_mut(&mut self, role: Role) -> &mut HostTensor {
+        self.tensors
+            .iter_mut()
+            .find(|(r, _, _)| *r == role)
+            .map(|(_, _, t)| t)
+            .unwrap_or_else(|| panic!("layer tensor {role:?} not loaded"))
+    }
+
+    /// Every (role, label, tensor), in the architecture's order.
+    pub fn iter(&self) -> impl Iterator<Item = (Role, &str, &HostTensor)> {
+        self.tensors.iter().map(|(r, l, t)| (*r, l.as_str(), t))
+    }
+
+    /// Adds the tensor of `role`.
+    pub fn insert(&mut self, role: Role, label: String, t: HostTensor) {
+        self.tensors.retain(|(r, _, _)| *r != role);
+        self.tensors.push((role, label, t));
+    }
 }
 
 /// All encoder weights on the host, shapes checked against the config.
@@ -64,8 +71,8 @@ pub struct LayerWeights {
 pub struct BertWeights {
     /// `embeddings.word_embeddings.weight` `[vocab, H]`
     pub word_embeddings: HostTensor,
-    /// `embeddings.position_embeddings.weight` `[max_positions, H]`
-    pub position_embeddings: HostTensor,
+    /// `embeddings.position_embeddings.weight` `[max_positions, H]`; `None` for rotary models.
+    pub position_embeddings: Option<HostTensor>,
     /// `embeddings.token_type_embeddings.weight` `[type_vocab, H]`
     pub token_type_embeddings: HostTensor,
     /// `embeddings.LayerNorm.weight` `[H]`
@@ -109,6 +116,8 @@ pub struct MlmHead {
 pub struct TensorStore {
     path: PathBuf,
     tensors: HashMap<String, HostTensor>,
+    /// The end of a missing-tensor message: who needs it (set once the architecture is known).
+    needed_by: String,
 }
 
 const PREFIXES: [&str; 6] = [
@@ -183,6 +192,7 @@ fn is_model_tensor(name: &str) -> bool {
         "classifier.",
         "head.",
         "cls.",
+        "emb_ln.",
     ]
     .iter()
     .any(|p| name.starts_with(p))
@@ -276,7 +286,11 @@ impl TensorStore {
             .map(|(k, t)| (normalise_name(&k, !has_unprefixed), t))
             .filter(|(k, _)| is_model_tensor(k))
             .collect();
-        TensorStore { path, tensors }
+        TensorStore {
+            path,
+            tensors,
+            needed_by: "the encoder needs it".into(),
+        }
     }
 
     fn read_file(path: &Path) -> Result<Vec<(String, HostTensor)>> {
@@ -318,14 +332,19 @@ impl TensorStore {
         Ok(out)
     }
 
+    fn missing(&self, name: &str) -> Error {
+        Error::MissingTensor {
+            path: self.path.clone(),
+            name: name.to_string(),
+            needed_by: self.needed_by.clone(),
+        }
+    }
+
     fn take(&mut self, name: &str, expected: &[usize]) -> Result<HostTensor> {
         let t = self
             .tensors
             .remove(name)
-            .ok_or_else(|| Error::MissingTensor {
-                path: self.path.clone(),
-                name: name.to_string(),
-            })?;
+            .ok_or_else(|| self.missing(name))?;
         if t.shape != expected {
             return Err(Error::TensorShape {
                 path: self.path.clone(),
@@ -337,50 +356,90 @@ impl TensorStore {
         Ok(t)
     }
 
-    /// Sorts the tensors into the model structure, checking each against the config.
+    /// The data of `source`, assembled to `shape` (checked part by part).
+    fn assemble(&mut self, source: &Source, shape: &[usize]) -> Result<Vec<f32>> {
+        let rest: Vec<usize> = shape.iter().skip(1).copied().collect();
+        let inner: usize = rest.iter().product();
+        let with_rows = |rows: usize| [&[rows][..], &rest[..]].concat();
+        Ok(match source {
+            Source::Tensor(n) => self.take(n, shape)?.data,
+            Source::Concat(names) => {
+                let part = shape[0] / names.len().max(1);
+                let mut out = Vec::with_capacity(shape.iter().product());
+                for n in names {
+                    out.extend(self.take(n, &with_rows(part))?.data);
+                }
+                out
+            }
+            Source::Rows(n, start, rows) => {
+                let t = self.tensors.get(n).ok_or_else(|| self.missing(n))?;
+                let total = t.shape.first().copied().unwrap_or(0);
+                if t.shape[1..] != rest[..] || start + rows > total {
+                    return Err(Error::TensorShape {
+                        path: self.path.clone(),
+                        name: n.clone(),
+                        expected: with_rows(start + rows),
+                        found: t.shape.clone(),
+                    });
+                }
+                t.data[start * inner..(start + rows) * inner].to_vec()
+            }
+            Source::GluPairs(gate, linear) => {
+                let half = with_rows(shape[0] / 2);
+                let g = self.assemble(gate, &half)?;
+                let l = self.assemble(linear, &half)?;
+                crate::kernels::glu_pairs(&g, &l, inner.max(1))
+            }
+            Source::Zeros => vec![0.0; shape.iter().product()],
+        })
+    }
+
+    /// One layer's tensors from the architecture's list.
+    fn layer(&mut self, specs: &[WeightSpec]) -> Result<LayerWeights> {
+        let mut lw = LayerWeights::default();
+        for spec in specs {
+            let data = self.assemble(&spec.source, &spec.shape)?;
+            lw.insert(
+                spec.role,
+                spec.source.label(),
+                HostTensor {
+                    shape: spec.shape.clone(),
+                    data,
+                },
+            );
+        }
+        Ok(lw)
+    }
+
+    /// Sorts the tensors into the model structure, checking each against the config: the
+    /// encoder's as its architecture (`crate::arch`) lists them, then the heads wgbert runs.
     pub fn into_weights(mut self, c: &BertConfig) -> Result<BertWeights> {
-        let (h, i) = (c.hidden_size, c.intermediate_size);
-        let word_embeddings = self.take("embeddings.word_embeddings.weight", &[c.vocab_size, h])?;
-        let position_embeddings = self.take(
-            "embeddings.position_embeddings.weight",
-            &[c.max_position_embeddings, h],
-        )?;
-        let token_type_embeddings = if c.family() == Some(Family::DistilBert) {
+        let h = c.hidden_size;
+        let arch = Arch::of(c);
+        self.needed_by = format!(
+            "config.json describes a {} model (model_type {:?}), whose weights name it so; do the weights and config.json belong together?",
+            arch.name(),
+            c.model_type.as_deref().unwrap_or("bert")
+        );
+        let names = arch.embeddings(c);
+        let word_embeddings = self.take(&names.word, &[c.vocab_size, h])?;
+        let position_embeddings = match &names.position {
+            Some(n) => Some(self.take(n, &[c.max_position_embeddings, h])?),
+            None => None,
+        };
+        let token_type_embeddings = match &names.token_type {
+            Some(n) => self.take(n, &[c.type_vocab_size, h])?,
             // No token types: one zero row, so the embedding sum is word + position.
-            HostTensor {
+            None => HostTensor {
                 shape: vec![1, h],
                 data: vec![0.0; h],
-            }
-        } else {
-            self.take(
-                "embeddings.token_type_embeddings.weight",
-                &[c.type_vocab_size, h],
-            )?
+            },
         };
-        let emb_ln_g = self.take("embeddings.LayerNorm.weight", &[h])?;
-        let emb_ln_b = self.take("embeddings.LayerNorm.bias", &[h])?;
+        let emb_ln_g = self.take(&names.norm.0, &[h])?;
+        let emb_ln_b = self.take(&names.norm.1, &[h])?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for l in 0..c.num_hidden_layers {
-            let p = format!("encoder.layer.{l}.");
-            let mut t = |n: &str, shape: &[usize]| self.take(&format!("{p}{n}"), shape);
-            layers.push(LayerWeights {
-                query_w: t("attention.self.query.weight", &[h, h])?,
-                query_b: t("attention.self.query.bias", &[h])?,
-                key_w: t("attention.self.key.weight", &[h, h])?,
-                key_b: t("attention.self.key.bias", &[h])?,
-                value_w: t("attention.self.value.weight", &[h, h])?,
-                value_b: t("attention.self.value.bias", &[h])?,
-                attn_out_w: t("attention.output.dense.weight", &[h, h])?,
-                attn_out_b: t("attention.output.dense.bias", &[h])?,
-                attn_ln_g: t("attention.output.LayerNorm.weight", &[h])?,
-                attn_ln_b: t("attention.output.LayerNorm.bias", &[h])?,
-                inter_w: t("intermediate.dense.weight", &[i, h])?,
-                inter_b: t("intermediate.dense.bias", &[i])?,
-                out_w: t("output.dense.weight", &[h, i])?,
-                out_b: t("output.dense.bias", &[h])?,
-                out_ln_g: t("output.LayerNorm.weight", &[h])?,
-                out_ln_b: t("output.LayerNorm.bias", &[h])?,
-            });
+            layers.push(self.layer(&arch.layer_weights(c, l))?);
         }
         let pooler = if self.tensors.contains_key("pooler.dense.weight") {
             Some((
@@ -506,42 +565,54 @@ impl BertWeights {
         TensorStore::load_dir(dir)?.into_weights(config)
     }
 
-    /// Random weights of the given shape (fixed seed), for benchmarks and tests that need no files.
+    /// Random weights of the given shape (fixed seed), for benchmarks and tests that need no
+    /// files: every tensor its architecture lists (LayerNorm gammas near 1).
     pub fn random(c: &BertConfig, seed: u64) -> Self {
         let mut rng = crate::reference::SplitMix64::new(seed);
-        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let h = c.hidden_size;
         let mut t = |shape: &[usize], scale: f32, offset: f32| HostTensor {
             shape: shape.to_vec(),
             data: (0..shape.iter().product::<usize>())
                 .map(|_| offset + scale * rng.next_signed())
                 .collect(),
         };
+        let arch = Arch::of(c);
+        let names = arch.embeddings(c);
+        let word_embeddings = t(&[c.vocab_size, h], 0.5, 0.0);
+        let position_embeddings = names
+            .position
+            .as_ref()
+            .map(|_| t(&[c.max_position_embeddings, h], 0.1, 0.0));
+        let token_type_embeddings = match &names.token_type {
+            Some(_) => t(&[c.type_vocab_size, h], 0.1, 0.0),
+            None => HostTensor {
+                shape: vec![1, h],
+                data: vec![0.0; h],
+            },
+        };
+        let (emb_ln_g, emb_ln_b) = (t(&[h], 0.1, 1.0), t(&[h], 0.02, 0.0));
         let layers = (0..c.num_hidden_layers)
-            .map(|_| LayerWeights {
-                query_w: t(&[h, h], 0.05, 0.0),
-                query_b: t(&[h], 0.02, 0.0),
-                key_w: t(&[h, h], 0.05, 0.0),
-                key_b: t(&[h], 0.02, 0.0),
-                value_w: t(&[h, h], 0.05, 0.0),
-                value_b: t(&[h], 0.02, 0.0),
-                attn_out_w: t(&[h, h], 0.05, 0.0),
-                attn_out_b: t(&[h], 0.02, 0.0),
-                attn_ln_g: t(&[h], 0.1, 1.0),
-                attn_ln_b: t(&[h], 0.02, 0.0),
-                inter_w: t(&[i, h], 0.05, 0.0),
-                inter_b: t(&[i], 0.02, 0.0),
-                out_w: t(&[h, i], 0.05, 0.0),
-                out_b: t(&[h], 0.02, 0.0),
-                out_ln_g: t(&[h], 0.1, 1.0),
-                out_ln_b: t(&[h], 0.02, 0.0),
+            .map(|l| {
+                let mut lw = LayerWeights::default();
+                for spec in arch.layer_weights(c, l) {
+                    let (scale, offset) = match spec.role {
+                        Role::AttnNormWeight | Role::OutNormWeight => (0.1, 1.0),
+                        _ if spec.source == Source::Zeros => (0.0, 0.0),
+                        _ if spec.shape.len() == 1 => (0.02, 0.0),
+                        _ => (0.05, 0.0),
+                    };
+                    let label = spec.source.label();
+                    lw.insert(spec.role, label, t(&spec.shape, scale, offset));
+                }
+                lw
             })
             .collect();
         BertWeights {
-            word_embeddings: t(&[c.vocab_size, h], 0.5, 0.0),
-            position_embeddings: t(&[c.max_position_embeddings, h], 0.1, 0.0),
-            token_type_embeddings: t(&[c.type_vocab_size, h], 0.1, 0.0),
-            emb_ln_g: t(&[h], 0.1, 1.0),
-            emb_ln_b: t(&[h], 0.02, 0.0),
+            word_embeddings,
+            position_embeddings,
+            token_type_embeddings,
+            emb_ln_g,
+            emb_ln_b,
             layers,
             pooler: Some((t(&[h, h], 0.05, 0.0), t(&[h], 0.02, 0.0))),
             classifier: None,

@@ -1,7 +1,8 @@
 // Activation functions shared by gemm.wgsl and gelu.wgsl (prepended by the Rust shader registry).
 //
 // ACT selects the function: ACT_IDENTITY, ACT_GELU_ERF ("gelu"), ACT_GELU_TANH ("gelu_new",
-// "gelu_pytorch_tanh", "gelu_fast"), ACT_TANH (the pooler), ACT_RELU. The registry prepends
+// "gelu_pytorch_tanh", "gelu_fast"), ACT_TANH (the pooler), ACT_RELU, ACT_SILU and ACT_SIGMOID
+// (the gates of SwiGLU and GLU feed-forward blocks). The registry prepends
 // these constants from Rust's `kernels::Act`, so both sides share one set of numbers.
 
 // erf(x) for f32: the rational approximation Eigen and XLA use for float (a few ulp on [-4, 4];
@@ -29,6 +30,12 @@ fn tanh_safe(x: f32) -> f32 {
     return tanh(clamp(x, -15.0, 15.0));
 }
 
+// 1 / (1 + e^-x) without overflow: exp of a non-positive argument only.
+fn sigmoid_safe(x: f32) -> f32 {
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+
 fn gelu_erf(x: f32) -> f32 {
     return 0.5 * x * (1.0 + erf_f32(x * 0.7071067811865476));
 }
@@ -43,6 +50,8 @@ fn activate(x: f32, act: u32) -> f32 {
         case ACT_GELU_TANH: { return gelu_tanh(x); }
         case ACT_TANH: { return tanh_safe(x); }
         case ACT_RELU: { return max(x, 0.0); }
+        case ACT_SILU: { return x * sigmoid_safe(x); }
+        case ACT_SIGMOID: { return sigmoid_safe(x); }
         default: { return x; }
     }
 }

@@ -426,9 +426,10 @@ pub enum Command {
     },
     /// Time full forward passes (random weights of a named shape, or a model folder).
     Bench {
-        /// Random weights of this shape (no files needed): bert-base, minilm-l6 or xlmr-base
-        /// (BERT-base with XLM-R's 250 002-row vocabulary, larger than one storage binding).
-        #[arg(long, default_value = "minilm-l6", conflicts_with = "model", value_parser = ["bert-base", "minilm-l6", "xlmr-base"])]
+        /// Random weights of this shape (no files needed): bert-base, minilm-l6, xlmr-base
+        /// (BERT-base with XLM-R's 250 002-row vocabulary, larger than one storage binding) or
+        /// nomic-v1.5 (nomic-embed-text-v1.5's NomicBERT: rotary, SwiGLU, 8 192 positions).
+        #[arg(long, default_value = "minilm-l6", conflicts_with = "model", value_parser = ["bert-base", "minilm-l6", "xlmr-base", "nomic-v1.5"])]
         shape: String,
         /// Benchmark a real model folder instead of a random shape.
         #[arg(long, value_name = "DIR")]

@@ -72,7 +72,7 @@ fn model_folder_cases() {
     );
     for (name, key, value, want) in [
         ("mt", "model_type", "t5", "model_type \"t5\""),
-        ("act", "hidden_act", "silu", "hidden_act \"silu\""),
+        ("act", "hidden_act", "mish", "hidden_act \"mish\""),
     ] {
         let d = base.join(name);
         let mut cfg = tiny_config();

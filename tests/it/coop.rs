@@ -265,3 +265,41 @@ fn bert_base_shaped_f16_coop_matches_the_cpu_reference() {
         assert!(c >= 0.9995, "sequence {b}: pooled_output cosine {c}");
     }
 }
+
+/// NomicBERT (rotary, and the gated epilogue in the coop GEMM's store) at f16 with cooperative
+/// matrices against its float64 goldens (scripts/make_nomic_models.py).
+#[test]
+fn nomic_f16_coop_matches_the_float64_reference() {
+    let has_coop = !coop_variants().is_empty();
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("nomic_golden.json")).unwrap()).unwrap();
+    for name in ["tiny-nomic", "tiny-nomic-ntk"] {
+        let s = g[name]["seq_len"].as_u64().unwrap() as usize;
+        let engine = match Engine::from_dir(&data(name), coop_f16(s)) {
+            Ok(e) => e,
+            Err(e) if !has_coop => return assert_coop_refused(e),
+            Err(e) => panic!("{e}"),
+        };
+        let items = g[name]["items"].as_array().unwrap();
+        let inputs: Vec<wgbert::Input> = items
+            .iter()
+            .map(|i| match i["pair"].as_str() {
+                Some(b) => wgbert::Input::Pair(i["text"].as_str().unwrap().into(), b.into()),
+                None => wgbert::Input::from(i["text"].as_str().unwrap()),
+            })
+            .collect();
+        let req = Request {
+            pooled_output: false,
+            embedding: true,
+            pooling: Pooling::Mean,
+            normalize: false,
+            ..Default::default()
+        };
+        let out = engine.encode(&inputs, Some(s), &req).unwrap();
+        for (item, e) in items.iter().zip(&out) {
+            let c = cosine(e.embedding.as_ref().unwrap(), &common::f32s(&item["mean"]));
+            println!("{name} f16 + coop: mean cosine {c:.7}");
+            assert!(c >= 0.999, "{name}: mean cosine {c}");
+        }
+    }
+}

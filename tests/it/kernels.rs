@@ -92,11 +92,54 @@ fn gemm_fused_epilogues_match_reference() {
     }
 }
 
+/// The gated epilogue (SwiGLU, GeGLU, GLU) of every variant: pairs of adjacent weight rows,
+/// awkward M, odd pair counts, K both a multiple of 4 and not, an output narrower than a tile.
+#[test]
+fn gemm_gated_epilogue_matches_reference() {
+    for k in &gemm_variants() {
+        let v = k.gemm_variant().name();
+        let mut rng = SplitMix64::new(5);
+        for (m, pairs, kd) in [(37, 35, 45), (37, 35, 44), (5, 3, 8), (130, 72, 64)] {
+            let n = 2 * pairs;
+            let a = rng.vec(m * kd, 1.0);
+            let gate = rng.vec(pairs * kd, 0.5);
+            let lin = rng.vec(pairs * kd, 0.5);
+            let (gb, lb) = (rng.vec(pairs, 1.0), rng.vec(pairs, 1.0));
+            let w = wgbert::kernels::glu_pairs(&gate, &lin, kd);
+            let b = wgbert::kernels::glu_pairs(&gb, &lb, 1);
+            for act in [Act::Silu, Act::GeluErf, Act::Sigmoid] {
+                let got = ops::gemm_glu(k, &a, &w, &b, m, n, kd, act).unwrap();
+                // Independent of the pair layout: the two halves computed apart.
+                let g = cpu::gemm(&a, &gate, &gb, m, pairs, kd, act);
+                let l = cpu::gemm(&a, &lin, &lb, m, pairs, kd, Act::Identity);
+                let want: Vec<f32> = g.iter().zip(&l).map(|(x, y)| x * y).collect();
+                assert_eq!(got.len(), m * pairs);
+                assert_close(
+                    &format!("gemm {v} glu {m}x{n}x{kd} {act:?}"),
+                    &got,
+                    &want,
+                    5e-5,
+                    2e-5,
+                );
+                let reference = cpu::gemm_glu(&a, &w, &b, m, n, kd, act);
+                assert_close("reference glu", &reference, &want, 1e-6, 1e-6);
+            }
+        }
+    }
+}
+
 #[test]
 fn activations_match_reference_over_a_wide_range() {
     let k = kernels();
     let x: Vec<f32> = (0..20_001).map(|i| -10.0 + i as f32 * 0.001).collect();
-    for act in [Act::GeluErf, Act::GeluTanh, Act::Tanh, Act::Relu] {
+    for act in [
+        Act::GeluErf,
+        Act::GeluTanh,
+        Act::Tanh,
+        Act::Relu,
+        Act::Silu,
+        Act::Sigmoid,
+    ] {
         let got = ops::activation(k, &x, act).unwrap();
         let want: Vec<f32> = x
             .iter()
@@ -106,7 +149,13 @@ fn activations_match_reference_over_a_wide_range() {
     }
     // Extreme inputs stay finite (tanh from exp would overflow).
     let big = [-1e30f32, -100.0, 100.0, 1e30];
-    for act in [Act::GeluErf, Act::GeluTanh, Act::Tanh] {
+    for act in [
+        Act::GeluErf,
+        Act::GeluTanh,
+        Act::Tanh,
+        Act::Silu,
+        Act::Sigmoid,
+    ] {
         let got = ops::activation(k, &big, act).unwrap();
         assert!(got.iter().all(|v| v.is_finite()), "act {act:?}: {got:?}");
     }

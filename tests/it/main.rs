@@ -29,6 +29,7 @@ mod library;
 mod memory;
 mod model_errors;
 mod ner;
+mod nomic;
 mod portability;
 mod preprocess;
 mod pretraining;

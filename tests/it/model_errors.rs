@@ -55,8 +55,8 @@ fn bad_configs() {
     let cases: Vec<(&str, ConfigEdit, &str)> = vec![
         (
             "act",
-            Box::new(|c| c["hidden_act"] = "swish".into()),
-            "hidden_act \"swish\" is not supported",
+            Box::new(|c| c["hidden_act"] = "mish".into()),
+            "hidden_act \"mish\" is not supported",
         ),
         (
             "type",

@@ -115,47 +115,47 @@ fn params_structs_match_their_wgsl_mirrors() {
     let cases = [
         (
             Kernel::GemmTile128,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmTile64,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmTile128V4,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmTile32x64Scalar,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmTile32x64,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmTile128B16,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmDirect4x4,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmDirect16x2,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmCoop8,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::GemmCoop16,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, _pad0, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
         ),
         (
             Kernel::Embeddings,
-            rust_layout!(EmbeddingsParams; rows, seq, hidden, vocab, type_vocab, eps, pos_offset, pad_position, gathered, _pad0, _pad1, _pad2),
+            rust_layout!(EmbeddingsParams; rows, seq, hidden, vocab, type_vocab, eps, pos_offset, pad_position, gathered, positions, _pad1, _pad2),
         ),
         (
             Kernel::Attention,

@@ -1,0 +1,163 @@
+//! BERT and the layouts that share its graph: RoBERTa, XLM-RoBERTa, CamemBERT (positions from
+//! `pad_token_id + 1`, one token type) and DistilBERT (its names mapped onto BERT's when the
+//! weights are read, no token types). Post-LayerNorm blocks, absolute positions, separate
+//! Q/K/V projections fused here into one.
+
+use super::{EmbeddingNames, Graph, Op, Role, Slot, Source, WeightSpec};
+use crate::config::{BertConfig, Family};
+
+/// `embeddings.{word,position,token_type}_embeddings`, `embeddings.LayerNorm`.
+pub fn embeddings(c: &BertConfig) -> EmbeddingNames {
+    EmbeddingNames {
+        word: "embeddings.word_embeddings.weight".into(),
+        position: Some("embeddings.position_embeddings.weight".into()),
+        token_type: (c.family() != Some(Family::DistilBert))
+            .then(|| "embeddings.token_type_embeddings.weight".into()),
+        norm: (
+            "embeddings.LayerNorm.weight".into(),
+            "embeddings.LayerNorm.bias".into(),
+        ),
+    }
+}
+
+/// `encoder.layer.{l}.…`: query/key/value (fused), attention output, LayerNorms,
+/// intermediate and output dense layers.
+pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
+    let (h, i) = (c.hidden_size, c.intermediate_size);
+    let p = |n: &str| format!("encoder.layer.{l}.{n}");
+    let t = |n: &str| Source::Tensor(p(n));
+    let qkv = |what: &str| {
+        Source::Concat(
+            ["query", "key", "value"]
+                .iter()
+                .map(|q| p(&format!("attention.self.{q}.{what}")))
+                .collect(),
+        )
+    };
+    vec![
+        WeightSpec::new(Role::QkvWeight, qkv("weight"), &[3 * h, h]),
+        WeightSpec::new(Role::QkvBias, qkv("bias"), &[3 * h]),
+        WeightSpec::new(
+            Role::AttnOutWeight,
+            t("attention.output.dense.weight"),
+            &[h, h],
+        ),
+        WeightSpec::new(Role::AttnOutBias, t("attention.output.dense.bias"), &[h]),
+        WeightSpec::new(
+            Role::AttnNormWeight,
+            t("attention.output.LayerNorm.weight"),
+            &[h],
+        ),
+        WeightSpec::new(
+            Role::AttnNormBias,
+            t("attention.output.LayerNorm.bias"),
+            &[h],
+        ),
+        WeightSpec::new(Role::FfnInWeight, t("intermediate.dense.weight"), &[i, h]),
+        WeightSpec::new(Role::FfnInBias, t("intermediate.dense.bias"), &[i]),
+        WeightSpec::new(Role::FfnOutWeight, t("output.dense.weight"), &[h, i]),
+        WeightSpec::new(Role::FfnOutBias, t("output.dense.bias"), &[h]),
+        WeightSpec::new(Role::OutNormWeight, t("output.LayerNorm.weight"), &[h]),
+        WeightSpec::new(Role::OutNormBias, t("output.LayerNorm.bias"), &[h]),
+    ]
+}
+
+/// The paper's layer: QKV, attention, output dense, add & norm, intermediate (activation
+/// fused), output dense, add & norm.
+pub fn graph(c: &BertConfig) -> Graph {
+    let (h, i) = (c.hidden_size, c.intermediate_size);
+    Graph {
+        rotary: None,
+        layer: post_norm_layer(h, i, c.activation().act(), false, false),
+    }
+}
+
+/// A post-LayerNorm layer over fused QKV rows (BERT's, and NomicBERT's with rotary and a
+/// gated feed-forward block): `glu` makes the intermediate projection `2I` rows of pairs,
+/// `rotary` rotates Q and K before attention.
+pub(crate) fn post_norm_layer(
+    h: usize,
+    i: usize,
+    act: crate::kernels::Act,
+    glu: bool,
+    rotary: bool,
+) -> Vec<Op> {
+    use crate::kernels::Act;
+    let mut ops = vec![
+        Op::Linear {
+            name: "attention.self.qkv",
+            x: Slot::Input,
+            weight: Role::QkvWeight,
+            bias: Role::QkvBias,
+            out: Slot::Qkv,
+            n: 3 * h,
+            k: h,
+            act: Act::Identity,
+            glu: false,
+        },
+        Op::Attention {
+            name: "attention.self",
+            qkv: Slot::Qkv,
+            out: Slot::Context,
+        },
+        Op::Linear {
+            name: "attention.output.dense",
+            x: Slot::Context,
+            weight: Role::AttnOutWeight,
+            bias: Role::AttnOutBias,
+            out: Slot::Proj,
+            n: h,
+            k: h,
+            act: Act::Identity,
+            glu: false,
+        },
+        Op::AddNorm {
+            name: "attention.output.layernorm",
+            x: Slot::Proj,
+            residual: Slot::Input,
+            weight: Role::AttnNormWeight,
+            bias: Role::AttnNormBias,
+            out: Slot::Attn,
+        },
+        Op::Linear {
+            name: "intermediate.dense",
+            x: Slot::Attn,
+            weight: Role::FfnInWeight,
+            bias: Role::FfnInBias,
+            out: Slot::Ffn,
+            n: if glu { 2 * i } else { i },
+            k: h,
+            act,
+            glu,
+        },
+        Op::Linear {
+            name: "output.dense",
+            x: Slot::Ffn,
+            weight: Role::FfnOutWeight,
+            bias: Role::FfnOutBias,
+            out: Slot::Proj,
+            n: h,
+            k: i,
+            act: Act::Identity,
+            glu: false,
+        },
+        Op::AddNorm {
+            name: "output.layernorm",
+            x: Slot::Proj,
+            residual: Slot::Attn,
+            weight: Role::OutNormWeight,
+            bias: Role::OutNormBias,
+            out: Slot::Output,
+        },
+    ];
+    if rotary {
+        ops.insert(
+            1,
+            Op::Rope {
+                name: "attention.self.rotary",
+                qkv: Slot::Qkv,
+            },
+        );
+    }
+    ops
+}
