@@ -34,7 +34,6 @@ import numpy as np
 from safetensors.numpy import save_file
 from tokenizers import Tokenizer
 
-out = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 data = os.path.join(here, "..", "tests", "data")
 tok_path = os.path.join(data, "family", "tiny-rerank-bert", "tokenizer.json")
@@ -296,4 +295,6 @@ def main():
     json.dump(golden, open(os.path.join(out, "nomic_golden.json"), "w"))
 
 
-main()
+if __name__ == "__main__":
+    out = sys.argv[1]
+    main()

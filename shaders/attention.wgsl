@@ -40,7 +40,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     var m_run = PAST_END;
     var l_run = 0.0;
-    for (var j0 = 0u; j0 < s_len; j0 = j0 + 8u) {
+    // The workgroup's rows are wid.x·rows .. +rows−1; every invocation walks the same keys.
+    let keys = key_range(wid.x * rows, min(wid.x * rows + rows, s_len) - 1u, 8u);
+    for (var j0 = keys.x; j0 < keys.y; j0 = j0 + 8u) {
         // Rows of keys j0..j0+7, clamped so that reads stay inside the sequence.
         let last = s_len - 1u;
         let k0 = seq_base + min(j0, last) * stride + hidden;
@@ -58,8 +60,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             s_lo = s_lo + qd * vec4<f32>(f32(qkv[k0 + d]), f32(qkv[k1 + d]), f32(qkv[k2 + d]), f32(qkv[k3 + d]));
             s_hi = s_hi + qd * vec4<f32>(f32(qkv[k4 + d]), f32(qkv[k5 + d]), f32(qkv[k6 + d]), f32(qkv[k7 + d]));
         }
-        s_lo = s_lo + vec4<f32>(key_bias(b, j0), key_bias(b, j0 + 1u), key_bias(b, j0 + 2u), key_bias(b, j0 + 3u));
-        s_hi = s_hi + vec4<f32>(key_bias(b, j0 + 4u), key_bias(b, j0 + 5u), key_bias(b, j0 + 6u), key_bias(b, j0 + 7u));
+        s_lo = s_lo + vec4<f32>(key_bias(b, h, i, j0), key_bias(b, h, i, j0 + 1u), key_bias(b, h, i, j0 + 2u), key_bias(b, h, i, j0 + 3u));
+        s_hi = s_hi + vec4<f32>(key_bias(b, h, i, j0 + 4u), key_bias(b, h, i, j0 + 5u), key_bias(b, h, i, j0 + 6u), key_bias(b, h, i, j0 + 7u));
         let block_max = max(max(max(s_lo.x, s_lo.y), max(s_lo.z, s_lo.w)), max(max(s_hi.x, s_hi.y), max(s_hi.z, s_hi.w)));
         let m_new = max(m_run, block_max);
         let corr = exp(m_run - m_new);

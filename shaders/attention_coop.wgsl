@@ -82,7 +82,8 @@ fn main(
 
     let s_frags = (BQ / F) * (BKV / F) / NSG;   // per subgroup: 1 (F = 16) or 4 (F = 8)
     let o_frags = (BQ / F) * (dp / F) / NSG;    // per subgroup
-    for (var j0 = 0u; j0 < params.seq; j0 = j0 + BKV) {
+    let keys = key_range(q0, min(q0 + BQ, params.seq) - 1u, BKV);
+    for (var j0 = keys.x; j0 < keys.y; j0 = j0 + BKV) {
         workgroupBarrier(); // the previous block's P·V has read k_s, v_s, p_s
         stage(lidx, b, h, j0, 1u, 1.0);
         stage(lidx, b, h, j0, 2u, 1.0);
@@ -113,13 +114,13 @@ fn main(
             let r = sg * (BQ / NSG) + i;
             var local_max = PAST_END;
             for (var j = lane; j < BKV; j = j + sg_size) {
-                local_max = max(local_max, s_s[r * BKV + j] + key_bias(b, j0 + j));
+                local_max = max(local_max, s_s[r * BKV + j] + key_bias(b, h, q0 + r, j0 + j));
             }
             let m_old = m_s[r];
             let m_new = max(m_old, subgroupMax(local_max));
             var local_sum = 0.0;
             for (var j = lane; j < BKV; j = j + sg_size) {
-                let p = f16(exp(s_s[r * BKV + j] + key_bias(b, j0 + j) - m_new));
+                let p = f16(exp(s_s[r * BKV + j] + key_bias(b, h, q0 + r, j0 + j) - m_new));
                 if (owner) {
                     p_s[r * BKV + j] = p;
                 }

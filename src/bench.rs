@@ -202,7 +202,19 @@ fn random_mlm_head(c: &BertConfig) -> crate::weights::MlmHead {
     }
 }
 
-/// The config of a named shape.
+/// The shapes `wgbert bench --shape` knows (random weights of published models' configs).
+pub const SHAPES: [&str; 8] = [
+    "bert-base",
+    "minilm-l6",
+    "xlmr-base",
+    "nomic-v1.5",
+    "modernbert-base",
+    "mpnet-base",
+    "gte-base-v1.5",
+    "jina-v2-base",
+];
+
+/// The config of a named shape (one of [`SHAPES`]).
 pub fn shape_config(name: &str) -> Result<BertConfig> {
     match name {
         "bert-base" => Ok(BertConfig::default()),
@@ -226,8 +238,45 @@ pub fn shape_config(name: &str) -> Result<BertConfig> {
                 "rotary_scaling_factor": null, "max_trained_positions": 2048,
                 "qkv_proj_bias": false, "mlp_fc1_bias": false, "mlp_fc2_bias": false}"#,
         ),
+        // ModernBERT-base's config.json (22 layers, every third global, ±64-key windows).
+        "modernbert-base" => BertConfig::from_json(
+            std::path::Path::new("modernbert-base shape"),
+            r#"{"model_type": "modernbert", "vocab_size": 50368, "hidden_size": 768,
+                "intermediate_size": 1152, "num_hidden_layers": 22, "num_attention_heads": 12,
+                "hidden_activation": "gelu", "max_position_embeddings": 8192,
+                "norm_eps": 1e-5, "norm_bias": false, "attention_bias": false,
+                "mlp_bias": false, "local_attention": 128, "global_attn_every_n_layers": 3,
+                "global_rope_theta": 160000.0, "local_rope_theta": 10000.0,
+                "pad_token_id": 50283}"#,
+        ),
+        // all-mpnet-base-v2's config.json.
+        "mpnet-base" => BertConfig::from_json(
+            std::path::Path::new("mpnet-base shape"),
+            r#"{"model_type": "mpnet", "vocab_size": 30527, "hidden_size": 768,
+                "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+                "max_position_embeddings": 514, "layer_norm_eps": 1e-5, "pad_token_id": 1,
+                "relative_attention_num_buckets": 32}"#,
+        ),
+        // gte-base-en-v1.5's config.json.
+        "gte-base-v1.5" => BertConfig::from_json(
+            std::path::Path::new("gte-base-v1.5 shape"),
+            r#"{"model_type": "new", "vocab_size": 30528, "hidden_size": 768,
+                "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+                "max_position_embeddings": 8192, "type_vocab_size": 0, "layer_norm_eps": 1e-12,
+                "position_embedding_type": "rope", "rope_theta": 500000,
+                "rope_scaling": {"type": "ntk", "factor": 2.0}, "pack_qkv": true}"#,
+        ),
+        // jina-embeddings-v2-base-en's config.json.
+        "jina-v2-base" => BertConfig::from_json(
+            std::path::Path::new("jina-v2-base shape"),
+            r#"{"model_type": "bert", "vocab_size": 30528, "hidden_size": 768,
+                "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+                "max_position_embeddings": 8192, "type_vocab_size": 2,
+                "position_embedding_type": "alibi", "feed_forward_type": "geglu"}"#,
+        ),
         other => Err(Error::InvalidInput(format!(
-            "unknown shape {other:?}; use bert-base, minilm-l6, xlmr-base or nomic-v1.5"
+            "unknown shape {other:?}; use {}",
+            SHAPES.join(", ")
         ))),
     }
 }

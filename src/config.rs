@@ -71,11 +71,19 @@ pub enum Family {
     DistilBert,
     /// NomicBERT (`nomic_bert`): rotary positions, fused Wqkv, gated feed-forward block.
     Nomic,
+    /// ModernBERT (`modernbert`): pre-norm, rotary, local/global attention, GeGLU.
+    ModernBert,
+    /// MPNet (`mpnet`): RoBERTa's positions, a bucketed relative position bias.
+    MpNet,
+    /// GTE's "new" encoder (`new`): rotary (fixed NTK scaling), gated feed-forward block.
+    Gte,
+    /// JinaBERT v2 (`bert` with `position_embedding_type` `alibi`, or `jina_bert`): ALiBi,
+    /// gated feed-forward block.
+    Jina,
 }
 
 /// The `model_type` values wgbert loads, for error messages.
-pub const SUPPORTED_MODEL_TYPES: &str =
-    "bert, roberta, xlm-roberta, camembert, distilbert (BERT); nomic_bert (NomicBERT)";
+pub const SUPPORTED_MODEL_TYPES: &str = "bert, roberta, xlm-roberta, camembert, distilbert (BERT); nomic_bert (NomicBERT); modernbert (ModernBERT); mpnet (MPNet); new (GTE v1.5); jina_bert, or bert with position_embedding_type alibi (JinaBERT v2)";
 
 impl Family {
     /// The family of a `model_type` string; `None` for ones wgbert does not run.
@@ -85,6 +93,10 @@ impl Family {
             "roberta" | "xlm-roberta" | "camembert" => Some(Family::Roberta),
             "distilbert" => Some(Family::DistilBert),
             "nomic_bert" => Some(Family::Nomic),
+            "modernbert" => Some(Family::ModernBert),
+            "mpnet" => Some(Family::MpNet),
+            "new" => Some(Family::Gte),
+            "jina_bert" => Some(Family::Jina),
             _ => None,
         }
     }
@@ -130,8 +142,12 @@ pub struct BertConfig {
     /// Rows of the token-type table (segments).
     #[serde(default = "default_type_vocab")]
     pub type_vocab_size: usize,
-    /// LayerNorm epsilon (NomicBERT: `layer_norm_epsilon`).
-    #[serde(default = "default_eps", alias = "layer_norm_epsilon")]
+    /// LayerNorm epsilon (NomicBERT: `layer_norm_epsilon`; ModernBERT: `norm_eps`).
+    #[serde(
+        default = "default_eps",
+        alias = "layer_norm_epsilon",
+        alias = "norm_eps"
+    )]
     pub layer_norm_eps: f64,
     /// `"bert"`, `"roberta"`, `"xlm-roberta"`, `"camembert"` or `"distilbert"` (see [`Family`]).
     #[serde(default)]
@@ -154,6 +170,136 @@ pub struct BertConfig {
     /// NomicBERT's own keys (defaults as its `NomicBertConfig`; ignored by other families).
     #[serde(flatten)]
     pub nomic: NomicFields,
+    /// ModernBERT's own keys (defaults as transformers' `ModernBertConfig`).
+    #[serde(flatten)]
+    pub modernbert: ModernBertFields,
+    /// MPNet's relative position buckets (`MPNetConfig`'s default 32).
+    #[serde(default = "default_buckets")]
+    pub relative_attention_num_buckets: usize,
+    /// GTE's ("new") own keys.
+    #[serde(flatten)]
+    pub gte: GteFields,
+    /// JinaBERT's feed-forward block: `geglu` or `reglu`.
+    #[serde(default)]
+    pub feed_forward_type: Option<String>,
+}
+
+/// The keys of a GTE ("new") `config.json` beyond BERT's, with `NewConfig`'s defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct GteFields {
+    /// Rotary base.
+    pub rope_theta: f64,
+    /// `{"type": "ntk", "factor": f}`: fixed NTK scaling.
+    pub rope_scaling: Option<RopeScaling>,
+    /// One `qkv_proj` (else `q_proj`, `k_proj`, `v_proj`).
+    pub pack_qkv: bool,
+    /// Only `layer_norm` is supported (`rms_norm` is refused).
+    pub layer_norm_type: String,
+    /// log-n attention scaling (refused: the published models do not use it).
+    pub logn_attention_scale: bool,
+    /// `type_vocab_size` was 0: no token-type table (set when the config is read).
+    #[serde(skip)]
+    pub no_token_types: bool,
+    /// `position_embedding_type` was `absolute` (set when the config is read).
+    #[serde(skip)]
+    pub absolute: bool,
+}
+
+/// GTE's `rope_scaling`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RopeScaling {
+    /// Only `ntk`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The factor.
+    pub factor: Option<f64>,
+    /// Mixed NTK (refused).
+    pub mixed_b: Option<f64>,
+}
+
+impl Default for GteFields {
+    fn default() -> Self {
+        GteFields {
+            rope_theta: 10_000.0,
+            rope_scaling: None,
+            pack_qkv: true,
+            layer_norm_type: "layer_norm".into(),
+            logn_attention_scale: false,
+            no_token_types: false,
+            absolute: false,
+        }
+    }
+}
+
+impl GteFields {
+    /// Rotary positions (`position_embedding_type` `rope`, its default).
+    pub fn rope(&self) -> bool {
+        !self.absolute
+    }
+
+    /// The NTK factor when it changes anything (its code rescales only for a factor above 1).
+    pub fn ntk_factor(&self) -> Option<f64> {
+        self.rope_scaling
+            .as_ref()
+            .and_then(|r| r.factor)
+            .filter(|f| *f > 1.0)
+    }
+}
+
+fn default_buckets() -> usize {
+    32
+}
+
+/// The keys of a ModernBERT `config.json` beyond BERT's, with `ModernBertConfig`'s defaults;
+/// both the older keys (`global_rope_theta`, `local_rope_theta`, `global_attn_every_n_layers`)
+/// and transformers 5's (`layer_types`, `rope_parameters`) are read.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ModernBertFields {
+    /// Whether the LayerNorms have a bias.
+    pub norm_bias: bool,
+    /// Whether `Wqkv` and `attn.Wo` have biases.
+    pub attention_bias: bool,
+    /// Whether `mlp.Wi` and `mlp.Wo` have biases.
+    pub mlp_bias: bool,
+    /// The whole local attention window (a query sees `local_attention / 2` keys each side).
+    pub local_attention: i64,
+    /// Every n-th layer (from 0) attends globally.
+    pub global_attn_every_n_layers: i64,
+    /// Rotary theta of global layers.
+    pub global_rope_theta: f64,
+    /// Rotary theta of local layers.
+    pub local_rope_theta: f64,
+    /// `full_attention` / `sliding_attention` per layer (transformers 5).
+    pub layer_types: Option<Vec<String>>,
+    /// Per attention type `{rope_theta, rope_type}` (transformers 5).
+    pub rope_parameters: Option<std::collections::HashMap<String, RopeParameters>>,
+}
+
+/// One attention type's rotary parameters (`rope_parameters` values).
+#[derive(Clone, Debug, Deserialize)]
+pub struct RopeParameters {
+    /// The theta.
+    pub rope_theta: Option<f64>,
+    /// Only `"default"` is supported.
+    pub rope_type: Option<String>,
+}
+
+impl Default for ModernBertFields {
+    fn default() -> Self {
+        ModernBertFields {
+            norm_bias: false,
+            attention_bias: false,
+            mlp_bias: false,
+            local_attention: 128,
+            global_attn_every_n_layers: 3,
+            global_rope_theta: 160_000.0,
+            local_rope_theta: 10_000.0,
+            layer_types: None,
+            rope_parameters: None,
+        }
+    }
 }
 
 fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
@@ -225,6 +371,10 @@ impl Default for BertConfig {
             id2label: None,
             problem_type: None,
             nomic: NomicFields::default(),
+            modernbert: ModernBertFields::default(),
+            relative_attention_num_buckets: default_buckets(),
+            gte: GteFields::default(),
+            feed_forward_type: None,
         }
     }
 }
@@ -256,10 +406,41 @@ impl BertConfig {
             // DistilBERT has no token-type table and no type_vocab_size field: one (zero) type.
             cfg.type_vocab_size = 1;
         }
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let has = |k: &str| v.get(k).is_some_and(|x| !x.is_null());
+        if cfg.family() == Some(Family::Gte) {
+            // NewConfig: type_vocab_size 0 means no token-type table; rope unless "absolute".
+            if cfg.type_vocab_size == 0 || !has("type_vocab_size") {
+                cfg.gte.no_token_types = true;
+                cfg.type_vocab_size = 1;
+            }
+            cfg.gte.absolute = cfg.position_embedding_type.as_deref() == Some("absolute");
+        }
+        if cfg.family() == Some(Family::MpNet) {
+            // No token types; MPNetConfig's defaults where the file is silent.
+            cfg.type_vocab_size = 1;
+            if !has("layer_norm_eps") {
+                cfg.layer_norm_eps = 1e-5;
+            }
+            if !has("pad_token_id") {
+                cfg.pad_token_id = Some(1);
+            }
+        }
+        if cfg.family() == Some(Family::ModernBert) {
+            // No token types; ModernBertConfig's defaults where the file is silent.
+            cfg.type_vocab_size = 1;
+            if !has("norm_eps") && !has("layer_norm_eps") {
+                cfg.layer_norm_eps = 1e-5;
+            }
+            if !has("max_position_embeddings") {
+                cfg.max_position_embeddings = 8192;
+            }
+            if !has("pad_token_id") {
+                cfg.pad_token_id = Some(50283);
+            }
+        }
         if cfg.family() == Some(Family::Nomic) {
             // NomicBertConfig inherits GPT-2's defaults where the file is silent.
-            let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-            let has = |k: &str| v.get(k).is_some_and(|x| !x.is_null());
             if !has("layer_norm_epsilon") && !has("layer_norm_eps") {
                 cfg.layer_norm_eps = 1e-5;
             }
@@ -300,11 +481,28 @@ impl BertConfig {
                 self.model_type.as_deref().unwrap_or("bert")
             ));
         }
-        if let Some(p) = &self.position_embedding_type
-            && p != "absolute"
+        if let Some(p) = &self.position_embedding_type {
+            let allowed: &[&str] = match self.family() {
+                Some(Family::Gte) => &["rope", "absolute"],
+                Some(Family::Jina) => &["alibi"],
+                _ => &["absolute"],
+            };
+            if !allowed.contains(&p.as_str()) {
+                return Err(format!(
+                    "position_embedding_type {p:?} is not supported for this model_type; use {}",
+                    allowed.join(" or ")
+                ));
+            }
+        }
+        if self.family() == Some(Family::Gte) {
+            self.validate_gte()?;
+        }
+        if self.family() == Some(Family::Jina)
+            && !matches!(self.feed_forward_type.as_deref(), Some("geglu" | "reglu"))
         {
             return Err(format!(
-                "position_embedding_type {p:?} is not supported; only \"absolute\" is"
+                "feed_forward_type {:?} is not supported for JinaBERT; wgbert runs \"geglu\" and \"reglu\"",
+                self.feed_forward_type.as_deref().unwrap_or("(missing)")
             ));
         }
         if Activation::from_hf(&self.hidden_act).is_none() {
@@ -343,6 +541,15 @@ impl BertConfig {
             return Err(format!(
                 "layer_norm_eps {} must be a positive number",
                 self.layer_norm_eps
+            ));
+        }
+        if self.family() == Some(Family::ModernBert) {
+            self.validate_modernbert()?;
+        }
+        if self.family() == Some(Family::MpNet) && self.relative_attention_num_buckets < 4 {
+            return Err(format!(
+                "relative_attention_num_buckets {} must be at least 4 (MPNet's default is 32)",
+                self.relative_attention_num_buckets
             ));
         }
         if self.family() == Some(Family::Nomic) {
@@ -413,6 +620,137 @@ impl BertConfig {
         Ok(())
     }
 
+    /// GTE's keys, checked.
+    fn validate_gte(&self) -> std::result::Result<(), String> {
+        let g = &self.gte;
+        if g.layer_norm_type != "layer_norm" {
+            return Err(format!(
+                "layer_norm_type {:?} is not supported; wgbert runs \"layer_norm\"",
+                g.layer_norm_type
+            ));
+        }
+        if g.logn_attention_scale {
+            return Err("logn_attention_scale: true is not supported (the published GTE models do not use it)".into());
+        }
+        if !(g.rope_theta.is_finite() && g.rope_theta > 0.0) {
+            return Err(format!(
+                "rope_theta {} must be a positive number (the rotary theta)",
+                g.rope_theta
+            ));
+        }
+        if let Some(r) = &g.rope_scaling {
+            if let Some(k) = r.kind.as_deref()
+                && k != "ntk"
+            {
+                return Err(format!(
+                    "rope_scaling type {k:?} is not supported; GTE's code has \"ntk\""
+                ));
+            }
+            if r.mixed_b.is_some() {
+                return Err("rope_scaling.mixed_b (mixed NTK) is not supported".into());
+            }
+            if let Some(f) = r.factor
+                && !(f.is_finite() && f > 0.0)
+            {
+                return Err(format!("rope_scaling.factor {f} must be a positive number"));
+            }
+        }
+        if !self.head_dim().is_multiple_of(2) {
+            return Err(format!(
+                "head size {} is odd; rotary embeddings need an even head size",
+                self.head_dim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// ModernBERT's keys, checked.
+    fn validate_modernbert(&self) -> std::result::Result<(), String> {
+        let m = &self.modernbert;
+        if m.local_attention <= 0 {
+            return Err(format!(
+                "local_attention {} must be positive (the local attention window)",
+                m.local_attention
+            ));
+        }
+        if m.global_attn_every_n_layers <= 0 {
+            return Err(format!(
+                "global_attn_every_n_layers {} must be positive",
+                m.global_attn_every_n_layers
+            ));
+        }
+        if let Some(t) = &m.layer_types {
+            if t.len() != self.num_hidden_layers {
+                return Err(format!(
+                    "layer_types names {} layers but num_hidden_layers is {}",
+                    t.len(),
+                    self.num_hidden_layers
+                ));
+            }
+            if let Some(bad) = t
+                .iter()
+                .find(|x| *x != "full_attention" && *x != "sliding_attention")
+            {
+                return Err(format!(
+                    "layer_types has {bad:?}; each layer is \"full_attention\" or \"sliding_attention\""
+                ));
+            }
+        }
+        if let Some(p) = &m.rope_parameters {
+            for (kind, r) in p {
+                if let Some(t) = r.rope_type.as_deref()
+                    && t != "default"
+                {
+                    return Err(format!(
+                        "rope_parameters.{kind}.rope_type {t:?} is not supported; only \"default\" is"
+                    ));
+                }
+            }
+        }
+        for l in 0..self.num_hidden_layers {
+            let (theta, _) = self.modernbert_layer(l);
+            if !(theta.is_finite() && theta > 0.0) {
+                return Err(format!(
+                    "the rotary theta of layer {l} is {theta}; rope_theta (global_rope_theta / local_rope_theta) must be positive"
+                ));
+            }
+        }
+        if !self.head_dim().is_multiple_of(2) {
+            return Err(format!(
+                "head size {} is odd; rotary embeddings need an even head size",
+                self.head_dim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// A ModernBERT layer's rotary theta and sliding-window half-width (0: global attention),
+    /// from `layer_types` / `rope_parameters` where present, else the older keys.
+    pub fn modernbert_layer(&self, l: usize) -> (f64, usize) {
+        let m = &self.modernbert;
+        let global = match &m.layer_types {
+            Some(t) => t.get(l).is_none_or(|x| x == "full_attention"),
+            None => l.is_multiple_of(m.global_attn_every_n_layers.max(1) as usize),
+        };
+        let (kind, fallback) = if global {
+            ("full_attention", m.global_rope_theta)
+        } else {
+            ("sliding_attention", m.local_rope_theta)
+        };
+        let theta = m
+            .rope_parameters
+            .as_ref()
+            .and_then(|p| p.get(kind))
+            .and_then(|r| r.rope_theta)
+            .unwrap_or(fallback);
+        let window = if global {
+            0
+        } else {
+            (m.local_attention.max(0) as usize) / 2
+        };
+        (theta, window)
+    }
+
     /// Whether the feed-forward block is gated (`swiglu`, `geglu`, `glu`).
     pub fn gated(&self) -> bool {
         matches!(self.hidden_act.as_str(), "swiglu" | "geglu" | "glu")
@@ -448,25 +786,45 @@ impl BertConfig {
 
     /// The weight layout (validated configs always have one; no `model_type` means BERT).
     pub fn family(&self) -> Option<Family> {
-        match &self.model_type {
+        let family = match &self.model_type {
             None => Some(Family::Bert),
             Some(mt) => Family::from_model_type(mt),
+        };
+        // JinaBERT v2 checkpoints say `bert`; ALiBi positions tell them apart.
+        match (family, self.position_embedding_type.as_deref()) {
+            (Some(Family::Bert), Some("alibi")) => Some(Family::Jina),
+            _ => family,
         }
     }
 
-    /// The padding token id: `pad_token_id`, else 1 for the RoBERTa family and 0 otherwise.
-    pub fn pad_id(&self) -> usize {
-        self.pad_token_id.unwrap_or(match self.family() {
-            Some(Family::Roberta) => 1,
-            _ => 0,
-        })
+    /// JinaBERT's feed-forward gate activation from `feed_forward_type` (validated).
+    pub fn jina_activation(&self) -> crate::kernels::Act {
+        match self.feed_forward_type.as_deref() {
+            Some("reglu") => crate::kernels::Act::Relu,
+            _ => crate::kernels::Act::GeluErf,
+        }
     }
 
-    /// Position index of the first token: `pad_token_id + 1` for the RoBERTa family, else 0.
+    /// The padding token id: `pad_token_id`, else 1 for the RoBERTa family and MPNet, 0
+    /// otherwise.
+    pub fn pad_id(&self) -> usize {
+        self.pad_token_id
+            .unwrap_or(if self.roberta_positions() { 1 } else { 0 })
+    }
+
+    /// Whether positions count from `pad_token_id + 1` with padding at `pad_token_id`
+    /// (the RoBERTa family and MPNet).
+    pub fn roberta_positions(&self) -> bool {
+        matches!(self.family(), Some(Family::Roberta | Family::MpNet))
+    }
+
+    /// Position index of the first token: `pad_token_id + 1` for the RoBERTa family and
+    /// MPNet, else 0.
     pub fn position_offset(&self) -> usize {
-        match self.family() {
-            Some(Family::Roberta) => self.pad_id() + 1,
-            _ => 0,
+        if self.roberta_positions() {
+            self.pad_id() + 1
+        } else {
+            0
         }
     }
 

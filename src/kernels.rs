@@ -527,7 +527,7 @@ const KERNELS: [KernelSpec; 20] = {
             "attention",
             include_str!("../shaders/attention.wgsl"),
             Prelude::AttentionIo,
-            &[Read, Read, ReadWrite],
+            &[Read, Read, ReadWrite, Read],
             size_of::<AttentionParams>(),
             None,
             None,
@@ -536,7 +536,7 @@ const KERNELS: [KernelSpec; 20] = {
             "add_layernorm",
             include_str!("../shaders/add_layernorm.wgsl"),
             Prelude::Reduction,
-            &[Read, Read, Read, Read, ReadWrite],
+            &[Read, Read, Read, Read, ReadWrite, ReadWrite],
             size_of::<AddLayerNormParams>(),
             None,
             None,
@@ -581,7 +581,7 @@ const KERNELS: [KernelSpec; 20] = {
                 "attention_coop8",
                 ATTENTION_COOP,
                 Prelude::AttentionIo,
-                &[Read, Read, ReadWrite],
+                &[Read, Read, ReadWrite, Read],
                 size_of::<AttentionParams>(),
                 None,
                 coop_attention(8),
@@ -593,7 +593,7 @@ const KERNELS: [KernelSpec; 20] = {
                 "attention_coop16",
                 ATTENTION_COOP,
                 Prelude::AttentionIo,
-                &[Read, Read, ReadWrite],
+                &[Read, Read, ReadWrite, Read],
                 size_of::<AttentionParams>(),
                 None,
                 coop_attention(16),
@@ -878,8 +878,8 @@ pub struct GemmParams {
     /// with C`[r, j]` = act(gate + its bias) · (linear + its bias), from columns 2j and 2j + 1
     /// (see [`glu_pairs`]). `n` must be even.
     pub glu: u32,
-    /// Padding to 16 bytes.
-    pub _pad1: u32,
+    /// 1: C += the result (C holds a residual that the product is added to, in place).
+    pub accumulate: u32,
     /// Padding to 16 bytes.
     pub _pad2: u32,
 }
@@ -894,8 +894,16 @@ impl GemmParams {
             act: act as u32,
             a_stride: k as u32,
             glu: 0,
-            _pad1: 0,
+            accumulate: 0,
             _pad2: 0,
+        }
+    }
+
+    /// The same, added to what C holds (`accumulate`).
+    pub fn accumulating(self) -> Self {
+        GemmParams {
+            accumulate: 1,
+            ..self
         }
     }
 
@@ -1055,10 +1063,11 @@ pub struct AttentionParams {
     pub hidden: u32,
     /// Mirrors the WGSL `Params` field of the same name.
     pub scale: f32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
-    /// Padding to 16 bytes.
-    pub _pad1: u32,
+    /// Sliding window half-width: query i sees keys j with |i − j| ≤ `window`; 0: all keys.
+    pub window: u32,
+    /// 1: add the relative bias table (`[heads, 2S − 1]`, by j − i) to every score (MPNet's
+    /// bucketed relative positions, ALiBi).
+    pub relative: u32,
 }
 
 impl AttentionParams {
@@ -1071,8 +1080,16 @@ impl AttentionParams {
             head_dim: head_dim as u32,
             hidden: (heads * head_dim) as u32,
             scale: 1.0 / (head_dim as f32).sqrt(),
-            _pad0: 0,
-            _pad1: 0,
+            window: 0,
+            relative: 0,
+        }
+    }
+
+    /// The same with a sliding window of half-width `window` (0: global).
+    pub fn windowed(self, window: usize) -> Self {
+        AttentionParams {
+            window: window as u32,
+            ..self
         }
     }
 }
@@ -1087,8 +1104,8 @@ pub struct AddLayerNormParams {
     pub hidden: u32,
     /// Mirrors the WGSL `Params` field of the same name.
     pub eps: f32,
-    /// Padding to 16 bytes.
-    pub _pad: u32,
+    /// Bit 0: add the residual; bit 1: also write the sum (see `add_layernorm.wgsl`).
+    pub mode: u32,
 }
 
 /// `gelu.wgsl` parameters.
@@ -1748,13 +1765,42 @@ impl Kernels {
         eps: f32,
         buffers: [&wgpu::Buffer; 5],
     ) -> Result<Dispatch> {
+        let [x, residual, g, b, out] = buffers;
+        self.layernorm(label, rows, h, eps, x, Some(residual), [g, b], out, None)
+    }
+
+    /// One LayerNorm dispatch: out = LayerNorm(x [+ residual]), and with `sum` the sum written
+    /// there too (pre-LayerNorm blocks).
+    #[allow(clippy::too_many_arguments)]
+    pub fn layernorm(
+        &self,
+        label: impl Into<String>,
+        rows: usize,
+        h: usize,
+        eps: f32,
+        x: &wgpu::Buffer,
+        residual: Option<&wgpu::Buffer>,
+        [gamma, beta]: [&wgpu::Buffer; 2],
+        out: &wgpu::Buffer,
+        sum: Option<&wgpu::Buffer>,
+    ) -> Result<Dispatch> {
         let params = AddLayerNormParams {
             rows: rows as u32,
             hidden: h as u32,
             eps,
-            _pad: 0,
+            mode: residual.is_some() as u32 | (sum.is_some() as u32) << 1,
         };
         let grid = row_grid(rows as u32);
+        // Unused bindings get a buffer the kernel does not touch: x (read) for the residual,
+        // out (never written twice: the sum is not written) for the sum.
+        let buffers = [
+            x,
+            residual.unwrap_or(x),
+            gamma,
+            beta,
+            out,
+            sum.unwrap_or(out),
+        ];
         self.dispatch(label, Kernel::AddLayerNorm, 0, &params, &buffers, grid)
     }
 
@@ -1781,6 +1827,23 @@ impl Kernels {
         params: &AttentionParams,
         buffers: [&wgpu::Buffer; 3],
     ) -> Result<Dispatch> {
+        self.attention_biased(label, params, buffers, None)
+    }
+
+    /// [`Kernels::attention`] with a relative bias table `[heads, 2S − 1]` (f32, entry
+    /// `h·(2S − 1) + j − i + S − 1` added to the score of query i, key j); sets
+    /// `params.relative` from it.
+    pub fn attention_biased(
+        &self,
+        label: impl Into<String>,
+        params: &AttentionParams,
+        [qkv, mask, ctx]: [&wgpu::Buffer; 3],
+        relative: Option<&wgpu::Buffer>,
+    ) -> Result<Dispatch> {
+        let params = AttentionParams {
+            relative: relative.is_some() as u32,
+            ..*params
+        };
         let (b, s, h, d) = (
             params.batch as usize,
             params.seq as usize,
@@ -1793,7 +1856,9 @@ impl Kernels {
         } else {
             [s.div_ceil(32) as u32, h as u32, b as u32]
         };
-        self.dispatch(label, kernel, 0, params, &buffers, grid)
+        // Without a table the kernel never reads the binding: the mask stands in.
+        let buffers = [qkv, mask, ctx, relative.unwrap_or(mask)];
+        self.dispatch(label, kernel, 0, &params, &buffers, grid)
     }
 
     /// Records `dispatches` into one compute pass of a new encoder and submits it.

@@ -170,6 +170,11 @@ pub struct GpuModel {
     pooler: Option<(wgpu::Buffer, wgpu::Buffer)>,
     /// The architecture's layer graph (`crate::arch`), recorded by [`Plan`] for every layer.
     graph: Graph,
+    /// The LayerNorm after the last layer (pre-norm architectures): gamma, beta.
+    final_norm: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// The learned relative attention bias `[num_buckets, heads]` (MPNet), kept on the host:
+    /// each plan turns it into its `[heads, 2S − 1]` table.
+    relative_bias: Option<Vec<f32>>,
     /// Sequence-classification head: weight `[labels, H]`, bias, number of labels.
     classifier: Option<(wgpu::Buffer, wgpu::Buffer, usize)>,
     /// The dense layer (weight, bias, GEMM activation code) a RoBERTa or DistilBERT sequence
@@ -379,6 +384,14 @@ impl GpuModel {
                 None => up("embeddings.position_embeddings(none)", &vec![0.0; h])?,
             },
             graph: Arch::of(&config).graph(&config),
+            relative_bias: weights.relative_bias.as_ref().map(|t| t.data.clone()),
+            final_norm: match &weights.final_norm {
+                Some((g, b)) => Some((
+                    up("final_norm.weight", &g.data)?,
+                    up("final_norm.bias", &b.data)?,
+                )),
+                None => None,
+            },
             token_type: up(
                 "embeddings.token_type_embeddings.weight",
                 &weights.token_type_embeddings.data,
@@ -599,6 +612,8 @@ pub struct Plan {
     /// Output of each layer (all layers, or two ping-pong buffers).
     layer_out: Vec<wgpu::Buffer>,
     last: usize,
+    /// The final LayerNorm's output (pre-norm architectures): `sequence_output`.
+    final_out: Option<wgpu::Buffer>,
     pooled: Option<wgpu::Buffer>,
     logits: Option<(wgpu::Buffer, usize)>,
     /// The masked-word head's logits `[B·S, V]` in row chunks (each within one storage
@@ -660,10 +675,29 @@ impl Plan {
             .into_iter()
             .map(|(slot, w)| Ok((slot, k.float_buffer(&format!("{slot:?}"), m * w)?)))
             .collect::<Result<Vec<_>>>()?;
-        let rope_table = match &graph.rotary {
-            Some(r) => Some(
-                ctx.storage_from("rope.table", &rope_table(seq, r.dims, r.base_for(seq), 1.0))?,
-            ),
+        // One cos/sin table per distinct rotary embedding (ModernBERT: global and local thetas).
+        let rope_tables = graph
+            .rotaries()
+            .into_iter()
+            .map(|r| {
+                let table = rope_table(seq, r.dims, r.base_for(seq), r.pos_scale);
+                Ok((
+                    r,
+                    ctx.storage_from(&format!("rope.table.{}", r.base), &table)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The relative attention bias, by offset j − i, for this length (shared by the layers).
+        let relative = match &graph.relative_bias {
+            Some(rb) => {
+                let table = crate::arch::relative_bias_table(
+                    *rb,
+                    model.relative_bias.as_deref(),
+                    heads,
+                    seq,
+                );
+                Some(ctx.storage_from("attention.relative_bias", &table)?)
+            }
             None => None,
         };
         let emb_out = k.float_buffer("embedding_output", m * h)?;
@@ -712,12 +746,13 @@ impl Plan {
                 type_vocab: c.type_vocab_size as u32,
                 eps,
                 pos_offset: c.position_offset() as u32,
-                pad_position: match c.family() {
-                    Some(crate::config::Family::Roberta) => c.pad_id() as u32,
-                    _ => NO_PAD_POSITION,
+                pad_position: if c.roberta_positions() {
+                    c.pad_id() as u32
+                } else {
+                    NO_PAD_POSITION
                 },
                 gathered: word_rows.is_some() as u32,
-                positions: graph.rotary.is_none() as u32,
+                positions: graph.positions as u32,
                 _pad1: 0,
                 _pad2: 0,
             },
@@ -757,7 +792,11 @@ impl Plan {
                         }),
                 }
             };
-            for op in &graph.layer {
+            let ops = graph
+                .layers
+                .get(l)
+                .ok_or_else(|| Error::Unsupported(format!("the layer graph has no layer {l}")))?;
+            for op in ops {
                 d.push(match op {
                     Op::Linear {
                         name,
@@ -769,12 +808,16 @@ impl Plan {
                         k: kd,
                         act,
                         glu,
+                        accumulate,
                     } => {
-                        let params = if *glu {
+                        let mut params = if *glu {
                             GemmParams::glu(m, *n, *kd, *act)
                         } else {
                             GemmParams::new(m, *n, *kd, *act)
                         };
+                        if *accumulate {
+                            params = params.accumulating();
+                        }
                         k.gemm(
                             format!("layer{l}.{name}"),
                             &params,
@@ -788,19 +831,26 @@ impl Plan {
                         weight,
                         bias,
                         out,
-                    } => k.add_layernorm(
+                        sum,
+                    } => k.layernorm(
                         format!("layer{l}.{name}"),
                         m,
                         h,
                         eps,
-                        [buf(*a)?, buf(*residual)?, w.get(*weight)?, w.get(*bias)?, buf(*out)?],
+                        buf(*a)?,
+                        residual.map(buf).transpose()?,
+                        [w.get(*weight)?, w.get(*bias)?],
+                        buf(*out)?,
+                        sum.map(buf).transpose()?,
                     )?,
-                    Op::Rope { name, qkv } => {
-                        let (Some(r), Some(table)) = (&graph.rotary, &rope_table) else {
-                            return Err(Error::Unsupported(
-                                "the layer graph rotates Q and K but the architecture states no rotary embedding".into(),
-                            ));
-                        };
+                    Op::Rope { name, qkv, rotary } => {
+                        let table = rope_tables
+                            .iter()
+                            .find(|(r, _)| r == rotary)
+                            .map(|(_, t)| t)
+                            .ok_or_else(|| {
+                                Error::Unsupported("a rotary op without its table".into())
+                            })?;
                         k.dispatch(
                             format!("layer{l}.{name}"),
                             Kernel::Rope,
@@ -810,7 +860,7 @@ impl Plan {
                                 seq: seq as u32,
                                 heads: heads as u32,
                                 head_dim: dh as u32,
-                                rot_dim: r.dims as u32,
+                                rot_dim: rotary.dims as u32,
                                 stride: 3 * hu,
                                 parts: 2,
                                 _pad: 0,
@@ -819,16 +869,39 @@ impl Plan {
                             row_grid(mu),
                         )?
                     }
-                    Op::Attention { name, qkv, out } => k.attention(
+                    Op::Attention {
+                        name,
+                        qkv,
+                        out,
+                        window,
+                        relative: rel,
+                    } => k.attention_biased(
                         format!("layer{l}.{name}"),
-                        &attention_params,
+                        &attention_params.windowed(*window),
                         [buf(*qkv)?, &mask, buf(*out)?],
+                        if *rel { relative.as_ref() } else { None },
                     )?,
                 });
             }
             x = y;
             last = out_idx;
         }
+        // Pre-norm models end in a LayerNorm: sequence_output is its output (each layer's own
+        // output stays in encoder_outputs).
+        let final_out = match (&model.final_norm, graph.final_norm) {
+            (Some((g, b)), true) => {
+                let out = k.float_buffer("final_norm", m * h)?;
+                d.push(k.layernorm("final_norm", m, h, eps, x, None, [g, b], &out, None)?);
+                Some(out)
+            }
+            (None, true) => {
+                return Err(Error::Unsupported(
+                    "the architecture ends in a final LayerNorm the weights lack".into(),
+                ));
+            }
+            _ => None,
+        };
+        let x = final_out.as_ref().unwrap_or(x);
 
         // (B, H) ← tanh([CLS] · Wpᵀ + bp): a GEMM over every S-th row (the [CLS] rows)
         if let (Some((pw, pb)), Some(pooled)) = (&model.pooler, &pooled) {
@@ -1161,7 +1234,8 @@ impl Plan {
 
         let mut scratch: Vec<wgpu::Buffer> = slots.into_iter().map(|(_, b)| b).collect();
         scratch.push(emb_out);
-        scratch.extend(rope_table);
+        scratch.extend(rope_tables.into_iter().map(|(_, t)| t));
+        scratch.extend(relative);
         scratch.extend(head_scratch);
         scratch.extend(token_scratch);
         scratch.extend(dense_bufs);
@@ -1179,6 +1253,7 @@ impl Plan {
             mask,
             layer_out,
             last,
+            final_out,
             pooled,
             embedding,
             logits,
@@ -1335,7 +1410,12 @@ impl Plan {
             sources.push((&self.embedding, b * self.emb_dim));
         }
         if request.sequence_output {
-            sources.push((&self.layer_out[self.last], m * h));
+            sources.push((
+                self.final_out
+                    .as_ref()
+                    .unwrap_or(&self.layer_out[self.last]),
+                m * h,
+            ));
         }
         if request.encoder_outputs {
             for buf in &self.layer_out {

@@ -63,6 +63,74 @@ pub fn gemm_glu(
     run_one(k, d, &c, m * n / 2)
 }
 
+/// C`[M, N]` += act(A · Wᵀ + bias) on the GPU: the accumulating epilogue, from `c` as given.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_accumulate(
+    k: &Kernels,
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    c: &[f32],
+    m: usize,
+    n: usize,
+    kd: usize,
+    act: Act,
+) -> Result<Vec<f32>> {
+    let (ab, wb, bb, cb) = (
+        k.upload("a", a)?,
+        k.upload("w", w)?,
+        k.upload("bias", bias)?,
+        k.upload("c", c)?,
+    );
+    let params = GemmParams::new(m, n, kd, act).accumulating();
+    let d = k.gemm("gemm.accumulate", &params, [&ab, &wb, &bb, &cb])?;
+    run_one(k, d, &cb, m * n)
+}
+
+/// LayerNorm of `x` (+ `residual`) over rows of width `h`; returns (out, the sum x + residual
+/// as the kernel stored it, when a residual was given).
+pub fn layernorm(
+    k: &Kernels,
+    x: &[f32],
+    residual: Option<&[f32]>,
+    gamma: &[f32],
+    beta: &[f32],
+    h: usize,
+    eps: f32,
+) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let rows = x.len() / h;
+    let xb = k.upload("x", x)?;
+    let rb = match residual {
+        Some(r) => Some(k.upload("residual", r)?),
+        None => None,
+    };
+    let (gb, bb) = (k.upload("gamma", gamma)?, k.upload("beta", beta)?);
+    let out = k.float_buffer("out", x.len())?;
+    let sum = match residual {
+        Some(_) => Some(k.float_buffer("sum", x.len())?),
+        None => None,
+    };
+    let d = k.layernorm(
+        "layernorm",
+        rows,
+        h,
+        eps,
+        &xb,
+        rb.as_ref(),
+        [&gb, &bb],
+        &out,
+        sum.as_ref(),
+    )?;
+    k.run(std::slice::from_ref(&d));
+    let mut want = vec![(&out, x.len())];
+    if let Some(s) = &sum {
+        want.push((s, x.len()));
+    }
+    let mut r = k.read(&want)?.into_iter();
+    let out = r.next().unwrap_or_default();
+    Ok((out, r.next()))
+}
+
 /// Residual add + LayerNorm over rows of width `h`.
 pub fn add_layernorm(
     k: &Kernels,
@@ -179,12 +247,50 @@ pub fn attention(
     heads: usize,
     head_dim: usize,
 ) -> Result<Vec<f32>> {
+    attention_windowed(k, qkv, mask, batch, seq, heads, head_dim, 0)
+}
+
+/// [`attention`] with a sliding window of half-width `window` (0: global).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_windowed(
+    k: &Kernels,
+    qkv: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+    window: usize,
+) -> Result<Vec<f32>> {
     let ctx = k.ctx();
     let hid = heads * head_dim;
     let (qb, mb) = (k.upload("qkv", qkv)?, ctx.storage_from("mask", mask)?);
     let out = k.float_buffer("ctx", batch * seq * hid)?;
-    let params = AttentionParams::new(batch, seq, heads, head_dim);
+    let params = AttentionParams::new(batch, seq, heads, head_dim).windowed(window);
     let d = k.attention("attention", &params, [&qb, &mb, &out])?;
+    run_one(k, d, &out, batch * seq * hid)
+}
+
+/// Attention with a relative bias table `rel[heads, 2S − 1]` (see
+/// [`Kernels::attention_biased`]).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_relative(
+    k: &Kernels,
+    qkv: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+    rel: &[f32],
+) -> Result<Vec<f32>> {
+    let ctx = k.ctx();
+    let hid = heads * head_dim;
+    let (qb, mb) = (k.upload("qkv", qkv)?, ctx.storage_from("mask", mask)?);
+    let rb = ctx.storage_from("relative_bias", rel)?;
+    let out = k.float_buffer("ctx", batch * seq * hid)?;
+    let params = AttentionParams::new(batch, seq, heads, head_dim);
+    let d = k.attention_biased("attention", &params, [&qb, &mb, &out], Some(&rb))?;
     run_one(k, d, &out, batch * seq * hid)
 }
 

@@ -210,7 +210,7 @@ fn embeddings_at(
     eps: f64,
     c: &crate::BertConfig,
 ) -> Vec<f32> {
-    let roberta = c.family() == Some(crate::config::Family::Roberta);
+    let roberta = c.roberta_positions();
     let pad = c.pad_id() as u32;
     embeddings_with(ids, types, h, t, eps, |r, id| {
         if roberta && id == pad {
@@ -254,6 +254,36 @@ pub fn attention(
     heads: usize,
     head_dim: usize,
 ) -> Vec<f32> {
+    attention_windowed(qkv, mask, batch, seq, heads, head_dim, 0)
+}
+
+/// [`attention`] with a sliding window: query i sees only keys j with |i − j| ≤ `window`
+/// (keys outside weigh exactly 0; padding inside is masked as usual); 0 for global attention.
+pub fn attention_windowed(
+    qkv: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+    window: usize,
+) -> Vec<f32> {
+    attention_with(qkv, mask, batch, seq, heads, head_dim, window, None)
+}
+
+/// [`attention_windowed`] with a relative bias table `rel[heads, 2S − 1]` added to every score
+/// (entry `h·(2S − 1) + j − i + S − 1`; see `arch::relative_bias_table`).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_with(
+    qkv: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+    window: usize,
+    rel: Option<&[f32]>,
+) -> Vec<f32> {
     let hid = heads * head_dim;
     let scale = 1.0 / (head_dim as f64).sqrt();
     let mut ctx = vec![0f32; batch * seq * hid];
@@ -268,7 +298,12 @@ pub fn attention(
                         let dot: f64 = (0..head_dim)
                             .map(|d| at(b, i, 0, h, d) * at(b, j, 1, h, d))
                             .sum();
-                        dot * scale + if mask[b * seq + j] == 0 { -1e9 } else { 0.0 }
+                        if window > 0 && i.abs_diff(j) > window {
+                            return f64::NEG_INFINITY; // outside the window: weight exactly 0
+                        }
+                        let bias =
+                            rel.map_or(0.0, |r| r[h * (2 * seq - 1) + j + seq - 1 - i] as f64);
+                        dot * scale + if mask[b * seq + j] == 0 { -1e9 } else { bias }
                     })
                     .collect();
                 let mx = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -503,8 +538,8 @@ pub fn forward(
         x = add_layernorm(
             &out,
             &attn,
-            t(Role::OutNormWeight),
-            t(Role::OutNormBias),
+            t(Role::FfnNormWeight),
+            t(Role::FfnNormBias),
             h,
             eps,
         );
@@ -549,8 +584,16 @@ pub fn forward_graph(
         gamma: &w.emb_ln_g.data,
         beta: &w.emb_ln_b.data,
     };
+    let relative = graph.relative_bias.map(|rb| {
+        crate::arch::relative_bias_table(
+            rb,
+            w.relative_bias.as_ref().map(|t| &t.data[..]),
+            heads,
+            seq,
+        )
+    });
     let mut x = embeddings_at(ids, types, seq, h, &tables, eps, c);
-    for l in &w.layers {
+    for (l, lw) in w.layers.iter().enumerate() {
         let mut slots: Vec<(Slot, Vec<f32>)> = vec![(Slot::Input, x)];
         let get = |slots: &Vec<(Slot, Vec<f32>)>, s: Slot| -> Vec<f32> {
             slots
@@ -563,7 +606,7 @@ pub fn forward_graph(
             slots.retain(|(k, _)| *k != s);
             slots.push((s, v));
         };
-        for op in &graph.layer {
+        for op in &graph.layers[l] {
             match op {
                 Op::Linear {
                     x: a,
@@ -574,15 +617,21 @@ pub fn forward_graph(
                     k,
                     act,
                     glu,
+                    accumulate,
                     ..
                 } => {
-                    let (wt, bt) = (&l.get(*weight).data, &l.get(*bias).data);
+                    let (wt, bt) = (&lw.get(*weight).data, &lw.get(*bias).data);
                     let input = get(&slots, *a);
-                    let y = if *glu {
+                    let mut y = if *glu {
                         gemm_glu(&input, wt, bt, m, *n, *k, *act)
                     } else {
                         gemm(&input, wt, bt, m, *n, *k, *act)
                     };
+                    if *accumulate {
+                        for (v, old) in y.iter_mut().zip(get(&slots, *out)) {
+                            *v = (*v as f64 + old as f64) as f32;
+                        }
+                    }
                     put(&mut slots, *out, y);
                 }
                 Op::AddNorm {
@@ -591,42 +640,62 @@ pub fn forward_graph(
                     weight,
                     bias,
                     out,
+                    sum,
                     ..
                 } => {
-                    let y = add_layernorm(
-                        &get(&slots, *a),
-                        &get(&slots, *residual),
-                        &l.get(*weight).data,
-                        &l.get(*bias).data,
-                        h,
-                        eps,
-                    );
+                    let xa = get(&slots, *a);
+                    let r = match residual {
+                        Some(r) => get(&slots, *r),
+                        None => vec![0.0; xa.len()],
+                    };
+                    let y =
+                        add_layernorm(&xa, &r, &lw.get(*weight).data, &lw.get(*bias).data, h, eps);
+                    if let Some(s) = sum {
+                        let total = xa.iter().zip(&r).map(|(p, q)| p + q).collect();
+                        put(&mut slots, *s, total);
+                    }
                     put(&mut slots, *out, y);
                 }
-                Op::Rope { qkv, .. } => {
-                    let r = graph
-                        .rotary
-                        .expect("a Rope op needs the graph's rotary embedding");
+                Op::Rope { qkv, rotary, .. } => {
                     let y = rope(
                         &get(&slots, *qkv),
                         seq,
                         heads,
                         dh,
-                        r.dims,
+                        rotary.dims,
                         3 * h,
                         2,
-                        r.base_for(seq),
-                        1.0,
+                        rotary.base_for(seq),
+                        rotary.pos_scale,
                     );
                     put(&mut slots, *qkv, y);
                 }
-                Op::Attention { qkv, out, .. } => {
-                    let y = attention(&get(&slots, *qkv), mask, batch, seq, heads, dh);
+                Op::Attention {
+                    qkv,
+                    out,
+                    window,
+                    relative: rel,
+                    ..
+                } => {
+                    let table = relative.as_deref().filter(|_| *rel);
+                    let y = attention_with(
+                        &get(&slots, *qkv),
+                        mask,
+                        batch,
+                        seq,
+                        heads,
+                        dh,
+                        *window,
+                        table,
+                    );
                     put(&mut slots, *out, y);
                 }
             }
         }
         x = get(&slots, Slot::Output);
+    }
+    if let (Some((g, b)), true) = (&w.final_norm, graph.final_norm) {
+        x = add_layernorm(&x, &vec![0.0; x.len()], &g.data, &b.data, h, eps);
     }
     let pooled_output = w
         .pooler

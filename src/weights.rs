@@ -81,6 +81,10 @@ pub struct BertWeights {
     pub emb_ln_b: HostTensor,
     /// One entry per transformer layer.
     pub layers: Vec<LayerWeights>,
+    /// The LayerNorm after the last layer (pre-norm architectures): gamma, beta `[H]`.
+    pub final_norm: Option<(HostTensor, HostTensor)>,
+    /// The learned relative attention bias `[num_buckets, heads]` (MPNet).
+    pub relative_bias: Option<HostTensor>,
     /// `pooler.dense` weight and bias, when the checkpoint has a pooler.
     pub pooler: Option<(HostTensor, HostTensor)>,
     /// `classifier` weight `[labels, H]` and bias of a BertForSequenceClassification checkpoint.
@@ -120,10 +124,12 @@ pub struct TensorStore {
     needed_by: String,
 }
 
-const PREFIXES: [&str; 6] = [
+const PREFIXES: [&str; 8] = [
     "bert.",
     "roberta.",
     "distilbert.",
+    "mpnet.",
+    "new.",
     "model.",
     "module.bert.",
     "module.",
@@ -193,6 +199,8 @@ fn is_model_tensor(name: &str) -> bool {
         "head.",
         "cls.",
         "emb_ln.",
+        "layers.",
+        "final_norm.",
     ]
     .iter()
     .any(|p| name.starts_with(p))
@@ -421,7 +429,7 @@ impl TensorStore {
             arch.name(),
             c.model_type.as_deref().unwrap_or("bert")
         );
-        let names = arch.embeddings(c);
+        let names = arch.names(c);
         let word_embeddings = self.take(&names.word, &[c.vocab_size, h])?;
         let position_embeddings = match &names.position {
             Some(n) => Some(self.take(n, &[c.max_position_embeddings, h])?),
@@ -435,11 +443,54 @@ impl TensorStore {
                 data: vec![0.0; h],
             },
         };
-        let emb_ln_g = self.take(&names.norm.0, &[h])?;
-        let emb_ln_b = self.take(&names.norm.1, &[h])?;
+        let vector = |s: &mut Self, src: &Source| -> Result<HostTensor> {
+            Ok(HostTensor {
+                shape: vec![h],
+                data: s.assemble(src, &[h])?,
+            })
+        };
+        let emb_ln_g = vector(&mut self, &names.norm.0)?;
+        let emb_ln_b = vector(&mut self, &names.norm.1)?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for l in 0..c.num_hidden_layers {
             layers.push(self.layer(&arch.layer_weights(c, l))?);
+        }
+        let final_norm = match &names.final_norm {
+            Some((g, b)) => Some((vector(&mut self, g)?, vector(&mut self, b)?)),
+            None => None,
+        };
+        let relative_bias = match &names.relative_bias {
+            Some(n) => Some(self.take(
+                n,
+                &[c.relative_attention_num_buckets, c.num_attention_heads],
+            )?),
+            None => None,
+        };
+        if !arch.reads_bert_heads() {
+            // Other architectures' heads have other names and layouts: the encoder only.
+            let pooler = if self.tensors.contains_key("pooler.dense.weight") {
+                Some((
+                    self.take("pooler.dense.weight", &[h, h])?,
+                    self.take("pooler.dense.bias", &[h])?,
+                ))
+            } else {
+                None
+            };
+            return Ok(BertWeights {
+                word_embeddings,
+                position_embeddings,
+                token_type_embeddings,
+                emb_ln_g,
+                emb_ln_b,
+                layers,
+                final_norm,
+                relative_bias,
+                pooler,
+                classifier: None,
+                head_dense: None,
+                mlm: None,
+                nsp: None,
+            });
         }
         let pooler = if self.tensors.contains_key("pooler.dense.weight") {
             Some((
@@ -550,6 +601,8 @@ impl TensorStore {
             emb_ln_g,
             emb_ln_b,
             layers,
+            final_norm,
+            relative_bias,
             pooler,
             classifier,
             head_dense,
@@ -577,7 +630,7 @@ impl BertWeights {
                 .collect(),
         };
         let arch = Arch::of(c);
-        let names = arch.embeddings(c);
+        let names = arch.names(c);
         let word_embeddings = t(&[c.vocab_size, h], 0.5, 0.0);
         let position_embeddings = names
             .position
@@ -596,7 +649,7 @@ impl BertWeights {
                 let mut lw = LayerWeights::default();
                 for spec in arch.layer_weights(c, l) {
                     let (scale, offset) = match spec.role {
-                        Role::AttnNormWeight | Role::OutNormWeight => (0.1, 1.0),
+                        Role::AttnNormWeight | Role::FfnNormWeight => (0.1, 1.0),
                         _ if spec.source == Source::Zeros => (0.0, 0.0),
                         _ if spec.shape.len() == 1 => (0.02, 0.0),
                         _ => (0.05, 0.0),
@@ -614,6 +667,17 @@ impl BertWeights {
             emb_ln_g,
             emb_ln_b,
             layers,
+            final_norm: names
+                .final_norm
+                .as_ref()
+                .map(|_| (t(&[h], 0.1, 1.0), t(&[h], 0.02, 0.0))),
+            relative_bias: names.relative_bias.as_ref().map(|_| {
+                t(
+                    &[c.relative_attention_num_buckets, c.num_attention_heads],
+                    0.5,
+                    0.0,
+                )
+            }),
             pooler: Some((t(&[h, h], 0.05, 0.0), t(&[h], 0.02, 0.0))),
             classifier: None,
             head_dense: None,

@@ -9,14 +9,19 @@ struct Params {
     k: u32,
     act: u32,
     a_stride: u32, // elements between rows of A (k, or S·H for the pooler's [CLS] rows)
-    glu: u32,      // 1: gated epilogue (below)
-    _pad1: u32,
+    glu: u32,        // 1: gated epilogue (below)
+    accumulate: u32, // 1: C += the result (a residual added in place: pre-LayerNorm blocks)
     _pad2: u32,
 }
 
 fn store_one(r: u32, col: u32, v: f32) {
     if (r < params.m && col < params.n) {
-        c[r * params.n + col] = st(activate(v + f32(bias[col]), params.act));
+        let i = r * params.n + col;
+        var y = activate(v + f32(bias[col]), params.act);
+        if (params.accumulate != 0u) {
+            y = y + f32(c[i]);
+        }
+        c[i] = st(y);
     }
 }
 
@@ -27,7 +32,12 @@ fn store_one(r: u32, col: u32, v: f32) {
 fn store_glu(r: u32, col: u32, g: f32, l: f32) {
     if (r < params.m && col + 1u < params.n) {
         let gate = activate(g + f32(bias[col]), params.act);
-        c[r * (params.n / 2u) + col / 2u] = st(gate * (l + f32(bias[col + 1u])));
+        let i = r * (params.n / 2u) + col / 2u;
+        var y = gate * (l + f32(bias[col + 1u]));
+        if (params.accumulate != 0u) {
+            y = y + f32(c[i]);
+        }
+        c[i] = st(y);
     }
 }
 

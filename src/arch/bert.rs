@@ -3,20 +3,22 @@
 //! weights are read, no token types). Post-LayerNorm blocks, absolute positions, separate
 //! Q/K/V projections fused here into one.
 
-use super::{EmbeddingNames, Graph, Op, Role, Slot, Source, WeightSpec};
+use super::{Graph, ModelNames, Op, Role, Rotary, Slot, Source, WeightSpec};
 use crate::config::{BertConfig, Family};
 
 /// `embeddings.{word,position,token_type}_embeddings`, `embeddings.LayerNorm`.
-pub fn embeddings(c: &BertConfig) -> EmbeddingNames {
-    EmbeddingNames {
+pub fn names(c: &BertConfig) -> ModelNames {
+    ModelNames {
         word: "embeddings.word_embeddings.weight".into(),
         position: Some("embeddings.position_embeddings.weight".into()),
         token_type: (c.family() != Some(Family::DistilBert))
             .then(|| "embeddings.token_type_embeddings.weight".into()),
         norm: (
-            "embeddings.LayerNorm.weight".into(),
-            "embeddings.LayerNorm.bias".into(),
+            Source::Tensor("embeddings.LayerNorm.weight".into()),
+            Source::Tensor("embeddings.LayerNorm.bias".into()),
         ),
+        final_norm: None,
+        relative_bias: None,
     }
 }
 
@@ -57,8 +59,8 @@ pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
         WeightSpec::new(Role::FfnInBias, t("intermediate.dense.bias"), &[i]),
         WeightSpec::new(Role::FfnOutWeight, t("output.dense.weight"), &[h, i]),
         WeightSpec::new(Role::FfnOutBias, t("output.dense.bias"), &[h]),
-        WeightSpec::new(Role::OutNormWeight, t("output.LayerNorm.weight"), &[h]),
-        WeightSpec::new(Role::OutNormBias, t("output.LayerNorm.bias"), &[h]),
+        WeightSpec::new(Role::FfnNormWeight, t("output.LayerNorm.weight"), &[h]),
+        WeightSpec::new(Role::FfnNormBias, t("output.LayerNorm.bias"), &[h]),
     ]
 }
 
@@ -66,21 +68,25 @@ pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
 /// fused), output dense, add & norm.
 pub fn graph(c: &BertConfig) -> Graph {
     let (h, i) = (c.hidden_size, c.intermediate_size);
+    let layer = post_norm_layer(h, i, c.activation().act(), false, None, false);
     Graph {
-        rotary: None,
-        layer: post_norm_layer(h, i, c.activation().act(), false, false),
+        positions: true,
+        layers: vec![layer; c.num_hidden_layers],
+        final_norm: false,
+        relative_bias: None,
     }
 }
 
 /// A post-LayerNorm layer over fused QKV rows (BERT's, and NomicBERT's with rotary and a
 /// gated feed-forward block): `glu` makes the intermediate projection `2I` rows of pairs,
-/// `rotary` rotates Q and K before attention.
+/// `rotary` rotates Q and K before attention, `relative` adds the graph's relative bias.
 pub(crate) fn post_norm_layer(
     h: usize,
     i: usize,
     act: crate::kernels::Act,
     glu: bool,
-    rotary: bool,
+    rotary: Option<Rotary>,
+    relative: bool,
 ) -> Vec<Op> {
     use crate::kernels::Act;
     let mut ops = vec![
@@ -94,11 +100,14 @@ pub(crate) fn post_norm_layer(
             k: h,
             act: Act::Identity,
             glu: false,
+            accumulate: false,
         },
         Op::Attention {
             name: "attention.self",
             qkv: Slot::Qkv,
             out: Slot::Context,
+            window: 0,
+            relative,
         },
         Op::Linear {
             name: "attention.output.dense",
@@ -110,14 +119,16 @@ pub(crate) fn post_norm_layer(
             k: h,
             act: Act::Identity,
             glu: false,
+            accumulate: false,
         },
         Op::AddNorm {
             name: "attention.output.layernorm",
             x: Slot::Proj,
-            residual: Slot::Input,
+            residual: Some(Slot::Input),
             weight: Role::AttnNormWeight,
             bias: Role::AttnNormBias,
             out: Slot::Attn,
+            sum: None,
         },
         Op::Linear {
             name: "intermediate.dense",
@@ -129,6 +140,7 @@ pub(crate) fn post_norm_layer(
             k: h,
             act,
             glu,
+            accumulate: false,
         },
         Op::Linear {
             name: "output.dense",
@@ -140,22 +152,25 @@ pub(crate) fn post_norm_layer(
             k: i,
             act: Act::Identity,
             glu: false,
+            accumulate: false,
         },
         Op::AddNorm {
             name: "output.layernorm",
             x: Slot::Proj,
-            residual: Slot::Attn,
-            weight: Role::OutNormWeight,
-            bias: Role::OutNormBias,
+            residual: Some(Slot::Attn),
+            weight: Role::FfnNormWeight,
+            bias: Role::FfnNormBias,
             out: Slot::Output,
+            sum: None,
         },
     ];
-    if rotary {
+    if let Some(rotary) = rotary {
         ops.insert(
             1,
             Op::Rope {
                 name: "attention.self.rotary",
                 qkv: Slot::Qkv,
+                rotary,
             },
         );
     }

@@ -13,6 +13,10 @@
 //! ([`crate::reference::forward`]) stays as an independent check of the seam itself.
 
 pub mod bert;
+pub mod gte;
+pub mod jina;
+pub mod modernbert;
+pub mod mpnet;
 pub mod nomic;
 
 use crate::config::{BertConfig, Family};
@@ -30,7 +34,8 @@ pub enum Role {
     AttnOutWeight,
     /// Its bias `[H]`.
     AttnOutBias,
-    /// LayerNorm after the attention block: gamma `[H]`.
+    /// The attention block's LayerNorm (after it in post-norm layers, before it in pre-norm
+    /// ones): gamma `[H]`.
     AttnNormWeight,
     /// Its beta `[H]`.
     AttnNormBias,
@@ -42,10 +47,10 @@ pub enum Role {
     FfnOutWeight,
     /// Its bias `[H]`.
     FfnOutBias,
-    /// LayerNorm after the feed-forward block: gamma `[H]`.
-    OutNormWeight,
+    /// The feed-forward block's LayerNorm (after or before it, likewise): gamma `[H]`.
+    FfnNormWeight,
     /// Its beta `[H]`.
-    OutNormBias,
+    FfnNormBias,
 }
 
 /// Where a role's tensor comes from in the checkpoint.
@@ -110,17 +115,21 @@ impl WeightSpec {
     }
 }
 
-/// Names of the embedding tensors (normalised names).
+/// The tensors outside the layers (normalised names).
 #[derive(Clone, Debug)]
-pub struct EmbeddingNames {
+pub struct ModelNames {
     /// The word table `[vocab, H]`.
     pub word: String,
     /// The absolute position table `[max_positions, H]`; `None` for rotary models.
     pub position: Option<String>,
     /// The token-type table `[type_vocab, H]`; `None` where the model has none (one zero row).
     pub token_type: Option<String>,
-    /// The embedding LayerNorm's gamma and beta.
-    pub norm: (String, String),
+    /// The embedding LayerNorm's gamma and beta `[H]`.
+    pub norm: (Source, Source),
+    /// A LayerNorm after the last layer (pre-norm models), gamma and beta.
+    pub final_norm: Option<(Source, Source)>,
+    /// The learned `[num_buckets, heads]` relative attention bias (MPNet).
+    pub relative_bias: Option<String>,
 }
 
 /// An intermediate of one layer: the plan gives each slot a buffer as wide as the widest op
@@ -135,6 +144,8 @@ pub enum Slot {
     Context,
     /// A projection before its residual LayerNorm `[B·S, H]`.
     Proj,
+    /// A LayerNorm's output feeding a block (pre-norm layers) `[B·S, H]`.
+    Normed,
     /// The attention block's output `[B·S, H]`.
     Attn,
     /// The feed-forward block's inner activations `[B·S, I]`.
@@ -147,7 +158,8 @@ pub enum Slot {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// `out ← act(x · Wᵀ + b)`, `n` outputs from `k` inputs; with `glu`, W holds `n` rows in
-    /// (gate, linear) pairs and `out` gets `n / 2` values: act(gate) · linear.
+    /// (gate, linear) pairs and `out` gets `n / 2` values: act(gate) · linear; with
+    /// `accumulate`, `out += …` (a residual added in place).
     Linear {
         /// Label of its dispatch (after `layer{l}.`).
         name: &'static str,
@@ -167,31 +179,38 @@ pub enum Op {
         act: Act,
         /// Gated linear unit epilogue.
         glu: bool,
+        /// Add to what `out` holds.
+        accumulate: bool,
     },
-    /// `out ← LayerNorm(x + residual)` over H values.
+    /// `out ← LayerNorm(x + residual)` over H values (`residual` `None`: LayerNorm(x)); with
+    /// `sum`, x + residual is written there too (pre-norm: the residual stream).
     AddNorm {
         /// Label of its dispatch.
         name: &'static str,
         /// The new values.
         x: Slot,
         /// The residual stream.
-        residual: Slot,
+        residual: Option<Slot>,
         /// Gamma role.
         weight: Role,
         /// Beta role.
         bias: Role,
         /// Output.
         out: Slot,
+        /// Where x + residual goes, if kept.
+        sum: Option<Slot>,
     },
-    /// Rotary position embeddings in place on the query and key blocks of fused QKV rows
-    /// (the graph's [`Rotary`]).
+    /// Rotary position embeddings in place on the query and key blocks of fused QKV rows.
     Rope {
         /// Label of its dispatch.
         name: &'static str,
         /// The fused QKV rows.
         qkv: Slot,
+        /// Its dims and base.
+        rotary: Rotary,
     },
-    /// `out ← softmax(Q·Kᵀ/√D + mask)·V` per head, from fused QKV rows.
+    /// `out ← softmax(Q·Kᵀ/√D + mask)·V` per head, from fused QKV rows; `window` > 0 limits
+    /// query i to keys j with |i − j| ≤ `window` (sliding-window local attention).
     Attention {
         /// Label of its dispatch.
         name: &'static str,
@@ -199,16 +218,111 @@ pub enum Op {
         qkv: Slot,
         /// Output.
         out: Slot,
+        /// Sliding window half-width, 0 for global attention.
+        window: usize,
+        /// Add the graph's relative bias (`Graph::relative_bias`) to the scores.
+        relative: bool,
     },
 }
 
+/// A bias on attention scores that depends only on the key's offset from the query (j − i)
+/// and the head: computed once per plan as a `[heads, 2S − 1]` table every layer shares.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RelativeBias {
+    /// MPNet / T5 bidirectional buckets: the bias is row `bucket(j − i)` of a learned
+    /// `[num_buckets, heads]` table (`ModelNames::relative_bias`).
+    Buckets {
+        /// Buckets (half for each direction).
+        num_buckets: usize,
+        /// Offsets from which the bucket is the last one.
+        max_distance: usize,
+    },
+    /// ALiBi (JinaBERT, bidirectional): −slope(h) · |j − i|, the slopes of the ALiBi paper.
+    Alibi,
+}
+
+/// MPNet's (T5's bidirectional) bucket of a relative position j − i, as transformers
+/// computes it (the logarithm in f32).
+pub fn relative_position_bucket(relative: i64, num_buckets: usize, max_distance: usize) -> usize {
+    let half = (num_buckets / 2) as i64;
+    let n = -relative;
+    let mut ret = if n < 0 { half } else { 0 };
+    let n = n.abs();
+    let max_exact = half / 2;
+    if n < max_exact {
+        ret += n;
+    } else {
+        let ratio = (n as f32 / max_exact as f32).ln()
+            / ((max_distance as f64 / max_exact as f64).ln() as f32);
+        let large = max_exact + (ratio * (half - max_exact) as f32) as i64;
+        ret += large.min(half - 1);
+    }
+    ret as usize
+}
+
+/// The ALiBi slopes of `heads` heads (the paper's: a geometric sequence from 2^(−8/n) for the
+/// closest power of two n, the rest interleaved from the next power of two).
+pub fn alibi_slopes(heads: usize) -> Vec<f64> {
+    fn power_of_two(n: usize) -> Vec<f64> {
+        let start = 2f64.powf(-(2f64.powf(-((n as f64).log2() - 3.0))));
+        (0..n).map(|i| start * start.powi(i as i32)).collect()
+    }
+    if heads.is_power_of_two() {
+        return power_of_two(heads);
+    }
+    let closest = 1usize << (usize::BITS - 1 - heads.leading_zeros());
+    let mut v = power_of_two(closest);
+    let extra = power_of_two(2 * closest);
+    v.extend(extra.iter().step_by(2).take(heads - closest));
+    v
+}
+
+/// The `[heads, 2S − 1]` table of a relative bias for sequences of `seq` (entry
+/// `h·(2S − 1) + d + S − 1` for d = j − i); `weights` is the `[num_buckets, heads]` table of
+/// bucketed biases.
+pub fn relative_bias_table(
+    bias: RelativeBias,
+    weights: Option<&[f32]>,
+    heads: usize,
+    seq: usize,
+) -> Vec<f32> {
+    let width = 2 * seq - 1;
+    let mut t = vec![0f32; heads * width];
+    let slopes = match bias {
+        RelativeBias::Alibi => alibi_slopes(heads),
+        RelativeBias::Buckets { .. } => Vec::new(),
+    };
+    for h in 0..heads {
+        for (k, v) in t[h * width..(h + 1) * width].iter_mut().enumerate() {
+            let d = k as i64 - (seq as i64 - 1);
+            *v = match bias {
+                RelativeBias::Buckets {
+                    num_buckets,
+                    max_distance,
+                } => {
+                    let b = relative_position_bucket(d, num_buckets, max_distance);
+                    weights.map_or(0.0, |w| w[b * heads + h])
+                }
+                // JinaBERT builds the slopes as an f32 tensor and multiplies in f32.
+                RelativeBias::Alibi => -(slopes[h] as f32) * d.abs() as f32,
+            };
+        }
+    }
+    t
+}
+
 impl Op {
-    /// The slot it writes and the width it writes there.
-    pub fn output(&self, hidden: usize) -> (Slot, usize) {
+    /// The slots it writes and the width it writes there.
+    pub fn outputs(&self, hidden: usize) -> Vec<(Slot, usize)> {
         match self {
-            Op::Linear { out, n, glu, .. } => (*out, if *glu { n / 2 } else { *n }),
-            Op::AddNorm { out, .. } | Op::Attention { out, .. } => (*out, hidden),
-            Op::Rope { qkv, .. } => (*qkv, 3 * hidden),
+            Op::Linear { out, n, glu, .. } => vec![(*out, if *glu { n / 2 } else { *n })],
+            Op::AddNorm { out, sum, .. } => {
+                let mut v = vec![(*out, hidden)];
+                v.extend(sum.map(|s| (s, hidden)));
+                v
+            }
+            Op::Attention { out, .. } => vec![(*out, hidden)],
+            Op::Rope { qkv, .. } => vec![(*qkv, 3 * hidden)],
         }
     }
 }
@@ -223,6 +337,9 @@ pub struct Rotary {
     /// Dynamic NTK scaling (NomicBERT's `rotary_scaling_factor`): (factor, trained length);
     /// inputs longer than the trained length rotate with a larger base.
     pub ntk: Option<(f64, usize)>,
+    /// Positions are divided by it (1: none; GTE's fixed NTK scaling divides every frequency
+    /// by factor^(2/D)).
+    pub pos_scale: f64,
 }
 
 impl Rotary {
@@ -243,18 +360,26 @@ impl Rotary {
 /// An architecture's whole encoder graph.
 #[derive(Clone, Debug)]
 pub struct Graph {
-    /// Rotary embeddings (then the embeddings add no positions), or absolute positions.
-    pub rotary: Option<Rotary>,
-    /// The ops of every layer, in order.
-    pub layer: Vec<Op>,
+    /// Whether the embeddings add an absolute position table (else positions are rotary).
+    pub positions: bool,
+    /// The ops of each layer, in order (layers may differ: global and local attention).
+    pub layers: Vec<Vec<Op>>,
+    /// A LayerNorm after the last layer (`ModelNames::final_norm`).
+    pub final_norm: bool,
+    /// The relative bias the `relative` attention ops add.
+    pub relative_bias: Option<RelativeBias>,
 }
 
 impl Graph {
     /// The widest value each slot holds, for buffer allocation (`Input`/`Output` excluded).
     pub fn slot_widths(&self, hidden: usize) -> Vec<(Slot, usize)> {
         let mut widths: Vec<(Slot, usize)> = Vec::new();
-        for op in &self.layer {
-            let (slot, w) = op.output(hidden);
+        for (slot, w) in self
+            .layers
+            .iter()
+            .flatten()
+            .flat_map(|op| op.outputs(hidden))
+        {
             if matches!(slot, Slot::Input | Slot::Output) {
                 continue;
             }
@@ -265,6 +390,19 @@ impl Graph {
         }
         widths
     }
+
+    /// The distinct rotary embeddings the layers use (one cos/sin table each).
+    pub fn rotaries(&self) -> Vec<Rotary> {
+        let mut v: Vec<Rotary> = Vec::new();
+        for op in self.layers.iter().flatten() {
+            if let Op::Rope { rotary, .. } = op
+                && !v.contains(rotary)
+            {
+                v.push(*rotary);
+            }
+        }
+        v
+    }
 }
 
 /// An architecture wgbert runs: one file each.
@@ -274,6 +412,14 @@ pub enum Arch {
     Bert,
     /// NomicBERT (`nomic.rs`).
     Nomic,
+    /// ModernBERT (`modernbert.rs`).
+    ModernBert,
+    /// MPNet (`mpnet.rs`).
+    MpNet,
+    /// GTE's "new" encoder (`gte.rs`).
+    Gte,
+    /// JinaBERT v2 (`jina.rs`).
+    Jina,
 }
 
 impl Arch {
@@ -281,6 +427,10 @@ impl Arch {
     pub fn of(c: &BertConfig) -> Arch {
         match c.family() {
             Some(Family::Nomic) => Arch::Nomic,
+            Some(Family::ModernBert) => Arch::ModernBert,
+            Some(Family::MpNet) => Arch::MpNet,
+            Some(Family::Gte) => Arch::Gte,
+            Some(Family::Jina) => Arch::Jina,
             _ => Arch::Bert,
         }
     }
@@ -290,14 +440,22 @@ impl Arch {
         match self {
             Arch::Bert => "BERT",
             Arch::Nomic => "NomicBERT",
+            Arch::ModernBert => "ModernBERT",
+            Arch::MpNet => "MPNet",
+            Arch::Gte => "GTE (new)",
+            Arch::Jina => "JinaBERT",
         }
     }
 
-    /// The embedding tensors' names.
-    pub fn embeddings(self, c: &BertConfig) -> EmbeddingNames {
+    /// The names of the tensors outside the layers.
+    pub fn names(self, c: &BertConfig) -> ModelNames {
         match self {
-            Arch::Bert => bert::embeddings(c),
-            Arch::Nomic => nomic::embeddings(c),
+            Arch::Bert => bert::names(c),
+            Arch::Nomic => nomic::names(c),
+            Arch::ModernBert => modernbert::names(c),
+            Arch::MpNet => mpnet::names(c),
+            Arch::Gte => gte::names(c),
+            Arch::Jina => jina::names(c),
         }
     }
 
@@ -306,6 +464,10 @@ impl Arch {
         match self {
             Arch::Bert => bert::layer_weights(c, l),
             Arch::Nomic => nomic::layer_weights(c, l),
+            Arch::ModernBert => modernbert::layer_weights(c, l),
+            Arch::MpNet => mpnet::layer_weights(c, l),
+            Arch::Gte => gte::layer_weights(c, l),
+            Arch::Jina => jina::layer_weights(c, l),
         }
     }
 
@@ -314,6 +476,18 @@ impl Arch {
         match self {
             Arch::Bert => bert::graph(c),
             Arch::Nomic => nomic::graph(c),
+            Arch::ModernBert => modernbert::graph(c),
+            Arch::MpNet => mpnet::graph(c),
+            Arch::Gte => gte::graph(c),
+            Arch::Jina => jina::graph(c),
         }
+    }
+}
+
+impl Arch {
+    /// Whether the task heads wgbert runs (classification, masked-word, next-sentence) are
+    /// read for it: BERT's names only; other architectures' heads differ and are not run.
+    pub fn reads_bert_heads(self) -> bool {
+        self == Arch::Bert
     }
 }

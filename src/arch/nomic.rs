@@ -6,19 +6,24 @@
 //! without bias where `qkv_proj_bias` / `mlp_fc1_bias` / `mlp_fc2_bias` say so, and a gated
 //! feed-forward block for `swiglu` / `geglu` / `glu` (`fc11` linear, `fc12` gate, `fc2`).
 
-use super::{EmbeddingNames, Graph, Role, Rotary, Source, WeightSpec};
+use super::{Graph, ModelNames, Role, Rotary, Source, WeightSpec};
 use crate::config::BertConfig;
 
 /// `embeddings.word_embeddings`, `embeddings.token_type_embeddings` (when `type_vocab_size`
 /// > 0), `emb_ln`; no position table when rotary.
-pub fn embeddings(c: &BertConfig) -> EmbeddingNames {
-    EmbeddingNames {
+pub fn names(c: &BertConfig) -> ModelNames {
+    ModelNames {
         word: "embeddings.word_embeddings.weight".into(),
         // Rotary models have no position table; `rotary_emb_fraction` 0 keeps BERT's.
         position: (c.rotary_dims() == 0).then(|| "embeddings.position_embeddings.weight".into()),
         token_type: (c.type_vocab_size > 0)
             .then(|| "embeddings.token_type_embeddings.weight".into()),
-        norm: ("emb_ln.weight".into(), "emb_ln.bias".into()),
+        norm: (
+            Source::Tensor("emb_ln.weight".into()),
+            Source::Tensor("emb_ln.bias".into()),
+        ),
+        final_norm: None,
+        relative_bias: None,
     }
 }
 
@@ -65,8 +70,8 @@ pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
         WeightSpec::new(Role::FfnInBias, ffn_b, &[ffn_rows]),
         WeightSpec::new(Role::FfnOutWeight, t("mlp.fc2.weight"), &[h, i]),
         WeightSpec::new(Role::FfnOutBias, bias(n.mlp_fc2_bias, "mlp.fc2.bias"), &[h]),
-        WeightSpec::new(Role::OutNormWeight, t("norm2.weight"), &[h]),
-        WeightSpec::new(Role::OutNormBias, t("norm2.bias"), &[h]),
+        WeightSpec::new(Role::FfnNormWeight, t("norm2.weight"), &[h]),
+        WeightSpec::new(Role::FfnNormBias, t("norm2.bias"), &[h]),
     ]
 }
 
@@ -74,20 +79,26 @@ pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
 pub fn graph(c: &BertConfig) -> Graph {
     let n = &c.nomic;
     let dims = c.rotary_dims();
+    let rotary = (dims > 0).then_some(Rotary {
+        dims,
+        base: n.rotary_emb_base,
+        ntk: n
+            .rotary_scaling_factor
+            .map(|f| (f, n.max_trained_positions)),
+        pos_scale: 1.0,
+    });
+    let layer = super::bert::post_norm_layer(
+        c.hidden_size,
+        c.intermediate_size,
+        c.activation().act(),
+        c.gated(),
+        rotary,
+        false,
+    );
     Graph {
-        rotary: (dims > 0).then_some(Rotary {
-            dims,
-            base: n.rotary_emb_base,
-            ntk: n
-                .rotary_scaling_factor
-                .map(|f| (f, n.max_trained_positions)),
-        }),
-        layer: super::bert::post_norm_layer(
-            c.hidden_size,
-            c.intermediate_size,
-            c.activation().act(),
-            c.gated(),
-            dims > 0,
-        ),
+        positions: rotary.is_none(),
+        layers: vec![layer; c.num_hidden_layers],
+        final_norm: false,
+        relative_bias: None,
     }
 }

@@ -427,9 +427,12 @@ pub enum Command {
     /// Time full forward passes (random weights of a named shape, or a model folder).
     Bench {
         /// Random weights of this shape (no files needed): bert-base, minilm-l6, xlmr-base
-        /// (BERT-base with XLM-R's 250 002-row vocabulary, larger than one storage binding) or
-        /// nomic-v1.5 (nomic-embed-text-v1.5's NomicBERT: rotary, SwiGLU, 8 192 positions).
-        #[arg(long, default_value = "minilm-l6", conflicts_with = "model", value_parser = ["bert-base", "minilm-l6", "xlmr-base", "nomic-v1.5"])]
+        /// (BERT-base with XLM-R's 250 002-row vocabulary, larger than one storage binding),
+        /// nomic-v1.5 (nomic-embed-text-v1.5's NomicBERT: rotary, SwiGLU, 8 192 positions),
+        /// modernbert-base (ModernBERT-base: pre-norm, GeGLU, local/global attention),
+        /// mpnet-base (all-mpnet-base-v2: relative position buckets), gte-base-v1.5 (rotary
+        /// with NTK scaling, GeGLU) or jina-v2-base (jina-embeddings-v2-base-en: ALiBi, GeGLU).
+        #[arg(long, default_value = "minilm-l6", conflicts_with = "model", value_parser = wgbert::bench::SHAPES)]
         shape: String,
         /// Benchmark a real model folder instead of a random shape.
         #[arg(long, value_name = "DIR")]

@@ -94,6 +94,18 @@ pub fn write_model(dir: &Path, raw: &Raw, config: &serde_json::Value) {
     std::fs::copy(data("tiny-bert/tokenizer.json"), dir.join("tokenizer.json")).unwrap();
 }
 
+/// Writes (name, f32 tensor) pairs as a safetensors file (F32).
+pub fn write_tensors(path: &Path, tensors: &[(String, wgbert::weights::HostTensor)]) {
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(n, t)| {
+            let view = TensorView::new(Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data));
+            (n.clone(), view.unwrap())
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
 /// The tiny model's config.json.
 pub fn tiny_config() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(data("tiny-bert/config.json")).unwrap()).unwrap()
@@ -226,4 +238,159 @@ pub fn copy_of(name: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     copy(&data(name), tmp.path());
     tmp
+}
+
+/// A golden file of tests/data, parsed.
+pub fn load_golden(file: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(data(file)).unwrap()).unwrap()
+}
+
+/// The input of an architecture golden item (`text`, and `pair` or null).
+pub fn arch_item_input(item: &serde_json::Value) -> wgbert::Input {
+    let a = item["text"].as_str().unwrap().to_string();
+    match item["pair"].as_str() {
+        Some(b) => wgbert::Input::Pair(a, b.to_string()),
+        None => wgbert::Input::Single(a),
+    }
+}
+
+fn u32s(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn sequence_request() -> wgbert::Request {
+    wgbert::Request {
+        pooled_output: false,
+        sequence_output: true,
+        embedding: true,
+        pooling: wgbert::Pooling::Mean,
+        normalize: false,
+        ..Default::default()
+    }
+}
+
+/// An architecture's golden items (scripts/make_nomic_models.py, make_modernbert_models.py)
+/// as one padded batch of singles and pairs: token ids identical, sequence_output within 5e-5
+/// at every position the golden has (padding too, where it has them), the mean (and
+/// pooled_output, where the golden has one) within 1e-5;
+/// at f16 storage the mean's cosine
+/// at least 0.999.
+pub fn check_arch_items(
+    g: &serde_json::Value,
+    dir: &Path,
+    name: &str,
+    precision: wgbert::kernels::Precision,
+) {
+    let s = g["seq_len"].as_u64().unwrap() as usize;
+    let engine = wgbert::Engine::from_dir(
+        dir,
+        wgbert::EngineOptions {
+            seq_length: s,
+            precision,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let items = g["items"].as_array().unwrap();
+    let inputs: Vec<wgbert::Input> = items.iter().map(arch_item_input).collect();
+    let pooled = !items[0]["pooled_output"].is_null();
+    assert_eq!(engine.has_pooler(), pooled, "{name}: pooler");
+    let request = wgbert::Request {
+        pooled_output: pooled,
+        ..sequence_request()
+    };
+    let out = engine.encode(&inputs, Some(s), &request).unwrap();
+    for (item, e) in items.iter().zip(&out) {
+        let what = format!("{name} {precision:?} {:?}", arch_item_input(item));
+        let want = u32s(&item["ids"]);
+        assert_eq!(
+            &e.packed.input_word_ids[..want.len()],
+            &want[..],
+            "{what}: ids"
+        );
+        assert_eq!(e.packed.len(), want.len(), "{what}: mask");
+        let seq = e.sequence_output.as_ref().unwrap();
+        let mean = e.embedding.as_ref().unwrap();
+        if precision == wgbert::kernels::Precision::F32 {
+            // Every position, or the real tokens' where the golden holds only those.
+            let want = f32s(&item["sequence_output"]);
+            assert_close(
+                &format!("{what}: sequence_output"),
+                &seq[..want.len()],
+                &want,
+                5e-5,
+                0.0,
+            );
+            assert_close(
+                &format!("{what}: mean"),
+                mean,
+                &f32s(&item["mean"]),
+                1e-5,
+                0.0,
+            );
+            if pooled {
+                let got = e.pooled_output.as_ref().unwrap();
+                let want = f32s(&item["pooled_output"]);
+                assert_close(&format!("{what}: pooled_output"), got, &want, 1e-5, 0.0);
+            }
+        } else {
+            let c = cosine(mean, &f32s(&item["mean"]));
+            assert!(c >= 0.999, "{what}: mean cosine {c}");
+        }
+    }
+}
+
+/// An architecture golden's long input (token ids given, padded to its `seq_len`): the rows it
+/// lists within `row_tol`, the mean within `mean_tol`.
+pub fn check_arch_long(g: &serde_json::Value, dir: &Path, name: &str, row_tol: f32, mean_tol: f32) {
+    let l = &g["long"];
+    let s = l["seq_len"].as_u64().unwrap() as usize;
+    let n = l["tokens"].as_u64().unwrap() as usize;
+    let h = g["hidden"].as_u64().unwrap() as usize;
+    let engine = wgbert::Engine::from_dir(
+        dir,
+        wgbert::EngineOptions {
+            seq_length: s,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut input_word_ids = u32s(&l["ids"]);
+    input_word_ids.resize(s, engine.config().pad_id() as u32);
+    let packed = wgbert::Packed {
+        input_word_ids,
+        input_mask: (0..s).map(|i| (i < n) as u32).collect(),
+        input_type_ids: vec![0; s],
+        tokens: vec![String::new(); n],
+        offsets: vec![(0, 0); n],
+        special: vec![false; n],
+    };
+    let out = engine
+        .encode_packed(vec![packed], &sequence_request())
+        .unwrap();
+    let seq = out[0].sequence_output.as_ref().unwrap();
+    for (r, want) in u32s(&l["rows"])
+        .iter()
+        .zip(l["sequence_rows"].as_array().unwrap())
+    {
+        let r = *r as usize;
+        assert_close(
+            &format!("{name} long: row {r}"),
+            &seq[r * h..(r + 1) * h],
+            &f32s(want),
+            row_tol,
+            0.0,
+        );
+    }
+    assert_close(
+        &format!("{name} long: mean"),
+        out[0].embedding.as_ref().unwrap(),
+        &f32s(&l["mean"]),
+        mean_tol,
+        0.0,
+    );
 }

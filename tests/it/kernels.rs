@@ -128,6 +128,65 @@ fn gemm_gated_epilogue_matches_reference() {
     }
 }
 
+/// The accumulating epilogue (a residual added in place) of every variant, plain and gated.
+#[test]
+fn gemm_accumulating_epilogue_adds_to_what_c_holds() {
+    for k in &gemm_variants() {
+        let v = k.gemm_variant().name();
+        let mut rng = SplitMix64::new(6);
+        for (m, n, kd) in [(37, 70, 44), (5, 8, 8), (130, 64, 32)] {
+            let a = rng.vec(m * kd, 1.0);
+            let w = rng.vec(n * kd, 0.5);
+            let b = rng.vec(n, 1.0);
+            let c = rng.vec(m * n, 1.0);
+            let got = ops::gemm_accumulate(k, &a, &w, &b, &c, m, n, kd, Act::Identity).unwrap();
+            let want: Vec<f32> = cpu::gemm(&a, &w, &b, m, n, kd, Act::Identity)
+                .iter()
+                .zip(&c)
+                .map(|(x, y)| x + y)
+                .collect();
+            assert_close(
+                &format!("gemm {v} accumulate {m}x{n}x{kd}"),
+                &got,
+                &want,
+                2e-5,
+                1e-5,
+            );
+        }
+    }
+}
+
+/// The LayerNorm kernel's modes: without a residual (a plain LayerNorm), and with the sum
+/// written out (pre-LayerNorm blocks).
+#[test]
+fn layernorm_modes_match_reference() {
+    for k in &row_kernels() {
+        let mut rng = SplitMix64::new(9);
+        for (rows, h) in [(3, 7), (5, 384), (2, 1000)] {
+            let x = rng.vec(rows * h, 2.0);
+            let r = rng.vec(rows * h, 1.0);
+            let g = rng.vec(h, 1.0);
+            let b = rng.vec(h, 0.5);
+            let zeros = vec![0.0; rows * h];
+            let (plain, none) = ops::layernorm(k, &x, None, &g, &b, h, 1e-5).unwrap();
+            assert!(none.is_none());
+            let want = cpu::add_layernorm(&x, &zeros, &g, &b, h, 1e-5);
+            assert_close(&format!("layernorm {rows}x{h}"), &plain, &want, 2e-5, 1e-5);
+            let (out, sum) = ops::layernorm(k, &x, Some(&r), &g, &b, h, 1e-5).unwrap();
+            let want = cpu::add_layernorm(&x, &r, &g, &b, h, 1e-5);
+            assert_close(
+                &format!("add+layernorm {rows}x{h}"),
+                &out,
+                &want,
+                2e-5,
+                1e-5,
+            );
+            let want_sum: Vec<f32> = x.iter().zip(&r).map(|(a, b)| a + b).collect();
+            assert_close("sum", &sum.unwrap(), &want_sum, 1e-6, 0.0);
+        }
+    }
+}
+
 #[test]
 fn activations_match_reference_over_a_wide_range() {
     let k = kernels();
@@ -267,6 +326,103 @@ fn attention_matches_reference_with_padding() {
             2e-5,
             1e-5,
         );
+    }
+}
+
+/// Sliding-window attention (ModernBERT's local layers): windows smaller and larger than a
+/// workgroup's rows, a window that starts mid key block, padding inside and outside it.
+#[test]
+fn windowed_attention_matches_reference() {
+    let k = kernels();
+    let mut rng = SplitMix64::new(15);
+    for &(batch, seq, heads, dh, window) in &[
+        (1, 9, 1, 8, 1),
+        (2, 70, 2, 16, 4),
+        (1, 130, 2, 32, 13),
+        (2, 67, 3, 24, 64),
+        (1, 300, 1, 64, 100),
+    ] {
+        let hid = heads * dh;
+        let qkv = rng.vec(batch * seq * 3 * hid, 1.0);
+        let mask: Vec<u32> = (0..batch)
+            .flat_map(|b| (0..seq).map(move |s| (s + 5 * b < seq || s == 0) as u32))
+            .collect();
+        let got = ops::attention_windowed(k, &qkv, &mask, batch, seq, heads, dh, window).unwrap();
+        let want = cpu::attention_windowed(&qkv, &mask, batch, seq, heads, dh, window);
+        // Real queries only: a padding query whose window holds only padding keys averages
+        // them, and f32 cannot tell their scores apart at −1e9 (unspecified, like
+        // Hugging Face's NaN there).
+        let real = |v: &[f32]| -> Vec<f32> {
+            v.chunks(hid)
+                .zip(&mask)
+                .filter(|(_, m)| **m != 0)
+                .flat_map(|(r, _)| r.to_vec())
+                .collect()
+        };
+        assert_close(
+            &format!("windowed attention b{batch} s{seq} h{heads} d{dh} w{window}"),
+            &real(&got),
+            &real(&want),
+            2e-5,
+            1e-5,
+        );
+        // A window covering the sequence is global attention.
+        if window >= seq {
+            let global = cpu::attention(&qkv, &mask, batch, seq, heads, dh);
+            assert_close("window ≥ S", &want, &global, 1e-7, 0.0);
+        }
+    }
+}
+
+/// Attention with a relative bias table (MPNet's buckets, ALiBi): random tables at awkward
+/// shapes (one token, S not a multiple of the key block, D up to 256), and the tables the
+/// architectures build, with padding and with a window.
+#[test]
+fn relative_bias_attention_matches_reference() {
+    use wgbert::arch::{RelativeBias, relative_bias_table};
+    let k = kernels();
+    let mut rng = SplitMix64::new(16);
+    for &(batch, seq, heads, dh) in &[
+        (1, 1, 1, 4),
+        (2, 37, 3, 16),
+        (1, 130, 2, 64),
+        (1, 9, 1, 256),
+    ] {
+        let hid = heads * dh;
+        let qkv = rng.vec(batch * seq * 3 * hid, 1.0);
+        let mask: Vec<u32> = (0..batch * seq)
+            .map(|i| (i / seq == 0 || i % seq < seq.div_ceil(2)) as u32)
+            .collect();
+        let buckets = rng.vec(32 * heads, 2.0);
+        for (what, rel) in [
+            ("random", rng.vec(heads * (2 * seq - 1), 3.0)),
+            (
+                "buckets",
+                relative_bias_table(
+                    RelativeBias::Buckets {
+                        num_buckets: 32,
+                        max_distance: 128,
+                    },
+                    Some(&buckets),
+                    heads,
+                    seq,
+                ),
+            ),
+            (
+                "alibi",
+                relative_bias_table(RelativeBias::Alibi, None, heads, seq),
+            ),
+        ] {
+            let got = ops::attention_relative(k, &qkv, &mask, batch, seq, heads, dh, &rel).unwrap();
+            let want = cpu::attention_with(&qkv, &mask, batch, seq, heads, dh, 0, Some(&rel));
+            assert_close(
+                &format!("{what} relative attention b{batch} s{seq} h{heads} d{dh}"),
+                &got,
+                &want,
+                2e-5,
+                1e-5,
+            );
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod dense;
 mod family;
 mod fuzz_regressions;
 mod golden;
+mod gte_jina;
 mod head;
 #[cfg(feature = "cli")]
 mod install;
@@ -28,6 +29,8 @@ mod library;
 #[cfg(feature = "cli")]
 mod memory;
 mod model_errors;
+mod modernbert;
+mod mpnet;
 mod ner;
 mod nomic;
 mod portability;

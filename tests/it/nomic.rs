@@ -10,95 +10,19 @@ use crate::common::*;
 use serde_json::Value;
 use std::sync::OnceLock;
 use wgbert::kernels::Precision;
-use wgbert::{EmbedOptions, Engine, EngineOptions, Input, Packed, Pooling, Request};
+use wgbert::{EmbedOptions, Engine, EngineOptions, Input, Pooling, Request};
 
 fn golden() -> &'static Value {
     static G: OnceLock<Value> = OnceLock::new();
-    G.get_or_init(|| {
-        serde_json::from_str(&std::fs::read_to_string(data("nomic_golden.json")).unwrap()).unwrap()
-    })
+    G.get_or_init(|| load_golden("nomic_golden.json"))
 }
 
 fn open(name: &str, opts: EngineOptions) -> Engine {
     Engine::from_dir(&data(name), opts).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn item_input(item: &Value) -> Input {
-    let a = item["text"].as_str().unwrap().to_string();
-    match item["pair"].as_str() {
-        Some(b) => Input::Pair(a, b.to_string()),
-        None => Input::Single(a),
-    }
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn sequence_request() -> Request {
-    Request {
-        pooled_output: false,
-        sequence_output: true,
-        embedding: true,
-        pooling: Pooling::Mean,
-        normalize: false,
-        ..Default::default()
-    }
-}
-
-/// Singles and pairs in one padded batch: token ids identical, sequence_output within 5e-5 at
-/// every position (padding too), the mean within 1e-5 (at f16 storage: cosine ≥ 0.999).
 fn check_items(name: &str, precision: Precision) {
-    let g = &golden()[name];
-    let s = g["seq_len"].as_u64().unwrap() as usize;
-    let engine = open(
-        name,
-        EngineOptions {
-            seq_length: s,
-            precision,
-            ..Default::default()
-        },
-    );
-    let items = g["items"].as_array().unwrap();
-    let inputs: Vec<Input> = items.iter().map(item_input).collect();
-    let out = engine
-        .encode(&inputs, Some(s), &sequence_request())
-        .unwrap();
-    for (item, e) in items.iter().zip(&out) {
-        let what = format!("{name} {precision:?} {:?}", item_input(item));
-        let want = ids(&item["ids"]);
-        assert_eq!(
-            &e.packed.input_word_ids[..want.len()],
-            &want[..],
-            "{what}: ids"
-        );
-        assert_eq!(e.packed.len(), want.len(), "{what}: mask");
-        let seq = e.sequence_output.as_ref().unwrap();
-        let mean = e.embedding.as_ref().unwrap();
-        if precision == Precision::F32 {
-            assert_close(
-                &format!("{what}: sequence_output"),
-                seq,
-                &f32s(&item["sequence_output"]),
-                5e-5,
-                0.0,
-            );
-            assert_close(
-                &format!("{what}: mean"),
-                mean,
-                &f32s(&item["mean"]),
-                1e-5,
-                0.0,
-            );
-        } else {
-            let c = cosine(mean, &f32s(&item["mean"]));
-            assert!(c >= 0.999, "{what}: mean cosine {c}");
-        }
-    }
+    check_arch_items(&golden()[name], &data(name), name, precision);
 }
 
 #[test]
@@ -122,51 +46,7 @@ fn nomic_at_f16_storage_stays_close() {
 #[test]
 fn nomic_2040_token_input_matches_the_float64_reference() {
     for name in ["tiny-nomic", "tiny-nomic-ntk"] {
-        let l = &golden()[name]["long"];
-        let s = l["seq_len"].as_u64().unwrap() as usize;
-        let n = l["tokens"].as_u64().unwrap() as usize;
-        let engine = open(
-            name,
-            EngineOptions {
-                seq_length: s,
-                ..Default::default()
-            },
-        );
-        let mut input_word_ids = ids(&l["ids"]);
-        input_word_ids.resize(s, 0);
-        let packed = Packed {
-            input_word_ids,
-            input_mask: (0..s).map(|i| (i < n) as u32).collect(),
-            input_type_ids: vec![0; s],
-            tokens: vec![String::new(); n],
-            offsets: vec![(0, 0); n],
-            special: vec![false; n],
-        };
-        let out = engine
-            .encode_packed(vec![packed], &sequence_request())
-            .unwrap();
-        let seq = out[0].sequence_output.as_ref().unwrap();
-        let h = golden()[name]["hidden"].as_u64().unwrap() as usize;
-        for (r, want) in ids(&l["rows"])
-            .iter()
-            .zip(l["sequence_rows"].as_array().unwrap())
-        {
-            let r = *r as usize;
-            assert_close(
-                &format!("{name} long: row {r}"),
-                &seq[r * h..(r + 1) * h],
-                &f32s(want),
-                5e-5,
-                0.0,
-            );
-        }
-        assert_close(
-            &format!("{name} long: mean"),
-            out[0].embedding.as_ref().unwrap(),
-            &f32s(&l["mean"]),
-            1e-5,
-            0.0,
-        );
+        check_arch_long(&golden()[name], &data(name), name, 5e-5, 1e-5);
     }
 }
 
@@ -180,7 +60,7 @@ fn nomic_sentence_folder_pools_normalises_and_prompts() {
     assert!(engine.normalize());
     let items = g["items"].as_array().unwrap();
     let singles: Vec<&Value> = items.iter().filter(|i| i["pair"].is_null()).collect();
-    let inputs: Vec<Input> = singles.iter().map(|i| item_input(i)).collect();
+    let inputs: Vec<Input> = singles.iter().map(|i| arch_item_input(i)).collect();
     let got = engine.embed(&inputs).unwrap();
     for (item, v) in singles.iter().zip(&got) {
         assert_close("normalized", v, &f32s(&item["normalized"]), 1e-5, 0.0);
@@ -350,24 +230,9 @@ fn nomic_config_errors_name_the_key() {
 fn nomic_missing_tensor_names_the_architecture() {
     let dir = copy_of("tiny-nomic");
     let path = dir.path().join("model.safetensors");
-    let mut raw: Vec<(String, wgbert::weights::HostTensor)> =
-        wgbert::weights::read_safetensors(&path).unwrap();
+    let mut raw = wgbert::weights::read_safetensors(&path).unwrap();
     raw.retain(|(n, _)| n != "encoder.layers.1.mlp.fc12.weight");
-    let views: Vec<(String, safetensors::tensor::TensorView)> = raw
-        .iter()
-        .map(|(n, t)| {
-            (
-                n.clone(),
-                safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    t.shape.clone(),
-                    bytemuck::cast_slice(&t.data),
-                )
-                .unwrap(),
-            )
-        })
-        .collect();
-    safetensors::serialize_to_file(views, None, &path).unwrap();
+    write_tensors(&path, &raw);
     let e = Engine::from_dir(dir.path(), EngineOptions::default())
         .err()
         .expect("a missing tensor loads")

@@ -115,43 +115,43 @@ fn params_structs_match_their_wgsl_mirrors() {
     let cases = [
         (
             Kernel::GemmTile128,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmTile64,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmTile128V4,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmTile32x64Scalar,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmTile32x64,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmTile128B16,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmDirect4x4,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmDirect16x2,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmCoop8,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::GemmCoop16,
-            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, _pad1, _pad2),
+            rust_layout!(GemmParams; m, n, k, act, a_stride, glu, accumulate, _pad2),
         ),
         (
             Kernel::Embeddings,
@@ -159,19 +159,19 @@ fn params_structs_match_their_wgsl_mirrors() {
         ),
         (
             Kernel::Attention,
-            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, _pad0, _pad1),
+            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, window, relative),
         ),
         (
             Kernel::AttentionCoop8,
-            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, _pad0, _pad1),
+            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, window, relative),
         ),
         (
             Kernel::AttentionCoop16,
-            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, _pad0, _pad1),
+            rust_layout!(AttentionParams; batch, seq, heads, head_dim, hidden, scale, window, relative),
         ),
         (
             Kernel::AddLayerNorm,
-            rust_layout!(AddLayerNormParams; rows, hidden, eps, _pad),
+            rust_layout!(AddLayerNormParams; rows, hidden, eps, mode),
         ),
         (
             Kernel::Gelu,
