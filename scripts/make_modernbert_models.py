@@ -36,6 +36,9 @@ from transformers import ModernBertConfig, ModernBertModel
 
 out = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+from make_nomic_models import write_st_folder  # noqa: E402
+
 data = os.path.join(here, "..", "tests", "data")
 tok_path = os.path.join(data, "family", "tiny-rerank-bert", "tokenizer.json")
 tok = Tokenizer.from_file(tok_path)
@@ -140,23 +143,7 @@ def build(name, cfg_kwargs, legacy_keys):
 def main():
     golden = {}
     d, golden["tiny-modernbert"] = build("tiny-modernbert", {"local_attention": 8}, None)
-    json.dump(
-        [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-        ],
-        open(os.path.join(d, "modules.json"), "w"),
-        indent=2,
-    )
-    os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
-    json.dump(
-        {"word_embedding_dimension": H, "pooling_mode_mean_tokens": True},
-        open(os.path.join(d, "1_Pooling", "config.json"), "w"),
-        indent=2,
-    )
-    os.makedirs(os.path.join(d, "2_Normalize"), exist_ok=True)
-    json.dump({"max_seq_length": 8192, "do_lower_case": False}, open(os.path.join(d, "sentence_bert_config.json"), "w"))
+    write_st_folder(d, H, 8192)
     _, golden["tiny-modernbert-bias"] = build(
         "tiny-modernbert-bias",
         {

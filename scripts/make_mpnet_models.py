@@ -28,6 +28,9 @@ from transformers import MPNetConfig, MPNetModel
 
 out = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+from make_nomic_models import write_st_folder  # noqa: E402
+
 data = os.path.join(here, "..", "tests", "data")
 tok_path = os.path.join(data, "family", "tiny-roberta", "tokenizer.json")
 tok = Tokenizer.from_file(tok_path)
@@ -86,23 +89,7 @@ def main():
     os.makedirs(d, exist_ok=True)
     model.save_pretrained(d)
     shutil.copy(tok_path, os.path.join(d, "tokenizer.json"))
-    json.dump(
-        [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-        ],
-        open(os.path.join(d, "modules.json"), "w"),
-        indent=2,
-    )
-    os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
-    json.dump(
-        {"word_embedding_dimension": H, "pooling_mode_mean_tokens": True},
-        open(os.path.join(d, "1_Pooling", "config.json"), "w"),
-        indent=2,
-    )
-    os.makedirs(os.path.join(d, "2_Normalize"), exist_ok=True)
-    json.dump({"max_seq_length": 384, "do_lower_case": False}, open(os.path.join(d, "sentence_bert_config.json"), "w"))
+    write_st_folder(d, H, 384)
     model = MPNetModel.from_pretrained(d, attn_implementation="eager").eval().double()
 
     rows = [encode(t, p) for t, p in ITEMS]

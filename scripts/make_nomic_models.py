@@ -203,6 +203,29 @@ SEQ = 40
 LONG_ROWS = [0, 1, 2, 1000, 1999, 2047]
 
 
+def write_st_folder(d, hidden, max_seq_length, st_config=None):
+    """Makes folder d a sentence-transformers one: Transformer, mean Pooling, Normalize."""
+    json.dump(
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+        open(os.path.join(d, "modules.json"), "w"),
+        indent=2,
+    )
+    os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
+    json.dump(
+        {"word_embedding_dimension": hidden, "pooling_mode_mean_tokens": True},
+        open(os.path.join(d, "1_Pooling", "config.json"), "w"),
+        indent=2,
+    )
+    os.makedirs(os.path.join(d, "2_Normalize"), exist_ok=True)
+    json.dump({"max_seq_length": max_seq_length, "do_lower_case": False}, open(os.path.join(d, "sentence_bert_config.json"), "w"))
+    if st_config is not None:
+        json.dump(st_config, open(os.path.join(d, "config_sentence_transformers.json"), "w"), indent=2)
+
+
 def encode(text, pair):
     e = tok.encode(text, pair) if pair is not None else tok.encode(text)
     return e.ids, e.type_ids
@@ -220,31 +243,12 @@ def main():
         json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
         shutil.copy(tok_path, os.path.join(d, "tokenizer.json"))
         if name == "tiny-nomic":
-            json.dump(
-                [
-                    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-                    {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-                ],
-                open(os.path.join(d, "modules.json"), "w"),
-                indent=2,
+            write_st_folder(
+                d,
+                H,
+                8192,
+                {"prompts": {"query": "search_query: ", "document": "search_document: "}, "default_prompt_name": None},
             )
-            os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
-            json.dump(
-                {"word_embedding_dimension": H, "pooling_mode_mean_tokens": True},
-                open(os.path.join(d, "1_Pooling", "config.json"), "w"),
-                indent=2,
-            )
-            os.makedirs(os.path.join(d, "2_Normalize"), exist_ok=True)
-            json.dump(
-                {
-                    "prompts": {"query": "search_query: ", "document": "search_document: "},
-                    "default_prompt_name": None,
-                },
-                open(os.path.join(d, "config_sentence_transformers.json"), "w"),
-                indent=2,
-            )
-            json.dump({"max_seq_length": 8192, "do_lower_case": False}, open(os.path.join(d, "sentence_bert_config.json"), "w"))
         items = []
         rows = [encode(t, p) for t, p in ITEMS]
         ids = np.zeros((len(rows), SEQ), dtype=np.int64)

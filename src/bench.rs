@@ -162,17 +162,31 @@ pub fn summarize(times: &[crate::model::KernelTime]) -> Vec<ProfileRow> {
     rows
 }
 
-/// Matrix-multiply FLOPs of one forward, padding included (bench_peer.py's count).
+/// Matrix-multiply FLOPs of one forward, padding included (bench_peer.py's count for BERT),
+/// from the architecture's graph: 2·tokens·n·k per linear (a gated one's 2I rows included),
+/// 4·B·S·keys·H per attention, where a sliding window limits the keys to 2w + 1.
 pub fn flops_per_forward(c: &BertConfig, batch: usize, seq: usize) -> f64 {
-    let (h, i, l) = (
-        c.hidden_size as f64,
-        c.intermediate_size as f64,
-        c.num_hidden_layers as f64,
-    );
+    use crate::arch::{Arch, Op};
     let tokens = (batch * seq) as f64;
-    let dense = 2.0 * tokens * (4.0 * h * h + 2.0 * h * i);
-    let attention = 4.0 * (batch * seq * seq) as f64 * h;
-    l * (dense + attention)
+    let h = c.hidden_size as f64;
+    let graph = Arch::of(c).graph(c);
+    graph
+        .layers
+        .iter()
+        .flatten()
+        .map(|op| match op {
+            Op::Linear { n, k, .. } => 2.0 * tokens * (*n * *k) as f64,
+            Op::Attention { window, .. } => {
+                let keys = if *window == 0 {
+                    seq
+                } else {
+                    seq.min(2 * window + 1)
+                };
+                4.0 * (batch * seq * keys) as f64 * h
+            }
+            _ => 0.0,
+        })
+        .sum()
 }
 
 /// Matrix-multiply FLOPs of the masked-word head over `rows` positions (transform and the

@@ -14,6 +14,27 @@ fn run_one(k: &Kernels, d: Dispatch, out: &wgpu::Buffer, len: usize) -> Result<V
     Ok(r.pop().unwrap_or_default())
 }
 
+/// One GEMM dispatch over host data: C starts as `c` (zeros when `None`), `out` values come back.
+fn gemm_run(
+    k: &Kernels,
+    [a, w, bias]: [&[f32]; 3],
+    c: Option<&[f32]>,
+    params: &GemmParams,
+    out: usize,
+) -> Result<Vec<f32>> {
+    let (ab, wb, bb) = (
+        k.upload("a", a)?,
+        k.upload("w", w)?,
+        k.upload("bias", bias)?,
+    );
+    let cb = match c {
+        Some(c) => k.upload("c", c)?,
+        None => k.float_buffer("c", out)?,
+    };
+    let d = k.gemm("gemm", params, [&ab, &wb, &bb, &cb])?;
+    run_one(k, d, &cb, out)
+}
+
 #[allow(clippy::too_many_arguments)]
 /// C`[M, N]` = act(A`[M, K]` · W`[N, K]`ᵀ + bias`[N]`) on the GPU.
 pub fn gemm(
@@ -26,14 +47,8 @@ pub fn gemm(
     kd: usize,
     act: Act,
 ) -> Result<Vec<f32>> {
-    let (ab, wb, bb) = (
-        k.upload("a", a)?,
-        k.upload("w", w)?,
-        k.upload("bias", bias)?,
-    );
-    let c = k.float_buffer("c", m * n)?;
-    let d = k.gemm("gemm", &GemmParams::new(m, n, kd, act), [&ab, &wb, &bb, &c])?;
-    run_one(k, d, &c, m * n)
+    let params = GemmParams::new(m, n, kd, act);
+    gemm_run(k, [a, w, bias], None, &params, m * n)
 }
 
 /// The gated GEMM on the GPU: C`[M, N/2]` from weights and bias in [`glu_pairs`] layout
@@ -49,18 +64,8 @@ pub fn gemm_glu(
     kd: usize,
     act: Act,
 ) -> Result<Vec<f32>> {
-    let (ab, wb, bb) = (
-        k.upload("a", a)?,
-        k.upload("w", w)?,
-        k.upload("bias", bias)?,
-    );
-    let c = k.float_buffer("c", m * n / 2)?;
-    let d = k.gemm(
-        "gemm.glu",
-        &GemmParams::glu(m, n, kd, act),
-        [&ab, &wb, &bb, &c],
-    )?;
-    run_one(k, d, &c, m * n / 2)
+    let params = GemmParams::glu(m, n, kd, act);
+    gemm_run(k, [a, w, bias], None, &params, m * n / 2)
 }
 
 /// C`[M, N]` += act(A · Wᵀ + bias) on the GPU: the accumulating epilogue, from `c` as given.
@@ -76,15 +81,8 @@ pub fn gemm_accumulate(
     kd: usize,
     act: Act,
 ) -> Result<Vec<f32>> {
-    let (ab, wb, bb, cb) = (
-        k.upload("a", a)?,
-        k.upload("w", w)?,
-        k.upload("bias", bias)?,
-        k.upload("c", c)?,
-    );
     let params = GemmParams::new(m, n, kd, act).accumulating();
-    let d = k.gemm("gemm.accumulate", &params, [&ab, &wb, &bb, &cb])?;
-    run_one(k, d, &cb, m * n)
+    gemm_run(k, [a, w, bias], Some(c), &params, m * n)
 }
 
 /// LayerNorm of `x` (+ `residual`) over rows of width `h`; returns (out, the sum x + residual

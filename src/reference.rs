@@ -453,6 +453,24 @@ pub struct ReferenceOutput {
     pub pooled_output: Option<Vec<f32>>,
 }
 
+/// The last layer's output and, with a pooler, `pooled_output`.
+fn output(
+    x: Vec<f32>,
+    w: &crate::BertWeights,
+    batch: usize,
+    seq: usize,
+    h: usize,
+) -> ReferenceOutput {
+    let pooled_output = w
+        .pooler
+        .as_ref()
+        .map(|(pw, pb)| pooler(&x, &pw.data, &pb.data, batch, seq, h));
+    ReferenceOutput {
+        sequence_output: x,
+        pooled_output,
+    }
+}
+
 /// The whole encoder on the CPU, built from the kernel references above (f64 sums, f32
 /// between steps): the reference for end-to-end tests of models without goldens, such as
 /// random bert-base-shaped weights. `ids`, `types`, `mask` are `batch·seq` each.
@@ -544,14 +562,7 @@ pub fn forward(
             eps,
         );
     }
-    let pooled_output = w
-        .pooler
-        .as_ref()
-        .map(|(pw, pb)| pooler(&x, &pw.data, &pb.data, batch, seq, h));
-    ReferenceOutput {
-        sequence_output: x,
-        pooled_output,
-    }
+    output(x, w, batch, seq, h)
 }
 
 /// The encoder on the CPU from its architecture's graph (`crate::arch`): the same op list the
@@ -697,12 +708,5 @@ pub fn forward_graph(
     if let (Some((g, b)), true) = (&w.final_norm, graph.final_norm) {
         x = add_layernorm(&x, &vec![0.0; x.len()], &g.data, &b.data, h, eps);
     }
-    let pooled_output = w
-        .pooler
-        .as_ref()
-        .map(|(pw, pb)| pooler(&x, &pw.data, &pb.data, batch, seq, h));
-    ReferenceOutput {
-        sequence_output: x,
-        pooled_output,
-    }
+    output(x, w, batch, seq, h)
 }

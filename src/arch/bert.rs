@@ -8,18 +8,7 @@ use crate::config::{BertConfig, Family};
 
 /// `embeddings.{word,position,token_type}_embeddings`, `embeddings.LayerNorm`.
 pub fn names(c: &BertConfig) -> ModelNames {
-    ModelNames {
-        word: "embeddings.word_embeddings.weight".into(),
-        position: Some("embeddings.position_embeddings.weight".into()),
-        token_type: (c.family() != Some(Family::DistilBert))
-            .then(|| "embeddings.token_type_embeddings.weight".into()),
-        norm: (
-            Source::Tensor("embeddings.LayerNorm.weight".into()),
-            Source::Tensor("embeddings.LayerNorm.bias".into()),
-        ),
-        final_norm: None,
-        relative_bias: None,
-    }
+    ModelNames::bert(true, c.family() != Some(Family::DistilBert))
 }
 
 /// `encoder.layer.{l}.…`: query/key/value (fused), attention output, LayerNorms,
@@ -29,11 +18,10 @@ pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
     let p = |n: &str| format!("encoder.layer.{l}.{n}");
     let t = |n: &str| Source::Tensor(p(n));
     let qkv = |what: &str| {
-        Source::Concat(
-            ["query", "key", "value"]
-                .iter()
-                .map(|q| p(&format!("attention.self.{q}.{what}")))
-                .collect(),
+        Source::qkv(
+            &p("attention.self."),
+            ["query", "key", "value"],
+            &format!(".{what}"),
         )
     };
     vec![

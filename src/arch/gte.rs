@@ -14,18 +14,7 @@ use crate::config::BertConfig;
 /// `embeddings.position_embeddings` (only with `position_embedding_type` `absolute`),
 /// `embeddings.LayerNorm`.
 pub fn names(c: &BertConfig) -> ModelNames {
-    ModelNames {
-        word: "embeddings.word_embeddings.weight".into(),
-        position: (!c.gte.rope()).then(|| "embeddings.position_embeddings.weight".into()),
-        token_type: (!c.gte.no_token_types)
-            .then(|| "embeddings.token_type_embeddings.weight".into()),
-        norm: (
-            Source::Tensor("embeddings.LayerNorm.weight".into()),
-            Source::Tensor("embeddings.LayerNorm.bias".into()),
-        ),
-        final_norm: None,
-        relative_bias: None,
-    }
+    ModelNames::bert(!c.gte.rope(), !c.gte.no_token_types)
 }
 
 /// `encoder.layer.{l}.…`: `attention.qkv_proj` (or q/k/v), `attention.o_proj`, `attn_ln`,
@@ -39,12 +28,7 @@ pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
         if c.gte.pack_qkv {
             t(&format!("attention.qkv_proj.{what}"))
         } else {
-            Source::Concat(
-                ["q", "k", "v"]
-                    .iter()
-                    .map(|q| p(&format!("attention.{q}_proj.{what}")))
-                    .collect(),
-            )
+            Source::qkv(&p("attention."), ["q", "k", "v"], &format!("_proj.{what}"))
         }
     };
     let up_gate = p("mlp.up_gate_proj.weight");

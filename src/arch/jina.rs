@@ -10,17 +10,7 @@ use crate::config::BertConfig;
 
 /// `embeddings.word_embeddings`, `embeddings.token_type_embeddings`, `embeddings.LayerNorm`.
 pub fn names(_c: &BertConfig) -> ModelNames {
-    ModelNames {
-        word: "embeddings.word_embeddings.weight".into(),
-        position: None,
-        token_type: Some("embeddings.token_type_embeddings.weight".into()),
-        norm: (
-            Source::Tensor("embeddings.LayerNorm.weight".into()),
-            Source::Tensor("embeddings.LayerNorm.bias".into()),
-        ),
-        final_norm: None,
-        relative_bias: None,
-    }
+    ModelNames::bert(false, true)
 }
 
 /// `encoder.layer.{l}.…`: BERT's attention tensors, `mlp.gated_layers` (halves interleaved for

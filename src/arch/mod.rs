@@ -70,6 +70,17 @@ pub enum Source {
 }
 
 impl Source {
+    /// Separate Q, K and V projections fused into one: `{prefix}{name}{suffix}` for each of
+    /// `names`, concatenated in that order.
+    pub fn qkv(prefix: &str, names: [&str; 3], suffix: &str) -> Source {
+        Source::Concat(
+            names
+                .iter()
+                .map(|n| format!("{prefix}{n}{suffix}"))
+                .collect(),
+        )
+    }
+
     /// Every checkpoint tensor it reads.
     pub fn names(&self) -> Vec<&str> {
         match self {
@@ -130,6 +141,26 @@ pub struct ModelNames {
     pub final_norm: Option<(Source, Source)>,
     /// The learned `[num_buckets, heads]` relative attention bias (MPNet).
     pub relative_bias: Option<String>,
+}
+
+impl ModelNames {
+    /// BERT's names (`embeddings.word_embeddings`, `embeddings.position_embeddings`,
+    /// `embeddings.token_type_embeddings`, `embeddings.LayerNorm`), with or without the
+    /// position and token-type tables; no final norm, no relative bias.
+    pub fn bert(position: bool, token_type: bool) -> Self {
+        let t = |n: &str| format!("embeddings.{n}");
+        ModelNames {
+            word: t("word_embeddings.weight"),
+            position: position.then(|| t("position_embeddings.weight")),
+            token_type: token_type.then(|| t("token_type_embeddings.weight")),
+            norm: (
+                Source::Tensor(t("LayerNorm.weight")),
+                Source::Tensor(t("LayerNorm.bias")),
+            ),
+            final_norm: None,
+            relative_bias: None,
+        }
+    }
 }
 
 /// An intermediate of one layer: the plan gives each slot a buffer as wide as the widest op

@@ -15,15 +15,8 @@ pub const MAX_DISTANCE: usize = 128;
 /// `encoder.relative_attention_bias`.
 pub fn names(_c: &BertConfig) -> ModelNames {
     ModelNames {
-        word: "embeddings.word_embeddings.weight".into(),
-        position: Some("embeddings.position_embeddings.weight".into()),
-        token_type: None,
-        norm: (
-            Source::Tensor("embeddings.LayerNorm.weight".into()),
-            Source::Tensor("embeddings.LayerNorm.bias".into()),
-        ),
-        final_norm: None,
         relative_bias: Some("encoder.relative_attention_bias.weight".into()),
+        ..ModelNames::bert(true, false)
     }
 }
 
@@ -33,14 +26,7 @@ pub fn layer_weights(c: &BertConfig, l: usize) -> Vec<WeightSpec> {
     let (h, i) = (c.hidden_size, c.intermediate_size);
     let p = |n: &str| format!("encoder.layer.{l}.{n}");
     let t = |n: &str| Source::Tensor(p(n));
-    let qkv = |what: &str| {
-        Source::Concat(
-            ["q", "k", "v"]
-                .iter()
-                .map(|q| p(&format!("attention.attn.{q}.{what}")))
-                .collect(),
-        )
-    };
+    let qkv = |what: &str| Source::qkv(&p("attention.attn."), ["q", "k", "v"], &format!(".{what}"));
     vec![
         WeightSpec::new(Role::QkvWeight, qkv("weight"), &[3 * h, h]),
         WeightSpec::new(Role::QkvBias, qkv("bias"), &[3 * h]),

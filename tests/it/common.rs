@@ -106,6 +106,21 @@ pub fn write_tensors(path: &Path, tensors: &[(String, wgbert::weights::HostTenso
     safetensors::serialize_to_file(views, None, path).unwrap();
 }
 
+/// The error of loading a copy of test folder `name` whose model.safetensors lacks `tensor`.
+pub fn load_error_without(name: &str, tensor: &str) -> String {
+    let dir = copy_of(name);
+    let path = dir.path().join("model.safetensors");
+    let mut raw = wgbert::weights::read_safetensors(&path).unwrap();
+    let before = raw.len();
+    raw.retain(|(n, _)| n != tensor);
+    assert_eq!(raw.len() + 1, before, "{name} has no tensor {tensor}");
+    write_tensors(&path, &raw);
+    wgbert::Engine::from_dir(dir.path(), wgbert::EngineOptions::default())
+        .err()
+        .unwrap_or_else(|| panic!("{name} without {tensor} loads"))
+        .to_string()
+}
+
 /// The tiny model's config.json.
 pub fn tiny_config() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(data("tiny-bert/config.json")).unwrap()).unwrap()

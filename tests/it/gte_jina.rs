@@ -108,3 +108,26 @@ fn gte_and_jina_config_errors_name_the_key() {
         "{e}"
     );
 }
+
+/// A missing layer tensor names itself and the architecture config.json describes.
+#[test]
+fn gte_and_jina_missing_tensors_name_the_architecture() {
+    for (name, tensor, arch) in [
+        (
+            "tiny-gte",
+            "encoder.layer.0.mlp.up_gate_proj.weight",
+            "GTE (new)",
+        ),
+        (
+            "tiny-jina",
+            "encoder.layer.1.mlp.gated_layers.weight",
+            "JinaBERT",
+        ),
+    ] {
+        let e = load_error_without(name, tensor);
+        assert!(
+            e.contains(&format!("{tensor} is missing")) && e.contains(arch),
+            "{e}"
+        );
+    }
+}

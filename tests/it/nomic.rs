@@ -228,15 +228,7 @@ fn nomic_config_errors_name_the_key() {
 /// A NomicBERT folder missing a layer tensor names it and the architecture config.json says.
 #[test]
 fn nomic_missing_tensor_names_the_architecture() {
-    let dir = copy_of("tiny-nomic");
-    let path = dir.path().join("model.safetensors");
-    let mut raw = wgbert::weights::read_safetensors(&path).unwrap();
-    raw.retain(|(n, _)| n != "encoder.layers.1.mlp.fc12.weight");
-    write_tensors(&path, &raw);
-    let e = Engine::from_dir(dir.path(), EngineOptions::default())
-        .err()
-        .expect("a missing tensor loads")
-        .to_string();
+    let e = load_error_without("tiny-nomic", "encoder.layers.1.mlp.fc12.weight");
     assert!(
         e.contains("encoder.layers.1.mlp.fc12.weight is missing") && e.contains("NomicBERT"),
         "{e}"
