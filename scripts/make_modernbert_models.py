@@ -37,7 +37,7 @@ from transformers import ModernBertConfig, ModernBertModel
 out = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
-from make_nomic_models import write_st_folder  # noqa: E402
+from make_nomic_models import ITEMS, SEQ, write_st_folder  # noqa: E402
 
 data = os.path.join(here, "..", "tests", "data")
 tok_path = os.path.join(data, "family", "tiny-rerank-bert", "tokenizer.json")
@@ -45,13 +45,6 @@ tok = Tokenizer.from_file(tok_path)
 VOCAB = tok.get_vocab_size()
 H = 32
 
-ITEMS = [
-    ("the quick brown fox jumps over the lazy dog", None),
-    ("a fair trial", None),
-    ("what is the capital of france?", "paris is the capital of france."),
-    ("good movie", "the plot was thin but the acting was great and the ending surprised everyone"),
-]
-SEQ = 40
 LONG_ROWS = [0, 1, 2, 1000, 1999, 2039]
 
 
