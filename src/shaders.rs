@@ -127,6 +127,9 @@ pub struct NumericCheck {
     pub params: Vec<u32>,
     /// Input buffers in binding order.
     pub inputs: Vec<CheckInput>,
+    /// Input buffers bound after the output, in binding order (the attention kernels' relative
+    /// bias table follows their output).
+    pub after: Vec<CheckInput>,
     /// Workgroups in x, y, z.
     pub groups: [u32; 3],
     /// The CPU reference's output.
@@ -137,8 +140,9 @@ pub struct NumericCheck {
     pub rtol: f32,
 }
 
-/// A small f32 GEMM with the fused GELU (128×128 tiles, ragged 33 × 70 × 45) and one layer's
-/// attention with padding (2 sequences × 20 tokens, 3 heads of 16), on seeded random data.
+/// A small f32 GEMM with the fused GELU (128×128 tiles, ragged 33 × 70 × 45), the gated and
+/// accumulating epilogues, and one layer's attention with padding (2 sequences × 20 tokens,
+/// 3 heads of 16), plain and with a sliding window and an ALiBi table, on seeded random data.
 pub fn numeric_checks() -> Vec<NumericCheck> {
     use crate::kernels::{
         Act, AttentionParams, GemmParams, GemmVariant, Kernel, Precision, attention_grid,
@@ -165,8 +169,24 @@ pub fn numeric_checks() -> Vec<NumericCheck> {
         variant: name_of(Kernel::GemmTile128),
         params: bytemuck::cast_slice(&[GemmParams::new(m, n, k, Act::GeluErf)]).to_vec(),
         inputs: vec![f32s(&a), f32s(&w), f32s(&b)],
+        after: Vec::new(),
         groups: GemmVariant::Tile128.grid(m, n, k),
         expected: cpu::gemm(&a, &w, &b, m, n, k, Act::GeluErf),
+        atol: 1e-4,
+        rtol: 1e-4,
+    };
+    // SwiGLU: 35 pairs of interleaved (gate, linear) rows, output [m, 35].
+    let pairs = 35;
+    let wg = rng.vec(2 * pairs * k, 0.5);
+    let bg = rng.vec(2 * pairs, 1.0);
+    let glu = NumericCheck {
+        name: format!("gated gemm (SiLU) {m}x{}x{k}", 2 * pairs),
+        variant: name_of(Kernel::GemmTile128),
+        params: bytemuck::cast_slice(&[GemmParams::glu(m, 2 * pairs, k, Act::Silu)]).to_vec(),
+        inputs: vec![f32s(&a), f32s(&wg), f32s(&bg)],
+        after: Vec::new(),
+        groups: GemmVariant::Tile128.grid(m, 2 * pairs, k),
+        expected: cpu::gemm_glu(&a, &wg, &bg, m, 2 * pairs, k, Act::Silu),
         atol: 1e-4,
         rtol: 1e-4,
     };
@@ -186,10 +206,37 @@ pub fn numeric_checks() -> Vec<NumericCheck> {
                 data: mask.iter().map(|&x| x as f64).collect(),
             },
         ],
+        after: vec![f32s(&[0.0])],
         groups: attention_grid(batch, seq, heads, dh),
         expected: cpu::attention(&qkv, &mask, batch, seq, heads, dh),
         atol: 1e-4,
         rtol: 1e-4,
     };
-    vec![gemm, attention]
+    // A window of ±5 keys and ALiBi's table: ModernBERT's local layers and JinaBERT in one.
+    // Two padding positions, so every query's window holds real keys (a window of nothing
+    // but padding is unspecified).
+    let window = 5;
+    let mask: Vec<u32> = (0..batch * seq)
+        .map(|i| (i < seq || i % seq < seq - 2) as u32)
+        .collect();
+    let mask_input = CheckInput {
+        kind: "u32",
+        data: mask.iter().map(|&x| x as f64).collect(),
+    };
+    let alibi =
+        crate::arch::relative_bias_table(crate::arch::RelativeBias::Alibi, None, heads, seq);
+    let params = AttentionParams::new(batch, seq, heads, dh).windowed(window);
+    let biased = NumericCheck {
+        name: format!("attention {batch}x{seq}, window ±{window}, ALiBi"),
+        params: bytemuck::cast_slice(&[AttentionParams {
+            relative: 1,
+            ..params
+        }])
+        .to_vec(),
+        inputs: vec![f32s(&qkv), mask_input],
+        after: vec![f32s(&alibi)],
+        expected: cpu::attention_with(&qkv, &mask, batch, seq, heads, dh, window, Some(&alibi)),
+        ..attention.clone()
+    };
+    vec![gemm, glu, attention, biased]
 }
