@@ -467,29 +467,12 @@ impl TensorStore {
             None => None,
         };
         if !arch.reads_bert_heads() {
-            // Other architectures' heads have other names and layouts: the encoder only.
-            let pooler = if self.tensors.contains_key("pooler.dense.weight") {
-                Some((
-                    self.take("pooler.dense.weight", &[h, h])?,
-                    self.take("pooler.dense.bias", &[h])?,
-                ))
-            } else {
-                None
-            };
-            return Ok(BertWeights {
-                word_embeddings,
-                position_embeddings,
-                token_type_embeddings,
-                emb_ln_g,
-                emb_ln_b,
-                layers,
-                final_norm,
-                relative_bias,
-                pooler,
-                classifier: None,
-                head_dense: None,
-                mlm: None,
-                nsp: None,
+            // Other architectures' heads have other names and layouts: the encoder (and a
+            // pooler) only, so none of BERT's head tensors below is looked for.
+            self.tensors.retain(|k, _| {
+                !["classifier.", "head.", "cls."]
+                    .iter()
+                    .any(|p| k.starts_with(p))
             });
         }
         let pooler = if self.tensors.contains_key("pooler.dense.weight") {
