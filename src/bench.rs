@@ -12,7 +12,7 @@ use crate::weights::BertWeights;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 /// Where the weights come from.
 #[derive(Clone, Debug)]

@@ -334,34 +334,55 @@ pub struct Engine {
     model_dir: Option<PathBuf>,
     sentence: SentenceConfig,
     plans: Mutex<PlanCache>,
-    /// The thread that runs `*_async` calls (started on the first one).
+    /// The thread that runs `*_async` calls (started on the first one; none in a browser).
+    #[cfg(not(target_arch = "wasm32"))]
     async_worker: std::sync::OnceLock<std::sync::mpsc::Sender<AsyncJob>>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 type AsyncJob = Box<dyn FnOnce() + Send>;
 
+#[cfg(not(target_arch = "wasm32"))]
 struct Slot<T> {
     value: Option<T>,
     waker: Option<std::task::Waker>,
 }
 
-/// The result of an `*_async` call: a future that completes when the engine's worker thread
-/// has run the call. Awaiting it never blocks the executor (the GPU wait happens on that
-/// thread), so it can be awaited from tokio, async-std or any other executor directly.
+/// The result of an `*_async` call. Natively it completes when the engine's worker thread has
+/// run the call: awaiting it never blocks the executor (the GPU wait happens on that thread), so
+/// it can be awaited from tokio, async-std or any other executor directly. In a browser page
+/// (wasm32, one thread) the call itself is the future, driven by the page's event loop.
 pub struct EngineFuture<T> {
-    slot: Arc<Mutex<Slot<T>>>,
+    inner: FutureState<T>,
+}
+
+enum FutureState<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    Worker(Arc<Mutex<Slot<T>>>),
+    #[cfg(target_arch = "wasm32")]
+    Local(std::pin::Pin<Box<dyn std::future::Future<Output = T>>>),
 }
 
 impl<T> std::future::Future for EngineFuture<T> {
     type Output = T;
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
-        let mut s = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        match s.value.take() {
-            Some(v) => std::task::Poll::Ready(v),
-            None => {
-                s.waker = Some(cx.waker().clone());
-                std::task::Poll::Pending
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        match &mut self.inner {
+            #[cfg(not(target_arch = "wasm32"))]
+            FutureState::Worker(slot) => {
+                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
+                match s.value.take() {
+                    Some(v) => std::task::Poll::Ready(v),
+                    None => {
+                        s.waker = Some(cx.waker().clone());
+                        std::task::Poll::Pending
+                    }
+                }
             }
+            #[cfg(target_arch = "wasm32")]
+            FutureState::Local(f) => f.as_mut().poll(cx),
         }
     }
 }
@@ -403,6 +424,21 @@ impl Engine {
         safetensors: &[u8],
         opts: EngineOptions,
     ) -> Result<Self> {
+        crate::gpu::block_on(Self::from_memory_async(
+            config_json,
+            tokenizer_json,
+            safetensors,
+            opts,
+        ))
+    }
+
+    /// [`Engine::from_memory`] as a future: a browser page awaits the adapter and device.
+    pub async fn from_memory_async(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        safetensors: &[u8],
+        opts: EngineOptions,
+    ) -> Result<Self> {
         let config_name = Path::new("<memory>/config.json");
         let text = std::str::from_utf8(config_json).map_err(|e| Error::Config {
             path: config_name.to_path_buf(),
@@ -415,7 +451,7 @@ impl Engine {
             safetensors,
         )?
         .into_weights(&config)?;
-        let ctx = Arc::new(GpuContext::new(&opts.gpu)?);
+        let ctx = Arc::new(GpuContext::new_async(&opts.gpu).await?);
         Self::from_parts(ctx, config, &weights, Some(pre), opts)
     }
 
@@ -466,6 +502,7 @@ impl Engine {
             opts,
             model_dir: None,
             sentence: SentenceConfig::default(),
+            #[cfg(not(target_arch = "wasm32"))]
             async_worker: std::sync::OnceLock::new(),
             plans: Mutex::new(PlanCache {
                 plans: HashMap::new(),
@@ -655,47 +692,71 @@ impl Engine {
         seq_length: Option<usize>,
         request: &Request,
     ) -> Result<Vec<Encoded>> {
-        let packed = self.preprocess(inputs, seq_length)?;
-        self.encode_packed(packed, request)
+        crate::gpu::block_on(self.encode_future(inputs, seq_length, request))
     }
 
-    /// Runs `f` on the engine's async worker thread; the future completes with its result.
-    fn spawn_async<T: Send + 'static>(
+    async fn encode_future(
+        &self,
+        inputs: &[Input],
+        seq_length: Option<usize>,
+        request: &Request,
+    ) -> Result<Vec<Encoded>> {
+        let packed = self.preprocess(inputs, seq_length)?;
+        self.encode_packed_future(packed, request).await
+    }
+
+    /// Runs the call `f` makes: natively on the engine's async worker thread (where its GPU
+    /// waits block), the future completing with its result; in a browser as the future itself.
+    fn spawn_async<T: Send + 'static, F>(
         self: &Arc<Self>,
-        f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
-    ) -> EngineFuture<Result<T>> {
-        let slot = Arc::new(Mutex::new(Slot {
-            value: None,
-            waker: None,
-        }));
-        let done = slot.clone();
-        let engine = self.clone();
-        let job: AsyncJob = Box::new(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&engine)))
+        f: impl FnOnce(Arc<Engine>) -> F + Send + 'static,
+    ) -> EngineFuture<Result<T>>
+    where
+        F: std::future::Future<Output = Result<T>> + 'static,
+    {
+        #[cfg(target_arch = "wasm32")]
+        return EngineFuture {
+            inner: FutureState::Local(Box::pin(f(self.clone()))),
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let slot = Arc::new(Mutex::new(Slot {
+                value: None,
+                waker: None,
+            }));
+            let done = slot.clone();
+            let engine = self.clone();
+            let job: AsyncJob = Box::new(move || {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    crate::gpu::block_on(f(engine))
+                }))
                 .unwrap_or_else(|_| Err(Error::Device("an async engine call panicked".into())));
-            let mut s = done.lock().unwrap_or_else(|e| e.into_inner());
-            s.value = Some(r);
-            if let Some(w) = s.waker.take() {
-                w.wake();
+                let mut s = done.lock().unwrap_or_else(|e| e.into_inner());
+                s.value = Some(r);
+                if let Some(w) = s.waker.take() {
+                    w.wake();
+                }
+            });
+            let sender = self.async_worker.get_or_init(|| {
+                let (tx, rx) = std::sync::mpsc::channel::<AsyncJob>();
+                // The thread ends when the engine (and with it the sender) is dropped.
+                let _ = std::thread::Builder::new()
+                    .name("wgbert-async".into())
+                    .spawn(move || {
+                        for job in rx {
+                            job();
+                        }
+                    });
+                tx
+            });
+            if let Err(e) = sender.send(job) {
+                // The worker could not start: run the call here rather than lose it.
+                (e.0)();
             }
-        });
-        let sender = self.async_worker.get_or_init(|| {
-            let (tx, rx) = std::sync::mpsc::channel::<AsyncJob>();
-            // The thread ends when the engine (and with it the sender) is dropped.
-            let _ = std::thread::Builder::new()
-                .name("wgbert-async".into())
-                .spawn(move || {
-                    for job in rx {
-                        job();
-                    }
-                });
-            tx
-        });
-        if let Err(e) = sender.send(job) {
-            // The worker could not start: run the call here rather than lose it.
-            (e.0)();
+            EngineFuture {
+                inner: FutureState::Worker(slot),
+            }
         }
-        EngineFuture { slot }
     }
 
     /// [`Engine::embed`] as a future: the work runs on the engine's worker thread, so awaiting
@@ -704,7 +765,9 @@ impl Engine {
         self: &Arc<Self>,
         inputs: Vec<Input>,
     ) -> EngineFuture<Result<Vec<Vec<f32>>>> {
-        self.spawn_async(move |e| e.embed(&inputs))
+        self.spawn_async(move |e| async move {
+            e.embed_opts_future(&inputs, &EmbedOptions::default()).await
+        })
     }
 
     /// [`Engine::encode`] as a future (see [`Engine::embed_async`]).
@@ -714,7 +777,9 @@ impl Engine {
         seq_length: Option<usize>,
         request: Request,
     ) -> EngineFuture<Result<Vec<Encoded>>> {
-        self.spawn_async(move |e| e.encode(&inputs, seq_length, &request))
+        self.spawn_async(
+            move |e| async move { e.encode_future(&inputs, seq_length, &request).await },
+        )
     }
 
     /// Sentence embeddings of `inputs`, pooled and normalised as the engine's options say, else
@@ -726,10 +791,20 @@ impl Engine {
 
     /// [`Engine::embed`] with a prompt and Matryoshka truncation ([`EmbedOptions`]).
     pub fn embed_opts(&self, inputs: &[Input], opts: &EmbedOptions) -> Result<Vec<Vec<f32>>> {
+        crate::gpu::block_on(self.embed_opts_future(inputs, opts))
+    }
+
+    async fn embed_opts_future(
+        &self,
+        inputs: &[Input],
+        opts: &EmbedOptions,
+    ) -> Result<Vec<Vec<f32>>> {
         self.check_dimensions(opts)?;
         let inputs =
             self.with_prompt(inputs, opts.prompt_name.as_deref(), opts.prompt.as_deref())?;
-        let mut out = self.embed_with(&inputs, self.pooling(), self.normalize())?;
+        let mut out = self
+            .embed_with_future(&inputs, self.pooling(), self.normalize())
+            .await?;
         if let Some(d) = opts.dimensions {
             for v in &mut out {
                 v.truncate(d);
@@ -782,6 +857,15 @@ impl Engine {
         pooling: Pooling,
         normalize: bool,
     ) -> Result<Vec<Vec<f32>>> {
+        crate::gpu::block_on(self.embed_with_future(inputs, pooling, normalize))
+    }
+
+    async fn embed_with_future(
+        &self,
+        inputs: &[Input],
+        pooling: Pooling,
+        normalize: bool,
+    ) -> Result<Vec<Vec<f32>>> {
         self.check_modules()?;
         if self.sentence.colbert.is_some() {
             return Err(Error::Unsupported(
@@ -802,7 +886,9 @@ impl Engine {
             normalize,
             ..Default::default()
         };
-        let out = self.encode(inputs, Some(self.embed_seq_length()), &request)?;
+        let out = self
+            .encode_future(inputs, Some(self.embed_seq_length()), &request)
+            .await?;
         Ok(out
             .into_iter()
             .map(|e| e.embedding.unwrap_or_default())
@@ -1382,6 +1468,14 @@ impl Engine {
     /// longest input (padding keys are masked out exactly, so the vectors are the same up to
     /// float rounding: bit for bit unless trimming moves a GEMM to the small-M kernel).
     pub fn encode_packed(&self, packed: Vec<Packed>, request: &Request) -> Result<Vec<Encoded>> {
+        crate::gpu::block_on(self.encode_packed_future(packed, request))
+    }
+
+    async fn encode_packed_future(
+        &self,
+        packed: Vec<Packed>,
+        request: &Request,
+    ) -> Result<Vec<Encoded>> {
         if request.pooled_output && !self.has_pooler() {
             return Err(Error::Unsupported(
                 "this checkpoint has no pooler (pooler.dense.*), so pooled_output is unavailable; ask for sequence_output or the embedding".into(),
@@ -1434,7 +1528,9 @@ impl Engine {
                 }
                 mask.extend_from_slice(&p.input_mask[..run_seq]);
             }
-            let fwd = self.run(b, run_seq, &ids, &types, &mask, request)?;
+            let fwd = self
+                .run_future(b, run_seq, &ids, &types, &mask, request)
+                .await?;
             for (i, (p, &slot)) in chunk.into_iter().zip(batch).enumerate() {
                 let row = |v: &Option<Vec<f32>>, width: usize| {
                     v.as_ref().map(|v| v[i * width..(i + 1) * width].to_vec())
@@ -1496,19 +1592,31 @@ impl Engine {
             .min(crate::kernels::MAX_GROUPS_PER_DIM as usize)
     }
 
-    /// Runs `f` on the cached plan for `b × s` (built on first use).
-    fn with_plan<T>(
+    /// The plan cache, locked. Natively a second thread waits for it; a browser page has one
+    /// thread, where a held lock means a call that is still awaiting the GPU: an error, not a
+    /// deadlock.
+    fn lock_plans(&self) -> Result<std::sync::MutexGuard<'_, PlanCache>> {
+        let poisoned = |_| Error::Device("plan cache poisoned by an earlier panic".into());
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.plans.lock().map_err(poisoned);
+        #[cfg(target_arch = "wasm32")]
+        return self.plans.try_lock().map_err(|e| match e {
+            std::sync::TryLockError::Poisoned(p) => poisoned(p),
+            std::sync::TryLockError::WouldBlock => Error::InvalidInput(
+                "this engine is still running an earlier call: await it before the next".into(),
+            ),
+        });
+    }
+
+    /// The cached plan for `b × s` (built on first use).
+    fn plan<'a>(
         &self,
+        cache: &'a mut PlanCache,
         b: usize,
         s: usize,
         request: &Request,
-        f: impl FnOnce(&mut Plan) -> Result<T>,
-    ) -> Result<T> {
+    ) -> Result<&'a mut Plan> {
         let key = PlanKey::new(b, s, request);
-        let mut cache = self
-            .plans
-            .lock()
-            .map_err(|_| Error::Device("plan cache poisoned by an earlier panic".into()))?;
         cache.clock += 1;
         let now = cache.clock;
         if !cache.plans.contains_key(&key) {
@@ -1529,7 +1637,15 @@ impl Engine {
             .get_mut(&key)
             .ok_or_else(|| Error::Device("plan vanished from the cache".into()))?;
         *t = now;
-        f(plan)
+        Ok(plan)
+    }
+
+    /// Kernel dispatches of one forward pass of `b` sequences of `s` tokens for `request` (the
+    /// plan's recorded calls, built on first use; a pass is one compute pass and one
+    /// submission).
+    pub fn dispatches(&self, b: usize, s: usize, request: &Request) -> Result<usize> {
+        let mut cache = self.lock_plans()?;
+        Ok(self.plan(&mut cache, b, s, request)?.dispatches().len())
     }
 
     /// One forward pass of `b` packed sequences with a GPU timestamp around every kernel call;
@@ -1543,9 +1659,9 @@ impl Engine {
         mask: &[u32],
         request: &Request,
     ) -> Result<Vec<crate::model::KernelTime>> {
-        self.with_plan(b, s, request, |plan| {
-            plan.profile(&self.ctx, ids, types, mask)
-        })
+        let mut cache = self.lock_plans()?;
+        self.plan(&mut cache, b, s, request)?
+            .profile(&self.ctx, ids, types, mask)
     }
 
     /// One forward pass of `b` packed sequences of `s` tokens, through the plan cache.
@@ -1558,9 +1674,27 @@ impl Engine {
         mask: &[u32],
         request: &Request,
     ) -> Result<crate::model::ForwardOutput> {
-        self.with_plan(b, s, request, |plan| {
-            plan.forward(&self.ctx, ids, types, mask, request)
-        })
+        crate::gpu::block_on(self.run_future(b, s, ids, types, mask, request))
+    }
+
+    // The plan stays locked until its staging buffers are read: another pass on it meanwhile
+    // would reuse them. Natively this future runs under `block_on` on one thread, so the wait
+    // is the blocking one it always was; in a page a second call finds the lock taken and gets
+    // an error (the JavaScript API queues calls, so it never sees one).
+    #[allow(clippy::await_holding_lock)]
+    async fn run_future(
+        &self,
+        b: usize,
+        s: usize,
+        ids: &[u32],
+        types: &[u32],
+        mask: &[u32],
+        request: &Request,
+    ) -> Result<crate::model::ForwardOutput> {
+        let mut cache = self.lock_plans()?;
+        self.plan(&mut cache, b, s, request)?
+            .forward_async(&self.ctx, ids, types, mask, request)
+            .await
     }
 }
 

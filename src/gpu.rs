@@ -49,7 +49,10 @@ async fn enumerate(opts: &GpuOptions) -> Vec<wgpu::Adapter> {
 /// The adapters `opts.backends` offers, as [`GpuOptions::adapter_name`] chooses among them
 /// (name, PCI bus id, device type, backend, driver).
 pub fn adapters(opts: &GpuOptions) -> Vec<wgpu::AdapterInfo> {
-    pollster::block_on(enumerate(opts))
+    // In a browser the list needs the page's event loop: empty there (GpuContext::new_async
+    // reports the adapter it opened).
+    block_on(async { Ok(enumerate(opts).await) })
+        .unwrap_or_default()
         .iter()
         .map(|a| a.get_info())
         .collect()
@@ -71,8 +74,83 @@ impl Default for GpuOptions {
 /// Longest wait for one submission before it is reported as an error instead of a hang.
 pub const GPU_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Completion of each `map_async` of one readback, filled in by the callbacks.
-type MapResults = Arc<Mutex<Vec<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>>;
+/// Completion of each `map_async` of one readback, filled in by the callbacks, and the task to
+/// wake when the last one arrives.
+struct MapState {
+    results: Vec<Option<std::result::Result<(), wgpu::BufferAsyncError>>>,
+    waker: Option<std::task::Waker>,
+}
+
+/// Ready when every map callback of one readback has run. Natively the device was already
+/// waited on; when several threads share it, another thread's poll may run our callbacks a
+/// moment later, so a pending poll polls the device once more and asks to be polled again
+/// (bounded by `deadline`). In a browser the last callback wakes the task.
+struct MapWait<'a> {
+    state: Arc<Mutex<MapState>>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    device: &'a wgpu::Device,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    deadline: web_time::Instant,
+}
+
+impl std::future::Future for MapWait<'_> {
+    type Output = Result<()>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        let done = || -> Result<bool> {
+            let mut s = self
+                .state
+                .lock()
+                .map_err(|_| Error::Device("map state poisoned".into()))?;
+            if s.results.iter().all(Option::is_some) {
+                return Ok(true);
+            }
+            s.waker = Some(cx.waker().clone());
+            Ok(false)
+        };
+        match done() {
+            Ok(true) => return std::task::Poll::Ready(Ok(())),
+            Err(e) => return std::task::Poll::Ready(Err(e)),
+            Ok(false) => {}
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            if web_time::Instant::now() > self.deadline {
+                return std::task::Poll::Ready(Err(Error::Device(
+                    "the GPU did not finish the readback within 60 s".into(),
+                )));
+            }
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            cx.waker().wake_by_ref();
+        }
+        std::task::Poll::Pending
+    }
+}
+
+/// Runs a future of wgbert's to completion on this thread. Natively it blocks (pollster). A
+/// browser page cannot block: its GPU work completes only once control returns to the page's
+/// event loop, so there a future that is not ready at once is an error pointing to the async
+/// calls, never a hang.
+pub fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        pollster::block_on(f)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => Err(Error::Unsupported(
+                "a browser page cannot wait for the GPU: use the async calls (Engine::from_memory_async, Engine::embed_async, Engine::encode_async)".into(),
+            )),
+        }
+    }
+}
 
 /// An adapter, its device and queue, and what it offers.
 pub struct GpuContext {
@@ -157,10 +235,11 @@ fn device_type_rank(t: wgpu::DeviceType) -> u32 {
 impl GpuContext {
     /// Picks an adapter as `opts` say and opens a device on it.
     pub fn new(opts: &GpuOptions) -> Result<Self> {
-        pollster::block_on(Self::new_async(opts))
+        block_on(Self::new_async(opts))
     }
 
-    async fn new_async(opts: &GpuOptions) -> Result<Self> {
+    /// [`GpuContext::new`] as a future (a browser page must await the adapter and device).
+    pub async fn new_async(opts: &GpuOptions) -> Result<Self> {
         let backends = opts.backends.unwrap_or(wgpu::Backends::PRIMARY);
         let mut adapters = enumerate(opts).await;
         let names = || {
@@ -390,53 +469,65 @@ impl GpuContext {
         Ok(())
     }
 
-    /// Waits for `index`, maps every staging buffer and returns its first `len` bytes.
+    /// Waits for `index`, maps every staging buffer and returns its first `len` bytes
+    /// ([`GpuContext::read_bytes`], waited for on this thread).
     pub fn wait_bytes(
         &self,
         index: wgpu::SubmissionIndex,
         staging: &[(&wgpu::Buffer, usize)],
     ) -> Result<Vec<Vec<u8>>> {
-        let results: MapResults = Arc::new(Mutex::new(vec![None; staging.len()]));
+        block_on(self.read_bytes(index, staging))
+    }
+
+    /// Maps every staging buffer once `index` is done and returns its first `len` bytes. Natively
+    /// the device is polled here (the future is ready when it is first polled, or the wait
+    /// failed); in a browser the mapping completes when control returns to the page's event
+    /// loop, which wakes the future.
+    pub async fn read_bytes(
+        &self,
+        index: wgpu::SubmissionIndex,
+        staging: &[(&wgpu::Buffer, usize)],
+    ) -> Result<Vec<Vec<u8>>> {
+        let state = Arc::new(Mutex::new(MapState {
+            results: vec![None; staging.len()],
+            waker: None,
+        }));
         for (i, (st, _)) in staging.iter().enumerate() {
-            let r = results.clone();
+            let r = state.clone();
             st.slice(..).map_async(wgpu::MapMode::Read, move |res| {
-                if let Ok(mut v) = r.lock() {
-                    v[i] = Some(res);
+                if let Ok(mut s) = r.lock() {
+                    s.results[i] = Some(res);
+                    if s.results.iter().all(Option::is_some)
+                        && let Some(w) = s.waker.take()
+                    {
+                        w.wake();
+                    }
                 }
             });
         }
+        #[cfg(not(target_arch = "wasm32"))]
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(index),
                 timeout: Some(GPU_TIMEOUT),
             })
             .map_err(|e| Error::Device(format!("waiting for the GPU failed ({e})")))?;
-        // When several threads share the device, another thread's poll may be the one that runs
-        // our map callbacks, a moment after our own poll returned: wait for them (bounded).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let all = results
-                .lock()
-                .map_err(|_| Error::Device("map state poisoned".into()))?
-                .iter()
-                .all(Option::is_some);
-            if all {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(Error::Device(
-                    "the GPU did not finish the readback within 60 s".into(),
-                ));
-            }
-            let _ = self.device.poll(wgpu::PollType::Poll);
-            std::thread::sleep(std::time::Duration::from_micros(200));
+        #[cfg(target_arch = "wasm32")]
+        let _ = index;
+        MapWait {
+            state: state.clone(),
+            device: &self.device,
+            deadline: web_time::Instant::now() + std::time::Duration::from_secs(60),
         }
-        self.check_errors()?;
-        let done = results
+        .await?;
+        let results = state
             .lock()
-            .map_err(|_| Error::Device("map state poisoned".into()))?;
+            .map_err(|_| Error::Device("map state poisoned".into()))?
+            .results
+            .clone();
+        self.check_errors()?;
         let mut out = Vec::with_capacity(staging.len());
-        for ((st, len), r) in staging.iter().zip(done.iter()) {
+        for ((st, len), r) in staging.iter().zip(results.iter()) {
             match r {
                 Some(Ok(())) => {}
                 Some(Err(e)) => {

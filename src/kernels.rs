@@ -315,6 +315,26 @@ pub enum Prelude {
     AttentionIo,
 }
 
+/// Who compiles the WGSL text. The specification (and a browser's compiler, e.g. Chrome's Tint)
+/// wants `enable subgroups;` before subgroup built-ins; naga (wgpu on Vulkan, Metal and DX12)
+/// takes the built-ins without it and refuses the `enable`. The text is otherwise the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// naga: wgpu's native back ends.
+    Naga,
+    /// A browser's WebGPU, which receives the text as written.
+    Browser,
+}
+
+impl Dialect {
+    /// The compiler of this build's target: the browser's on wasm32, naga elsewhere.
+    pub const HOST: Dialect = if cfg!(target_arch = "wasm32") {
+        Dialect::Browser
+    } else {
+        Dialect::Naga
+    };
+}
+
 /// A kernel's use of cooperative matrices: the fragment edge, the subgroups of its workgroup
 /// (one sub-tile each) and its workgroup memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -718,9 +738,16 @@ impl Kernel {
         self.spec().prelude == Prelude::Reduction
     }
 
-    /// The full WGSL source for a storage precision and a way of reducing: the storage type,
-    /// the named [`Act`] and [`PoolMode`] values, the prelude, the file, the epilogue.
+    /// The full WGSL source for a storage precision and a way of reducing, as this build hands
+    /// it to its compiler ([`Dialect::HOST`]).
     pub fn source_with(self, precision: Precision, reduction: Reduction) -> String {
+        self.source_in(precision, reduction, Dialect::HOST)
+    }
+
+    /// The full WGSL source for a storage precision, a way of reducing and a compiler: the
+    /// enables, the storage type, the named [`Act`] and [`PoolMode`] values, the prelude, the
+    /// file, the epilogue.
+    pub fn source_in(self, precision: Precision, reduction: Reduction, dialect: Dialect) -> String {
         let s = self.spec();
         let prelude = match (s.prelude, reduction) {
             (Prelude::None, _) => "",
@@ -734,6 +761,11 @@ impl Kernel {
             (Some(n), _) => format!("enable f16;\n{}{}", coop_prelude(n), precision.alias()),
             (None, Precision::F16) => format!("enable f16;\n{}", precision.alias()),
             (None, Precision::F32) => precision.alias().to_string(),
+        };
+        let subgroups = reduction == Reduction::Subgroup || self.coop_size().is_some();
+        let head = match dialect {
+            Dialect::Browser if subgroups => format!("enable subgroups;\n{head}"),
+            _ => head,
         };
         format!(
             "{head}{}{prelude}\n{}\n{}",
@@ -843,9 +875,16 @@ impl ShaderVariant {
         n
     }
 
-    /// The WGSL source (the constants are set at pipeline creation, not in the text).
+    /// The WGSL source as this build hands it to its compiler (the constants are set at
+    /// pipeline creation, not in the text).
     pub fn source(&self) -> String {
-        self.kernel.source_with(self.precision, self.reduction)
+        self.source_in(Dialect::HOST)
+    }
+
+    /// The WGSL source as `dialect`'s compiler takes it.
+    pub fn source_in(&self, dialect: Dialect) -> String {
+        self.kernel
+            .source_in(self.precision, self.reduction, dialect)
     }
 
     /// Whether it needs the adapter's SUBGROUP (subgroup reductions, cooperative matrices).
@@ -1370,6 +1409,9 @@ pub struct Kernels {
     layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     modules: Mutex<HashMap<Kernel, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<(Kernel, u32), Arc<wgpu::ComputePipeline>>>,
+    /// Bound where a kernel has a written binding it does not use in a call (WebGPU refuses a
+    /// written buffer bound twice in one dispatch; the kernel never touches this one).
+    unused: wgpu::Buffer,
 }
 
 /// One recorded kernel call: pipeline, bindings and grid. A plan is a list of these.
@@ -1487,8 +1529,15 @@ impl Kernels {
                 });
             layouts.insert(k, (bgl, pl));
         }
+        let unused = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("unused"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
         Kernels {
             disk_cache: None,
+            unused,
             ctx,
             precision,
             gemm,
@@ -1647,7 +1696,7 @@ impl Kernels {
                 })
         });
         let (_, layout) = &self.layouts[&kernel];
-        let started = std::time::Instant::now();
+        let started = web_time::Instant::now();
         let pipeline = self
             .ctx
             .device
@@ -1695,6 +1744,21 @@ impl Kernels {
                 kernel.bindings().len(),
                 buffers.len()
             )));
+        }
+        // WebGPU (a browser) refuses a dispatch whose written buffer is bound twice; the native
+        // back ends would run it. Checked on every platform, so native tests find it.
+        for (i, (b, access)) in buffers.iter().zip(kernel.bindings()).enumerate() {
+            if *access != Access::ReadWrite {
+                continue;
+            }
+            if let Some(j) = (0..buffers.len()).find(|&j| j != i && buffers[j] == *b) {
+                return Err(crate::Error::Device(format!(
+                    "{label}: kernel {} would bind one buffer at bindings {} (written) and {}, which WebGPU forbids; this is a bug in wgbert",
+                    kernel.name(),
+                    i + 1,
+                    j + 1
+                )));
+            }
         }
         let max = self.ctx.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
@@ -1792,14 +1856,14 @@ impl Kernels {
         };
         let grid = row_grid(rows as u32);
         // Unused bindings get a buffer the kernel does not touch: x (read) for the residual,
-        // out (never written twice: the sum is not written) for the sum.
+        // the spare buffer for the sum (a written binding may alias nothing).
         let buffers = [
             x,
             residual.unwrap_or(x),
             gamma,
             beta,
             out,
-            sum.unwrap_or(out),
+            sum.unwrap_or(&self.unused),
         ];
         self.dispatch(label, Kernel::AddLayerNorm, 0, &params, &buffers, grid)
     }

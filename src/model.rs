@@ -1387,6 +1387,18 @@ impl Plan {
         mask: &[u32],
         request: &Request,
     ) -> Result<ForwardOutput> {
+        crate::gpu::block_on(self.forward_async(ctx, ids, types, mask, request))
+    }
+
+    /// [`Plan::forward`] as a future: the readback is awaited ([`GpuContext::read_bytes`]).
+    pub async fn forward_async(
+        &mut self,
+        ctx: &GpuContext,
+        ids: &[u32],
+        types: &[u32],
+        mask: &[u32],
+        request: &Request,
+    ) -> Result<ForwardOutput> {
         let (b, s, h) = (self.key.batch, self.key.seq, self.hidden);
         let m = b * s;
         if request.encoder_outputs && !self.key.all_layers {
@@ -1517,7 +1529,8 @@ impl Plan {
             .map(|((_, l), st)| (st, l * e))
             .collect();
         let mut got = ctx
-            .wait_bytes(index, &staged)?
+            .read_bytes(index, &staged)
+            .await?
             .into_iter()
             .map(|b| self.kernels.decode(&b));
 

@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::model::Pooling;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The embedding recipe of a model folder.
@@ -331,6 +332,69 @@ impl DenseModule {
     }
 }
 
+/// A model folder's files: on disk, or held in memory by their path in the folder.
+enum Folder<'a> {
+    Dir(&'a Path),
+    Memory(&'a HashMap<String, Vec<u8>>),
+}
+
+/// `file` of the module at `path` in the folder (`1_Pooling/config.json`; `path` may be empty).
+fn module_file(path: &str, file: &str) -> String {
+    let path = path.trim_start_matches("./").trim_end_matches('/');
+    if path.is_empty() {
+        file.to_string()
+    } else {
+        format!("{path}/{file}")
+    }
+}
+
+impl Folder<'_> {
+    /// Where `rel` is, for messages (`<memory>/…` for files in memory).
+    fn path(&self, rel: &str) -> PathBuf {
+        match self {
+            Folder::Dir(d) => d.join(rel),
+            Folder::Memory(_) => Path::new("<memory>").join(rel),
+        }
+    }
+
+    fn exists(&self, rel: &str) -> bool {
+        match self {
+            Folder::Dir(d) => d.join(rel).is_file(),
+            Folder::Memory(m) => m.contains_key(rel),
+        }
+    }
+
+    fn json(&self, rel: &str) -> Result<Value> {
+        match self {
+            Folder::Dir(d) => read_json(&d.join(rel)),
+            Folder::Memory(m) => {
+                let path = self.path(rel);
+                let bytes = m.get(rel).ok_or_else(|| {
+                    Error::ModelNotFound(format!(
+                        "{} is missing: modules.json names it; pass it with the other files",
+                        path.display()
+                    ))
+                })?;
+                serde_json::from_slice(bytes).map_err(|e| Error::Config {
+                    path,
+                    message: format!("not valid JSON ({e})"),
+                })
+            }
+        }
+    }
+
+    /// The folder of a module whose weights are read later, from disk.
+    fn weights_dir(&self, rel: &str, what: &str) -> Result<PathBuf> {
+        match self {
+            Folder::Dir(d) => Ok(d.join(rel)),
+            Folder::Memory(_) => Err(Error::Unsupported(format!(
+                "{what} ({}) has weights of its own, which are read from a model folder on disk, not from files in memory; load the folder with Engine::from_dir",
+                self.path(rel).display()
+            ))),
+        }
+    }
+}
+
 fn read_json(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| Error::Config {
@@ -401,26 +465,39 @@ pub fn pooling_from_config(path: &Path, v: &Value) -> Result<Pooling> {
 impl SentenceConfig {
     /// Reads the recipe of the model folder `dir`; the default where it has no `modules.json`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
-        let modules_path = dir.join("modules.json");
+        Self::read(&Folder::Dir(dir))
+    }
+
+    /// The recipe from a folder's files held in memory, by their path in the folder
+    /// (`modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`,
+    /// `config_sentence_transformers.json`, `tokenizer_config.json`), e.g. a browser page's.
+    /// Modules with weights of their own (Dense, bge-m3's heads) are read from a folder on disk
+    /// only: naming one here is an error that says so.
+    pub fn from_files(files: &HashMap<String, Vec<u8>>) -> Result<Self> {
+        Self::read(&Folder::Memory(files))
+    }
+
+    fn read(dir: &Folder) -> Result<Self> {
+        let modules_path = dir.path("modules.json");
         let mut cfg = SentenceConfig::default();
-        let st = dir.join("sentence_bert_config.json");
-        if st.exists() {
-            cfg.max_seq_length = read_json(&st)?
+        if dir.exists("sentence_bert_config.json") {
+            cfg.max_seq_length = dir
+                .json("sentence_bert_config.json")?
                 .get("max_seq_length")
                 .and_then(|v| v.as_u64())
                 .map(|n| n as usize);
         }
-        let cst = dir.join("config_sentence_transformers.json");
-        if cst.exists() {
-            let v = read_json(&cst)?;
+        if dir.exists("config_sentence_transformers.json") {
+            let cst = dir.path("config_sentence_transformers.json");
+            let v = dir.json("config_sentence_transformers.json")?;
             cfg.read_prompts(&cst, &v)?;
             cfg.colbert = ColbertConfig::from_json(&cst, &v)?;
         }
-        let heads = ["colbert_linear.pt", "sparse_linear.pt"].map(|f| dir.join(f).is_file());
+        let heads = ["colbert_linear.pt", "sparse_linear.pt"].map(|f| dir.exists(f));
         match heads {
             [true, true] => {
                 cfg.bge_m3 = Some(BgeM3Heads {
-                    dir: dir.to_path_buf(),
+                    dir: dir.weights_dir("", "bge-m3's heads")?,
                 })
             }
             [false, false] => {}
@@ -432,14 +509,14 @@ impl SentenceConfig {
                 };
                 return Err(Error::ModelNotFound(format!(
                     "{} has one of bge-m3's two heads but not {missing}; copy both colbert_linear.pt and sparse_linear.pt from the model's release",
-                    dir.display()
+                    dir.path("").display()
                 )));
             }
         }
-        if !modules_path.exists() {
+        if !dir.exists("modules.json") {
             return Ok(cfg);
         }
-        let modules = read_json(&modules_path)?;
+        let modules = dir.json("modules.json")?;
         let list = modules
             .as_array()
             .ok_or_else(|| bad(&modules_path, "expected a list of modules".into()))?;
@@ -452,12 +529,14 @@ impl SentenceConfig {
             match kind {
                 "Transformer" | "MLMTransformer" => {}
                 "SpladePooling" => {
-                    let p = dir.join(path).join("config.json");
-                    cfg.splade = Some(splade_from_config(&p, &read_json(&p)?)?);
+                    let rel = module_file(path, "config.json");
+                    let v = dir.json(&rel)?;
+                    cfg.splade = Some(splade_from_config(&dir.path(&rel), &v)?);
                 }
                 "Pooling" => {
-                    let p = dir.join(path).join("config.json");
-                    pooling = Some(pooling_from_config(&p, &read_json(&p)?)?);
+                    let rel = module_file(path, "config.json");
+                    let v = dir.json(&rel)?;
+                    pooling = Some(pooling_from_config(&dir.path(&rel), &v)?);
                 }
                 "Normalize" => normalize = true,
                 // ColBERT: Dense modules project every token (no pooling before them).
@@ -466,7 +545,9 @@ impl SentenceConfig {
                         && !normalize
                         && cfg.unsupported.is_none() =>
                 {
-                    cfg.dense.push(DenseModule::from_dir(&dir.join(path))?);
+                    cfg.dense.push(DenseModule::from_dir(
+                        &dir.weights_dir(path, "a Dense module")?,
+                    )?);
                 }
                 _ => {
                     cfg.unsupported
@@ -506,9 +587,9 @@ impl SentenceConfig {
         // Folders saved by sentence-transformers 5+ keep the length in the tokenizer's
         // `model_max_length` (tokenizer_config.json), which is what it truncates to when
         // sentence_bert_config.json names none (HF's "unset" is a huge sentinel).
-        let tc = dir.join("tokenizer_config.json");
-        if cfg.max_seq_length.is_none() && tc.is_file() {
-            cfg.max_seq_length = read_json(&tc)?
+        if cfg.max_seq_length.is_none() && dir.exists("tokenizer_config.json") {
+            cfg.max_seq_length = dir
+                .json("tokenizer_config.json")?
                 .get("model_max_length")
                 .and_then(|v| v.as_u64())
                 .filter(|&n| n > 0 && n < 1_000_000)

@@ -5,7 +5,7 @@
 //! (`tests/web/`: Chrome's Tint compiles each one).
 
 use crate::error::{Error, Result};
-use crate::kernels::{Reduction, ShaderVariant};
+use crate::kernels::{Dialect, Reduction, ShaderVariant};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,9 +30,13 @@ pub struct DumpedVariant {
     pub needs: Vec<&'static str>,
     /// The entry point.
     pub entry_point: &'static str,
-    /// The WGSL source (only in `variants.js`).
+    /// The WGSL source as naga takes it (only in `variants.js`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The WGSL source as wgbert hands it to a browser (`enable subgroups;` where the variant
+    /// uses subgroups; only in `variants.js`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_source: Option<String>,
 }
 
 /// Describes `v` (with its source when `with_source`).
@@ -60,7 +64,8 @@ pub fn describe(v: &ShaderVariant, with_source: bool) -> DumpedVariant {
         constants: v.constants.iter().copied().collect(),
         needs,
         entry_point: "main",
-        source: with_source.then(|| v.source()),
+        source: with_source.then(|| v.source_in(Dialect::Naga)),
+        browser_source: with_source.then(|| v.source_in(Dialect::Browser)),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::kernels::{Act, GemmParams, GemmVariant, KernelOptions, Kernels, Preci
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 /// The probe: one BERT-sized projection, small enough to take well under a second on a CPU
 /// driver (2 × 512 × 768 × 768 = 0.6 GFLOP). Where one dispatch of it takes at least

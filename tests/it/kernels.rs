@@ -156,6 +156,31 @@ fn gemm_accumulating_epilogue_adds_to_what_c_holds() {
     }
 }
 
+/// WebGPU refuses a dispatch whose written buffer is also bound elsewhere (the native back ends
+/// run it): every dispatch is checked for that, on every platform, so a plan a browser would
+/// refuse fails here. The LayerNorm without a kept sum binds a spare buffer for it.
+#[test]
+fn a_written_buffer_bound_twice_is_refused_as_webgpu_does() {
+    let k = kernels();
+    let ctx = k.ctx();
+    let x = ctx.storage("x", 4 * 8).unwrap();
+    let g = ctx.storage("g", 8).unwrap();
+    let out = ctx.storage("out", 4 * 8).unwrap();
+    // out doubles as the residual: read at binding 2, written at binding 5.
+    let e = k
+        .layernorm("alias", 4, 8, 1e-5, &x, Some(&out), [&g, &g], &out, None)
+        .err()
+        .expect("a written buffer bound twice must be refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("bindings 5 (written) and 2") && text.contains("WebGPU"),
+        "{text}"
+    );
+    // Without a residual or a kept sum nothing aliases.
+    k.layernorm("plain", 4, 8, 1e-5, &x, None, [&g, &g], &out, None)
+        .unwrap();
+}
+
 /// The LayerNorm kernel's modes: without a residual (a plain LayerNorm), and with the sum
 /// written out (pre-LayerNorm blocks).
 #[test]

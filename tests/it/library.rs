@@ -94,6 +94,66 @@ fn an_engine_from_memory_equals_one_from_the_folder() {
     assert!(e.contains("safetensors"), "{e}");
 }
 
+/// A browser page has the folder's files in memory: `SentenceConfig::from_files` reads the same
+/// recipe as `from_dir`, `Engine::from_memory_async` (what the page awaits) gives the blocking
+/// call's engine, and a module with weights of its own (Dense) is refused with the reason.
+#[test]
+fn a_folder_in_memory_gives_the_folder_s_recipe_and_vectors() {
+    use std::collections::HashMap;
+    use wgbert::SentenceConfig;
+    let files = |dir: &std::path::Path, names: &[&str]| -> HashMap<String, Vec<u8>> {
+        names
+            .iter()
+            .filter_map(|n| Some((n.to_string(), std::fs::read(dir.join(n)).ok()?)))
+            .collect()
+    };
+    let dir = minilm_dir();
+    let small = [
+        "modules.json",
+        "1_Pooling/config.json",
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+        "tokenizer_config.json",
+    ];
+    let mem = SentenceConfig::from_files(&files(&dir, &small)).unwrap();
+    assert_eq!(mem, SentenceConfig::from_dir(&dir).unwrap());
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    let mut engine = pollster::block_on(Engine::from_memory_async(
+        &read("config.json"),
+        &read("tokenizer.json"),
+        &read("model.safetensors"),
+        EngineOptions::default(),
+    ))
+    .unwrap();
+    engine.set_sentence_config(mem).unwrap();
+    let disk = Engine::from_dir(&dir, EngineOptions::default()).unwrap();
+    let texts = [Input::from("a county fair")];
+    assert_eq!(engine.embed(&texts).unwrap(), disk.embed(&texts).unwrap());
+    assert_eq!(engine.embed_seq_length(), disk.embed_seq_length());
+
+    let dense = data("tiny-st-dense");
+    let e = SentenceConfig::from_files(&files(
+        &dense,
+        &[
+            "modules.json",
+            "1_Pooling/config.json",
+            "2_Dense/config.json",
+        ],
+    ))
+    .expect_err("a Dense module cannot be read from memory")
+    .to_string();
+    assert!(e.contains("Dense") && e.contains("from_dir"), "{e}");
+    // A file modules.json names but the page did not pass.
+    let e = SentenceConfig::from_files(&files(&dir, &["modules.json"]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("1_Pooling/config.json") && e.contains("missing"),
+        "{e}"
+    );
+}
+
 /// The library decides nothing from the environment: outside the command line (src/main.rs,
 /// src/cli/), only `EngineOptions::from_env` in src/engine.rs reads a variable.
 #[test]

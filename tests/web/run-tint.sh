@@ -35,7 +35,7 @@ if [ "$self_test" = 1 ]; then
 const WGBERT_EXTRA = [{
   name: "self-test.barrier-in-data-dependent-branch",
   constants: {}, needs: [], entry_point: "main",
-  source: "@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n" +
+  browser_source: "@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n" +
     "@compute @workgroup_size(64)\n" +
     "fn main(@builtin(local_invocation_index) i: u32) {\n" +
     "    if (a[i] > 0.0) {\n" +
