@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use wgbert::kernels::GemmVariant;
 use wgbert::{EngineOptions, GpuOptions, Input, Request, SentenceConfig};
 
 /// The model files `Engine.fromUrl` fetches besides the three it needs, when the folder has
@@ -259,16 +260,9 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "TextInput[]")] texts: JsValue,
     ) -> Promise {
-        let (core, turn) = (self.core.clone(), self.turn.clone());
-        future_to_promise(async move {
-            let inputs = inputs(&texts)?;
-            let _turn = turn.lock().await;
+        self.in_turn(texts, |core, inputs| async move {
             let vectors = core.embed_async(inputs).await.map_err(js_error)?;
-            Ok(vectors
-                .iter()
-                .map(|v| Float32Array::from(&v[..]))
-                .collect::<Array>()
-                .into())
+            Ok(float_rows(&vectors))
         })
     }
 
@@ -279,9 +273,7 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "TextInput[]")] texts: JsValue,
     ) -> Promise {
-        let (core, turn) = (self.core.clone(), self.turn.clone());
-        future_to_promise(async move {
-            let inputs = inputs(&texts)?;
+        self.in_turn(texts, |core, inputs| async move {
             let request = Request {
                 pooled_output: core.has_pooler(),
                 sequence_output: true,
@@ -290,7 +282,6 @@ impl Engine {
                 normalize: core.normalize(),
                 ..Default::default()
             };
-            let _turn = turn.lock().await;
             let out = core
                 .encode_async(inputs, None, request)
                 .await
@@ -332,18 +323,36 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "TextInput[]")] texts: JsValue,
     ) -> Promise {
+        self.in_turn(texts, |core, inputs| async move {
+            let vectors = core.embed_async(inputs).await.map_err(js_error)?;
+            Ok(float_rows(&cosine_matrix(&vectors)))
+        })
+    }
+}
+
+impl Engine {
+    /// A promise of `call` on the engine and `texts` (checked first), run once the calls made
+    /// before it have finished.
+    fn in_turn<F, Fut>(&self, texts: JsValue, call: F) -> Promise
+    where
+        F: FnOnce(Arc<wgbert::Engine>, Vec<Input>) -> Fut + 'static,
+        Fut: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+    {
         let (core, turn) = (self.core.clone(), self.turn.clone());
         future_to_promise(async move {
             let inputs = inputs(&texts)?;
             let _turn = turn.lock().await;
-            let vectors = core.embed_async(inputs).await.map_err(js_error)?;
-            Ok(cosine_matrix(&vectors)
-                .iter()
-                .map(|row| Float32Array::from(&row[..]))
-                .collect::<Array>()
-                .into())
+            call(core, inputs).await
         })
     }
+}
+
+/// Rows as an array of `Float32Array`s.
+fn float_rows(rows: &[Vec<f32>]) -> JsValue {
+    rows.iter()
+        .map(|r| Float32Array::from(&r[..]))
+        .collect::<Array>()
+        .into()
 }
 
 /// Cosine similarity of every two vectors (a zero vector is similar to nothing: 0).
@@ -494,9 +503,18 @@ fn engine_options(options: Option<&Object>) -> Result<EngineOptions, JsValue> {
         };
         match key.as_str() {
             "gemm" => {
-                opts.kernels.gemm = Some(value.as_string().ok_or_else(|| {
-                    js_error("option gemm must be a GEMM kernel's name, e.g. \"tile128\"")
-                })?)
+                // The variants a browser can run (cooperative matrices have no WebGPU form).
+                let names: Vec<&str> = GemmVariant::PORTABLE.iter().map(|v| v.name()).collect();
+                let name = value
+                    .as_string()
+                    .filter(|n| names.contains(&n.as_str()))
+                    .ok_or_else(|| {
+                        js_error(format!(
+                            "option gemm must name a GEMM kernel a browser runs: one of {}",
+                            names.join(", ")
+                        ))
+                    })?;
+                opts.kernels.gemm = Some(name);
             }
             "maxBatch" => opts.max_batch = count()?,
             "seqLength" => opts.seq_length = count()?,
