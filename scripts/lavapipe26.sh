@@ -10,7 +10,8 @@
 #   CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$LVP26_RUN" cargo test ...   # tests under it
 #
 # Prints shell `export` lines: VK_ICD_FILENAMES, LVP26_RUN. Exit 1 with a reason if it cannot.
-# Folder: $LVP26_DIR, default ~/.cache/lavapipe26. Needs apt-get and Debian's archive keyring.
+# Folder: $LVP26_DIR, default ~/.cache/lavapipe26. Needs apt-get and Debian's archive keyring
+# (scripts/trixie-unpack.sh does the unpacking).
 set -euo pipefail
 DIR="${LVP26_DIR:-$HOME/.cache/lavapipe26}"
 ROOT="$DIR/root"
@@ -19,36 +20,14 @@ ICD="$DIR/lvp_icd.json"
 MESA="26.1.6-1~bpo13+1"
 
 if [ ! -f "$DIR/.done-$MESA" ]; then
-  mkdir -p "$DIR/apt/lists/partial" "$DIR/apt/cache/archives/partial" "$DIR/apt/empty.d" "$DIR/debs" "$ROOT"
-  : > "$DIR/apt/status"
-  # The archive address is the one this machine's own apt configuration uses.
-  uri=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -1)
-  [ -n "$uri" ] || uri=$(grep -hs '^deb ' /etc/apt/sources.list | awk '{print $2}' | head -1)
-  [ -n "$uri" ] || { echo "echo 'lavapipe26: no Debian archive address in /etc/apt' >&2; exit 1"; exit 1; }
-  key=/usr/share/keyrings/debian-archive-keyring.gpg
-  printf 'deb [signed-by=%s] %s trixie main\ndeb [signed-by=%s] %s trixie-backports main\n' \
-    "$key" "$uri" "$key" "$uri" > "$DIR/apt/sources.list"
-  cat > "$DIR/apt/apt.conf" <<CONF
-Dir::Etc::SourceList "$DIR/apt/sources.list";
-Dir::Etc::SourceParts "$DIR/apt/empty.d";
-Dir::State::Lists "$DIR/apt/lists";
-Dir::State::status "$DIR/apt/status";
-Dir::Cache "$DIR/apt/cache";
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-APT::Architecture "amd64";
-Acquire::Languages "none";
-CONF
-  export APT_CONFIG="$DIR/apt/apt.conf"
-  apt-get update -qq >&2
   pkgs="mesa-vulkan-drivers=$MESA libc6 libllvm19 libvulkan1 libstdc++6 libgcc-s1 gcc-14-base
     libdrm2 libdrm-common libdrm-amdgpu1 libdisplay-info2 libelf1t64 libexpat1 libffi8 libedit2
     libxml2 liblzma5 libtinfo6 libz3-4 libzstd1 zlib1g libbsd0 libmd0 libpng16-16t64
     libwayland-client0 libx11-6 libx11-data libx11-xcb1 libxau6 libxdmcp6 libxcb1 libxcb-dri3-0
     libxcb-present0 libxcb-randr0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxshmfence1"
-  (cd "$DIR/debs" && apt-get download -qq $pkgs >&2 2>/dev/null) \
-    || { echo "echo 'lavapipe26: could not download the packages' >&2; exit 1"; exit 1; }
-  for d in "$DIR"/debs/*.deb; do dpkg-deb -x "$d" "$ROOT"; done
+  # shellcheck disable=SC2086 # one word a package
+  bash "$(dirname "${BASH_SOURCE[0]}")/trixie-unpack.sh" "$DIR" $pkgs >&2 \
+    || { echo "echo 'lavapipe26: could not unpack Mesa $MESA (the reason is above)' >&2; exit 1"; exit 1; }
   printf '{"file_format_version":"1.0.1","ICD":{"library_path":"%s/libvulkan_lvp.so","api_version":"1.4.0"}}\n' "$LIB" > "$ICD"
   touch "$DIR/.done-$MESA"
 fi
